@@ -1,0 +1,32 @@
+# fmrec - PGXS build.  `make && make install`, then `make installcheck`.
+# The whole test suite (unit tests under sanitizers, pg_regress, TAP) runs
+# with test/run_all_tests.sh, which also installs what it needs.
+
+EXTENSION = fmrec
+MODULE_big = fmrec
+DATA = $(wildcard fmrec--*.sql)
+
+CORE_OBJS = src/core/vec.o src/core/vectext.o
+GLUE_OBJS = src/fm_vector.o src/fm_vector_ops.o src/fm_vector_agg.o
+OBJS = $(CORE_OBJS) $(GLUE_OBJS)
+
+REGRESS = vector_io vector_ops aggregate
+REGRESS_OPTS = --load-extension=fmrec
+
+# -ffp-contract=off keeps every instruction-set clone of the kernels
+# bit-identical (no FMA fusion), see src/core/vec.c.
+PG_CFLAGS = -Isrc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare -ffp-contract=off
+SHLIB_LINK = -lm
+
+# The kernels are the hot path: let the vectoriser use its full cost model
+# (-O2 in GCC 12 only vectorises loops that need no epilogue).
+src/core/vec.o: CFLAGS += -O3
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+.PHONY: unitcheck
+unitcheck:
+	$(MAKE) -C test/unit check

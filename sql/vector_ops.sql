@@ -1,0 +1,65 @@
+-- Scoring, similarity and arithmetic on fm_vector.
+CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE st text; msg text; det text;
+BEGIN
+  EXECUTE query;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
+END $$;
+
+-- fm_score = bias + dot(query, embedding); bias defaults to 0
+SELECT fm_score('[1,2,3]', '[4,5,6]', 0.5);
+SELECT fm_score('[1,2,3]', '[4,5,6]');
+SELECT fm_score(query => '[1,2,3]', embedding => '[4,5,6]', bias => -32);
+SELECT fm_score('[1,2,3]', '[4,5,6]', NULL) IS NULL AS strict;
+SELECT fm_dot('[1,2,3]', '[4,5,6]');
+-- long vectors exercise the vectorised path and its tail
+SELECT fm_dot(v, v) = 37.0 * 38 * 75 / 6 AS exact_sum_of_squares
+  FROM (SELECT array_agg(i)::fm_vector AS v FROM generate_series(1, 37) i) s;
+
+-- cosine in [-1, 1]; NULL for a zero vector
+SELECT fm_cosine('[1,0]', '[0,1]'), fm_cosine('[1,1]', '[2,2]'), fm_cosine('[1,1]', '[-3,-3]');
+SELECT fm_cosine('[0,0]', '[1,1]') IS NULL AS zero_gives_null;
+SELECT fm_norm('[3,4]'), fm_dims('[3,4]');
+
+-- arithmetic
+SELECT '[1,2,3]'::fm_vector + '[10,20,30]';
+SELECT '[1,2,3]'::fm_vector - '[10,20,30]';
+SELECT '[1,2,3]'::fm_vector * 2::real, 0.5::real * '[1,2,3]'::fm_vector;
+SELECT '[-1,2]'::fm_vector * 0::real AS no_negative_zero;
+SELECT '[1,2]'::fm_vector = '[1,2]', '[1,2]'::fm_vector = '[1,3]', '[1,2]'::fm_vector <> '[1,3]';
+
+-- every dimension mismatch names both dimensions; overflow is 22003
+SELECT q, pg_temp.try('SELECT ' || q) FROM (VALUES
+  ($$fm_score('[1,2,3]', '[4,5]', 0)$$),
+  ($$fm_dot('[1,2,3]', '[4,5]')$$),
+  ($$fm_cosine('[1,2]', '[1,2,3]')$$),
+  ($$'[1,2,3]'::fm_vector + '[1,2]'$$),
+  ($$'[1,2,3]'::fm_vector - '[1,2]'$$),
+  ($$'[1,2]'::fm_vector = '[1,2,3]'$$),
+  ($$'[1,2]'::fm_vector <> '[1,2,3]'$$),
+  ($$'[3e38]'::fm_vector + '[3e38]'$$),
+  ($$'[-3e38]'::fm_vector - '[3e38]'$$),
+  ($$'[3e38]'::fm_vector * 10::real$$),
+  ($$'[1]'::fm_vector * 'NaN'::real$$),
+  ($$'Infinity'::real * '[1]'::fm_vector$$)) t(q);
+
+-- the serving query: ORDER BY fm_score DESC LIMIT k
+CREATE TABLE movies (movie_id int, title text, bias real, embedding fm_vector(2));
+INSERT INTO movies VALUES
+  (1, 'Action One', 0.1, '[1, 0]'), (2, 'Drama Two', 0.2, '[0, 1]'),
+  (3, 'Mixed Three', 0.0, '[0.7, 0.6]'), (4, 'Bad Four', -1.0, '[0.1, 0.1]');
+SELECT title, round(fm_score('[2, 1]', embedding, bias)::numeric, 3) AS score
+  FROM movies ORDER BY fm_score('[2, 1]', embedding, bias) DESC LIMIT 3;
+DROP TABLE movies;
+
+-- functions that only compute are IMMUTABLE STRICT PARALLEL SAFE
+SELECT p.oid::regprocedure AS function, p.provolatile, p.proisstrict, p.proparallel
+  FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
+  JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'fmrec'
+ WHERE p.prokind = 'f' AND p.prorettype <> 'internal'::regtype
+   AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
+   AND p.proname NOT LIKE '%finalfn'
+ ORDER BY 1;

@@ -1,0 +1,48 @@
+/*
+ * dataset.h - training rows in compressed sparse row (CSR) form.
+ *
+ * Row r has the non-zeros ids[row_start[r] .. row_start[r+1]) with weights
+ * (x values) in the same positions, and target targets[r].  Feature ids are
+ * dense, 0 .. n_features-1; each feature belongs to one group (the source
+ * column it came from), which MCMC uses as its prior group.
+ *
+ * Memory per rating: 8 (row_start) + 4 (target) + 8 per non-zero.
+ */
+#ifndef FM_DATASET_H
+#define FM_DATASET_H
+
+#include "fm_core.h"
+
+typedef struct FmDataset
+{
+	int64_t		n_rows;
+	int64_t		n_nonzeros;
+	int32_t		n_features;
+	int32_t		n_groups;
+	int64_t    *row_start;		/* n_rows + 1 */
+	int32_t    *ids;			/* n_nonzeros */
+	float	   *weights;		/* n_nonzeros */
+	float	   *targets;		/* n_rows */
+	int32_t    *feature_group;	/* n_features, values in 0 .. n_groups-1; may be NULL (one group) */
+} FmDataset;
+
+/* Bytes a dataset of this shape occupies (for memory bounds checked before allocating). */
+extern size_t fm_dataset_bytes(int64_t n_rows, int64_t n_nonzeros, int32_t n_features);
+
+/* Allocate arrays for a dataset of this shape; rows are then filled by the caller. */
+extern void fm_dataset_alloc(FmDataset *ds, int64_t n_rows, int64_t n_nonzeros,
+							 int32_t n_features, int32_t n_groups, const FmAllocator *a);
+
+/*
+ * Split rows into train and validation parts: each row goes to validation
+ * with probability `fraction`, decided by a generator seeded with `seed`, so
+ * the split is deterministic.  Both parts share n_features/feature_group
+ * with the source.  With fraction == 0 the validation set is empty.
+ */
+extern void fm_dataset_split(const FmDataset *all, double fraction, uint64_t seed,
+							 FmDataset *train, FmDataset *valid, const FmAllocator *a);
+
+/* Minimum and maximum target (0,0 for an empty set). */
+extern void fm_dataset_target_range(const FmDataset *ds, double *min, double *max);
+
+#endif							/* FM_DATASET_H */

@@ -1,0 +1,54 @@
+/*
+ * model.h - a degree-2 factorization machine.
+ *
+ *   y(x) = w0 + sum_i w_i x_i + sum_{i<j} <v_i, v_j> x_i x_j
+ *
+ * evaluated in O(k * m) per row with the identity
+ *   sum_{i<j} <v_i,v_j> x_i x_j
+ *     = 1/2 sum_f [ (sum_i v_{i,f} x_i)^2 - sum_i v_{i,f}^2 x_i^2 ].
+ *
+ * V is one row-major block (n_features x k), 64-byte aligned.
+ */
+#ifndef FM_MODEL_H
+#define FM_MODEL_H
+
+#include "fm_core.h"
+#include "dataset.h"
+
+typedef struct FmModel
+{
+	int32_t		n_features;
+	int32_t		k;
+	double		w0;
+	float	   *w;				/* n_features */
+	float	   *V;				/* n_features * k */
+	double		target_min;		/* predictions are clipped to this range */
+	double		target_max;
+} FmModel;
+
+extern void fm_model_alloc(FmModel *m, int32_t n_features, int32_t k, const FmAllocator *a);
+
+/* w0 = mean target, w = 0, V ~ N(0, init_stdev^2). */
+extern void fm_model_init_random(FmModel *m, double w0, double init_stdev, uint64_t seed);
+
+static inline float *
+fm_model_v(const FmModel *m, int32_t feature)
+{
+	return m->V + (size_t) feature * (size_t) m->k;
+}
+
+/*
+ * Raw (unclipped) prediction for one sparse row.  `sum` (k floats) receives
+ * sum_i v_{i,f} x_i, which SGD reuses for the gradient; it may be NULL.
+ */
+extern double fm_model_predict_raw(const FmModel *m, const int32_t *ids, const float *weights,
+								   int32_t nnz, float *sum);
+
+/* Prediction clipped to [target_min, target_max]. */
+extern double fm_model_predict(const FmModel *m, const int32_t *ids, const float *weights,
+							   int32_t nnz, float *scratch);
+
+/* RMSE of the clipped predictions over a dataset (NaN when it is empty). */
+extern double fm_model_rmse(const FmModel *m, const FmDataset *ds, const FmAllocator *a);
+
+#endif							/* FM_MODEL_H */

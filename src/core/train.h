@@ -1,0 +1,106 @@
+/*
+ * train.h - one entry point for every optimiser.
+ *
+ * Each optimiser lives in its own file (sgd.c, adam.c, als.c, mcmc.c) and has
+ * the signature FmOptimizer; fm_train() validates nothing (the caller did),
+ * dispatches on the method and reports progress through hooks.
+ */
+#ifndef FM_TRAIN_H
+#define FM_TRAIN_H
+
+#include "fm_core.h"
+#include "dataset.h"
+#include "model.h"
+
+typedef enum FmMethod
+{
+	FM_METHOD_SGD,
+	FM_METHOD_ADAM,
+	FM_METHOD_ALS,
+	FM_METHOD_MCMC
+} FmMethod;
+
+typedef struct FmTrainParams
+{
+	FmMethod	method;
+	int32_t		k;
+	int32_t		epochs;			/* epochs, or iterations for ALS/MCMC */
+	double		learning_rate;	/* SGD/Adam */
+	double		reg_w0;			/* L2 regularisation per group of parameters */
+	double		reg_w;
+	double		reg_v;
+	double		init_stdev;
+	uint64_t	seed;
+	int32_t		burn_in;		/* MCMC: iterations discarded before averaging */
+} FmTrainParams;
+
+/* What an epoch hook sees. */
+typedef struct FmEpochReport
+{
+	int32_t		epoch;			/* 1-based */
+	double		train_rmse;
+	double		valid_rmse;		/* NaN when there is no validation set */
+	double		seconds;		/* wall time of this epoch */
+} FmEpochReport;
+
+typedef struct FmTrainHooks
+{
+	/* called after each epoch; return false to stop early */
+	bool		(*epoch_done) (const FmEpochReport *report, void *arg);
+
+	/*
+	 * called every few thousand rows inside an epoch so the server can
+	 * honour query cancel; it may longjmp out (the core holds no resource
+	 * but arena memory).
+	 */
+	void		(*tick) (void *arg);
+	void	   *arg;
+} FmTrainHooks;
+
+/* Summary of a finished training. */
+typedef struct FmTrainResult
+{
+	int32_t		epochs_run;
+	double		train_rmse;
+	double		valid_rmse;		/* NaN without a validation set */
+
+	/*
+	 * Validation RMSE of the stored model.  Equal to valid_rmse except for
+	 * MCMC, whose valid_rmse averages the predictions of every post-burn-in
+	 * sample while the stored model is the posterior mean of the parameters.
+	 */
+	double		valid_rmse_mean_model;
+} FmTrainResult;
+
+/*
+ * Train `model` (already allocated with train->n_features and params->k) on
+ * `train`; `valid` may have zero rows.  target_min/max of the model must be
+ * set by the caller (they clip predictions, also during training).
+ */
+typedef void (*FmOptimizer) (const FmDataset *train, const FmDataset *valid,
+							 const FmTrainParams *params, FmModel *model,
+							 const FmTrainHooks *hooks, const FmAllocator *a,
+							 FmTrainResult *result);
+
+extern void fm_train_sgd(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
+						 const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
+extern void fm_train_adam(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
+						  const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
+extern void fm_train_als(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
+						 const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
+extern void fm_train_mcmc(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
+						  const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
+
+/* Dispatch on params->method. */
+extern void fm_train(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
+					 FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
+					 FmTrainResult *result);
+
+/* Method name <-> enum ("sgd", "adam", "als", "mcmc"); returns false if unknown. */
+extern bool fm_method_from_name(const char *name, FmMethod *method);
+extern const char *fm_method_name(FmMethod method);
+
+/* Defaults per method, tuned on MovieLens 100K (see README). */
+extern void fm_train_params_default(FmTrainParams *p, FmMethod method);
+
+#endif							/* FM_TRAIN_H */

@@ -1,0 +1,168 @@
+/*
+ * fm_vector_ops.c - what computes on fm_vector: scoring, similarity, norms,
+ * element-wise arithmetic and equality.  All IMMUTABLE STRICT PARALLEL SAFE.
+ *
+ * fm_score is evaluated once per candidate row of a serving query, so it
+ * allocates nothing: the arguments are used in place (no detoast copy unless
+ * a value really is toasted) and the result is a pass-by-value double.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+
+#include "core/vec.h"
+#include "fm_vector.h"
+
+PG_FUNCTION_INFO_V1(fm_score);
+Datum
+fm_score(PG_FUNCTION_ARGS)
+{
+	FmVector   *query = PG_GETARG_FM_VECTOR(0);
+	FmVector   *embedding = PG_GETARG_FM_VECTOR(1);
+	float4		bias = PG_GETARG_FLOAT4(2);
+
+	fm_vector_check_same_dim(query, embedding);
+	PG_RETURN_FLOAT8((double) bias + (double) fm_vec_dot(query->x, embedding->x, query->dim));
+}
+
+PG_FUNCTION_INFO_V1(fm_dot);
+Datum
+fm_dot(PG_FUNCTION_ARGS)
+{
+	FmVector   *a = PG_GETARG_FM_VECTOR(0);
+	FmVector   *b = PG_GETARG_FM_VECTOR(1);
+
+	fm_vector_check_same_dim(a, b);
+	PG_RETURN_FLOAT8((double) fm_vec_dot(a->x, b->x, a->dim));
+}
+
+/*
+ * Cosine similarity in [-1, 1].  The cosine of a zero vector is undefined:
+ * we return NULL, so "ORDER BY fm_cosine(...) DESC" puts such rows last
+ * instead of failing the whole query.
+ */
+PG_FUNCTION_INFO_V1(fm_cosine);
+Datum
+fm_cosine(PG_FUNCTION_ARGS)
+{
+	FmVector   *a = PG_GETARG_FM_VECTOR(0);
+	FmVector   *b = PG_GETARG_FM_VECTOR(1);
+	double		norms;
+	double		cosine;
+
+	fm_vector_check_same_dim(a, b);
+	norms = fm_vec_norm(a->x, a->dim) * fm_vec_norm(b->x, b->dim);
+	if (norms == 0.0)
+		PG_RETURN_NULL();
+	cosine = (double) fm_vec_dot(a->x, b->x, a->dim) / norms;
+	/* rounding can step just outside [-1, 1] */
+	PG_RETURN_FLOAT8(Max(-1.0, Min(1.0, cosine)));
+}
+
+PG_FUNCTION_INFO_V1(fm_norm);
+Datum
+fm_norm(PG_FUNCTION_ARGS)
+{
+	FmVector   *v = PG_GETARG_FM_VECTOR(0);
+
+	PG_RETURN_FLOAT8(fm_vec_norm(v->x, v->dim));
+}
+
+PG_FUNCTION_INFO_V1(fm_dims);
+Datum
+fm_dims(PG_FUNCTION_ARGS)
+{
+	FmVector   *v = PG_GETARG_FM_VECTOR(0);
+
+	PG_RETURN_INT32(v->dim);
+}
+
+PG_FUNCTION_INFO_V1(fm_vector_add);
+Datum
+fm_vector_add(PG_FUNCTION_ARGS)
+{
+	FmVector   *a = PG_GETARG_FM_VECTOR(0);
+	FmVector   *b = PG_GETARG_FM_VECTOR(1);
+	FmVector   *result;
+
+	fm_vector_check_same_dim(a, b);
+	result = fm_vector_new(a->dim);
+	fm_vec_add(result->x, a->x, b->x, a->dim);
+	fm_vector_check_finite_result(result);
+	PG_RETURN_FM_VECTOR(result);
+}
+
+PG_FUNCTION_INFO_V1(fm_vector_sub);
+Datum
+fm_vector_sub(PG_FUNCTION_ARGS)
+{
+	FmVector   *a = PG_GETARG_FM_VECTOR(0);
+	FmVector   *b = PG_GETARG_FM_VECTOR(1);
+	FmVector   *result;
+
+	fm_vector_check_same_dim(a, b);
+	result = fm_vector_new(a->dim);
+	fm_vec_sub(result->x, a->x, b->x, a->dim);
+	fm_vector_check_finite_result(result);
+	PG_RETURN_FM_VECTOR(result);
+}
+
+static FmVector *
+scale_vector(const FmVector *v, float4 s)
+{
+	FmVector   *result;
+
+	if (isnan(s) || isinf(s))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot multiply an fm_vector by %s", isnan(s) ? "NaN" : "infinity")));
+	result = fm_vector_new(v->dim);
+	fm_vec_scale(result->x, v->x, s, v->dim);
+	fm_vector_check_finite_result(result);
+	/* x * 0 and x * -0 give -0 for negative x; keep +0 canonical */
+	for (int32 i = 0; i < result->dim; i++)
+		if (result->x[i] == 0.0f)
+			result->x[i] = 0.0f;
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(fm_vector_mul_scalar);
+Datum
+fm_vector_mul_scalar(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FM_VECTOR(scale_vector(PG_GETARG_FM_VECTOR(0), PG_GETARG_FLOAT4(1)));
+}
+
+PG_FUNCTION_INFO_V1(fm_scalar_mul_vector);
+Datum
+fm_scalar_mul_vector(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_FM_VECTOR(scale_vector(PG_GETARG_FM_VECTOR(1), PG_GETARG_FLOAT4(0)));
+}
+
+/*
+ * Comparing vectors of different dimensions is an error, like every other
+ * mismatch: it is almost always a mix-up of models, not a question.
+ */
+static bool
+vectors_equal(const FmVector *a, const FmVector *b)
+{
+	fm_vector_check_same_dim(a, b);
+	return fm_vec_equal(a->x, b->x, a->dim);
+}
+
+PG_FUNCTION_INFO_V1(fm_vector_eq);
+Datum
+fm_vector_eq(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(vectors_equal(PG_GETARG_FM_VECTOR(0), PG_GETARG_FM_VECTOR(1)));
+}
+
+PG_FUNCTION_INFO_V1(fm_vector_ne);
+Datum
+fm_vector_ne(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(!vectors_equal(PG_GETARG_FM_VECTOR(0), PG_GETARG_FM_VECTOR(1)));
+}

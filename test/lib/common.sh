@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Shared helpers of fmrec's scripts: install what is missing, build and
+# install the extension, run a throwaway PostgreSQL cluster.  Sourced, not run.
+#
+# A throwaway cluster lives in a temporary directory, belongs to an
+# unprivileged user (PostgreSQL refuses to run as root), listens only on a
+# Unix socket in that directory and on a free port, and is stopped and
+# removed on exit, even after a failure.
+
+FMREC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian packages in $@ that are not installed yet.
+ensure_packages() {
+	local missing=() pkg
+	for pkg in "$@"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' \
+			|| missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	log "installing ${missing[*]}"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+}
+
+BUILD_PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
+	libopenblas-dev)
+
+# Builds and installs the extension into the system PostgreSQL.
+build_and_install() {
+	ensure_packages "${BUILD_PACKAGES[@]}"
+	log "building fmrec"
+	make -C "$FMREC_ROOT" -s -j2 >/dev/null
+	as_root make -C "$FMREC_ROOT" -s install >/dev/null
+}
+
+# The unprivileged owner of throwaway clusters.
+cluster_user() {
+	if [ "$(id -u)" -ne 0 ]; then id -un; return; fi
+	id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql postgres
+	echo postgres
+}
+
+as_cluster_user() {
+	local user
+	user=$(cluster_user)
+	if [ "$(id -un)" = "$user" ]; then "$@"; else runuser -u "$user" -- "$@"; fi
+}
+
+free_port() {
+	local port
+	for port in $(seq 54320 54420); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return 0
+		fi
+	done
+	die "no free port in 54320..54420"
+}
+
+# start_cluster [extra postgresql.conf lines...]
+# Sets PGHOST, PGPORT, PGUSER, PGDATABASE and FMREC_CLUSTER_DIR; registers
+# stop_cluster on EXIT.
+start_cluster() {
+	FMREC_CLUSTER_DIR=$(mktemp -d /tmp/fmrec-cluster.XXXXXX)
+	chown "$(cluster_user)" "$FMREC_CLUSTER_DIR" 2>/dev/null || true
+	chmod 700 "$FMREC_CLUSTER_DIR"
+	trap stop_cluster EXIT
+	export PGPORT PGHOST PGUSER PGDATABASE
+	PGPORT=$(free_port)
+	PGHOST=$FMREC_CLUSTER_DIR
+	PGUSER=$(cluster_user)
+	PGDATABASE=postgres
+	as_cluster_user "$PG_BIN/initdb" -D "$FMREC_CLUSTER_DIR/data" -U "$PGUSER" \
+		--auth=trust --no-sync -E UTF8 --locale=C.UTF-8 >/dev/null
+	{
+		echo "listen_addresses = ''"
+		echo "port = $PGPORT"
+		echo "unix_socket_directories = '$FMREC_CLUSTER_DIR'"
+		echo "fsync = off"
+		echo "max_worker_processes = 16"
+		local line
+		for line in "$@"; do echo "$line"; done
+	} >>"$FMREC_CLUSTER_DIR/data/postgresql.conf"
+	as_cluster_user "$PG_BIN/pg_ctl" -D "$FMREC_CLUSTER_DIR/data" -l "$FMREC_CLUSTER_DIR/server.log" \
+		-w start >/dev/null || { cat "$FMREC_CLUSTER_DIR/server.log" >&2; die "cluster did not start"; }
+	log "throwaway cluster on port $PGPORT in $FMREC_CLUSTER_DIR"
+}
+
+stop_cluster() {
+	[ -n "${FMREC_CLUSTER_DIR:-}" ] && [ -d "$FMREC_CLUSTER_DIR" ] || return 0
+	as_cluster_user "$PG_BIN/pg_ctl" -D "$FMREC_CLUSTER_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+	rm -rf "$FMREC_CLUSTER_DIR"
+	FMREC_CLUSTER_DIR=
+}
+
+# Directory of MovieLens 100K: $FMREC_MOVIELENS_DIR, else ../shared next to
+# the repository; empty when neither exists.
+movielens_dir() {
+	local dir
+	for dir in "${FMREC_MOVIELENS_DIR:-}" "$FMREC_ROOT/../shared/data/movielens-100k"; do
+		if [ -n "$dir" ] && [ -f "$dir/u.data" ]; then (cd "$dir" && pwd); return 0; fi
+	done
+	return 0
+}
