@@ -6,11 +6,13 @@ EXTENSION = fmrec
 MODULE_big = fmrec
 DATA = $(wildcard fmrec--*.sql)
 
-CORE_OBJS = src/core/vec.o src/core/vectext.o
-GLUE_OBJS = src/fm_vector.o src/fm_vector_ops.o src/fm_vector_agg.o
+# The plain-C core (no PostgreSQL headers) and the glue that calls it.
+# alloc.c is the core's malloc allocator for tools and tests, not the server.
+CORE_OBJS = $(patsubst %.c,%.o,$(filter-out src/core/alloc.c,$(wildcard src/core/*.c)))
+GLUE_OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 
-REGRESS = vector_io vector_ops aggregate
+REGRESS = vector_io vector_ops aggregate train train_errors
 REGRESS_OPTS = --load-extension=fmrec
 
 # -ffp-contract=off keeps every instruction-set clone of the kernels

@@ -23,7 +23,6 @@
 #include "core/vec.h"
 #include "fm_vector.h"
 
-PG_MODULE_MAGIC;
 
 FmVector *
 fm_vector_new(int32 dim)

@@ -1,0 +1,77 @@
+/*
+ * fm_memory.c - the training memory budget and the core's allocator.
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+
+#include "fm_memory.h"
+
+int			fmrec_max_training_memory_kb = 4 * 1024 * 1024;	/* 4 GB */
+
+void
+fm_budget_init(FmBudget *budget, MemoryContext context)
+{
+	budget->context = context;
+	budget->used = 0;
+	budget->limit = (Size) fmrec_max_training_memory_kb * 1024;
+}
+
+void
+fm_budget_charge(FmBudget *budget, Size bytes)
+{
+	if (bytes > budget->limit || budget->used > budget->limit - bytes)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("training needs more than fmrec.max_training_memory (%.1f MB)",
+						budget->limit / 1048576.0),
+				 errdetail("%.1f MB are in use and %.1f MB more were requested.",
+						   budget->used / 1048576.0, bytes / 1048576.0),
+				 errhint("Train on fewer rows or a smaller k, or raise fmrec.max_training_memory.")));
+	budget->used += bytes;
+}
+
+void *
+fm_budget_alloc(FmBudget *budget, Size bytes)
+{
+	fm_budget_charge(budget, bytes);
+	return MemoryContextAllocExtended(budget->context, Max(bytes, 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+}
+
+void *
+fm_budget_grow(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 needed)
+{
+	int64		new_capacity = Max(*capacity, 1024);
+
+	if (needed <= *capacity && array != NULL)
+		return array;
+	while (new_capacity < needed)
+		new_capacity *= 2;
+	fm_budget_charge(budget, (Size) (new_capacity - *capacity) * elem_size);
+	if (array == NULL)
+		array = MemoryContextAllocExtended(budget->context, (Size) new_capacity * elem_size, MCXT_ALLOC_HUGE);
+	else
+		array = repalloc_huge(array, (Size) new_capacity * elem_size);
+	*capacity = new_capacity;
+	return array;
+}
+
+/* The core expects 64-byte alignment (cache lines, vector loads). */
+static void *
+budget_alloc_aligned(size_t bytes, void *arg)
+{
+	FmBudget   *budget = (FmBudget *) arg;
+	char	   *raw = fm_budget_alloc(budget, bytes + 64);
+
+	return (void *) TYPEALIGN(64, raw);
+}
+
+FmAllocator
+fm_budget_allocator(FmBudget *budget)
+{
+	FmAllocator a;
+
+	a.alloc = budget_alloc_aligned;
+	a.arg = budget;
+	return a;
+}

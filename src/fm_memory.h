@@ -1,0 +1,36 @@
+/*
+ * fm_memory.h - a memory budget for training.
+ *
+ * Training data and model live in one memory context that is deleted as a
+ * whole when training ends or fails.  Every big allocation is charged to a
+ * budget first, so a data set that would exceed fmrec.max_training_memory is
+ * a clear ERROR (53200) before the memory is taken, never an OOM kill.
+ */
+#ifndef FMREC_FM_MEMORY_H
+#define FMREC_FM_MEMORY_H
+
+#include "postgres.h"
+
+#include "core/fm_core.h"
+
+typedef struct FmBudget
+{
+	MemoryContext context;
+	Size		used;
+	Size		limit;
+} FmBudget;
+
+/* The GUC fmrec.max_training_memory, in kB. */
+extern int	fmrec_max_training_memory_kb;
+
+extern void fm_budget_init(FmBudget *budget, MemoryContext context);
+/* Charges `bytes` (raising an error past the limit) and allocates them zeroed. */
+extern void *fm_budget_alloc(FmBudget *budget, Size bytes);
+/* Grows an array of *capacity elements of elem_size to at least `needed`. */
+extern void *fm_budget_grow(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 needed);
+/* Charges bytes allocated elsewhere (hash tables, strings). */
+extern void fm_budget_charge(FmBudget *budget, Size bytes);
+/* An FmAllocator for the core that allocates from the budget. */
+extern FmAllocator fm_budget_allocator(FmBudget *budget);
+
+#endif							/* FMREC_FM_MEMORY_H */

@@ -1,0 +1,337 @@
+/*
+ * fm_train.c - fm_train_from_table(): the SQL contract of training.
+ *
+ * Checks the arguments, reads the source once (fm_train_source.c), runs the
+ * chosen optimiser of the core with a NOTICE per epoch, writes the model in
+ * the caller's transaction (fm_model_store.c) and returns a summary row.
+ * All training memory lives in one context charged to a budget.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "core/dataset.h"
+#include "core/model.h"
+#include "core/train.h"
+#include "fm_memory.h"
+#include "fm_model_store.h"
+#include "fm_train_source.h"
+
+#define FM_MAX_K 1024
+#define FM_MAX_EPOCHS 100000
+
+/* Argument positions of fm_train_from_table (see fmrec--*.sql). */
+enum
+{
+	ARG_SOURCE, ARG_TARGET, ARG_FEATURES, ARG_MODEL, ARG_K, ARG_EPOCHS, ARG_METHOD,
+	ARG_LEARNING_RATE, ARG_REGULARIZATION, ARG_INIT_STDEV, ARG_VALIDATION_FRACTION, ARG_SEED
+};
+
+static void
+require_argument(FunctionCallInfo fcinfo, int arg, const char *name)
+{
+	if (PG_ARGISNULL(arg))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", name)));
+}
+
+static void
+check_positive_finite(double value, const char *name)
+{
+	if (!(value > 0.0) || isinf(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a positive finite number, not %g", name, value)));
+}
+
+/* Reads the hyper-parameters; NULL means the method's default. */
+static void
+read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fraction)
+{
+	char	   *method_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_METHOD));
+	FmMethod	method;
+
+	if (!fm_method_from_name(method_name, &method))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown training method \"%s\"", method_name),
+				 errhint("Use one of 'sgd', 'adam', 'als' or 'mcmc'.")));
+	fm_train_params_default(p, method);
+
+	if (!PG_ARGISNULL(ARG_K))
+	{
+		int32		k = PG_GETARG_INT32(ARG_K);
+
+		if (k < 1 || k > FM_MAX_K)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("k must be between 1 and %d, not %d", FM_MAX_K, k)));
+		p->k = k;
+	}
+	if (!PG_ARGISNULL(ARG_EPOCHS))
+	{
+		int32		epochs = PG_GETARG_INT32(ARG_EPOCHS);
+
+		if (epochs < 1 || epochs > FM_MAX_EPOCHS)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("epochs must be between 1 and %d, not %d", FM_MAX_EPOCHS, epochs)));
+		p->epochs = epochs;
+	}
+	if (!PG_ARGISNULL(ARG_LEARNING_RATE))
+	{
+		p->learning_rate = PG_GETARG_FLOAT8(ARG_LEARNING_RATE);
+		check_positive_finite(p->learning_rate, "learning_rate");
+	}
+	if (!PG_ARGISNULL(ARG_REGULARIZATION))
+	{
+		double		reg = PG_GETARG_FLOAT8(ARG_REGULARIZATION);
+
+		check_positive_finite(reg, "regularization");
+		p->reg_w = reg;
+		p->reg_v = reg;
+	}
+	if (!PG_ARGISNULL(ARG_INIT_STDEV))
+	{
+		p->init_stdev = PG_GETARG_FLOAT8(ARG_INIT_STDEV);
+		check_positive_finite(p->init_stdev, "init_stdev");
+	}
+	*validation_fraction = PG_ARGISNULL(ARG_VALIDATION_FRACTION) ? 0.1 :
+		PG_GETARG_FLOAT8(ARG_VALIDATION_FRACTION);
+	if (!(*validation_fraction >= 0.0 && *validation_fraction <= 0.5))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("validation_fraction must be between 0 and 0.5, not %g", *validation_fraction)));
+	if (!PG_ARGISNULL(ARG_SEED))
+		p->seed = (uint64) PG_GETARG_INT64(ARG_SEED);
+}
+
+static void
+read_source_args(FunctionCallInfo fcinfo, TrainingSource *src)
+{
+	ArrayType  *features = PG_GETARG_ARRAYTYPE_P(ARG_FEATURES);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	src->relid = PG_GETARG_OID(ARG_SOURCE);
+	src->target = pstrdup(NameStr(*PG_GETARG_NAME(ARG_TARGET)));
+	if (ARR_NDIM(features) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must be a one-dimensional array of column names")));
+	deconstruct_array(features, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("features must name at least one column")));
+	src->n_columns = n;
+	src->columns = palloc0(sizeof(FeatureColumn) * n);
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("features must not contain NULL")));
+		src->columns[i].name = pstrdup(NameStr(*DatumGetName(elems[i])));
+	}
+	fm_source_check_columns(src);
+}
+
+/* ---- progress hooks ---- */
+
+typedef struct ProgressState
+{
+	FmMethod	method;
+	int32		epochs;
+} ProgressState;
+
+static bool
+notice_epoch(const FmEpochReport *r, void *arg)
+{
+	ProgressState *state = (ProgressState *) arg;
+	const char *unit = (state->method == FM_METHOD_ALS || state->method == FM_METHOD_MCMC) ?
+		"iteration" : "epoch";
+
+	if (isnan(r->valid_rmse))
+		ereport(NOTICE,
+				(errmsg("%s %d/%d: train RMSE %.4f (%.2f s)", unit, r->epoch, state->epochs,
+						r->train_rmse, r->seconds)));
+	else
+		ereport(NOTICE,
+				(errmsg("%s %d/%d: train RMSE %.4f, validation RMSE %.4f (%.2f s)", unit, r->epoch,
+						state->epochs, r->train_rmse, r->valid_rmse, r->seconds)));
+	CHECK_FOR_INTERRUPTS();
+	return true;
+}
+
+static void
+check_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* ---- the steps ---- */
+
+/*
+ * The order rows are read in decides feature ids and so the model's bits;
+ * a synchronised scan could start mid-table, so turn it off while reading.
+ */
+static void
+read_source_deterministically(TrainingSource *src, FmBudget *budget)
+{
+	int			nest_level = NewGUCNestLevel();
+
+	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	fm_source_read(src, budget);
+	AtEOXact_GUC(true, nest_level);
+}
+
+static void
+check_usable_rows(const TrainingSource *src, const FmDataset *train)
+{
+	int64		skipped = src->rows_skipped_null + src->rows_skipped_not_finite;
+
+	if (src->data.n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("no usable rows to train on in \"%s\"", get_rel_name(src->relid)),
+				 errdetail("%lld rows were read; %lld had a NULL target and %lld a NaN or infinite one.",
+						   (long long) skipped, (long long) src->rows_skipped_null,
+						   (long long) src->rows_skipped_not_finite)));
+	if (train->n_rows == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("no rows left to train on after setting %lld aside for validation",
+						(long long) src->data.n_rows),
+				 errhint("Use a smaller validation_fraction or more rows.")));
+	if (src->rows_skipped_not_finite > 0)
+		ereport(NOTICE,
+				(errmsg("skipped %lld rows whose target is NaN or infinite",
+						(long long) src->rows_skipped_not_finite)));
+}
+
+static char *
+params_json(const FmTrainParams *p, double validation_fraction)
+{
+	return psprintf("{\"k\": %d, \"epochs\": %d, \"learning_rate\": %.17g, \"reg_w0\": %.17g, "
+					"\"reg_w\": %.17g, \"reg_v\": %.17g, \"init_stdev\": %.17g, "
+					"\"validation_fraction\": %.17g, \"seed\": %lld, \"burn_in\": %d}",
+					p->k, p->epochs, p->learning_rate, p->reg_w0, p->reg_w, p->reg_v,
+					p->init_stdev, validation_fraction, (long long) p->seed, p->burn_in);
+}
+
+static Datum
+summary_tuple(FunctionCallInfo fcinfo, const ModelSummary *s, int32 k, int32 n_features)
+{
+	TupleDesc	desc;
+	Datum		values[10];
+	bool		nulls[10] = {0};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "fm_train_from_table must return a composite type");
+	desc = BlessTupleDesc(desc);
+	values[0] = CStringGetTextDatum(s->model);
+	values[1] = CStringGetTextDatum(s->method);
+	values[2] = Int32GetDatum(k);
+	values[3] = Int32GetDatum(s->epochs_run);
+	values[4] = Int64GetDatum(s->rows_used);
+	values[5] = Int64GetDatum(s->rows_skipped);
+	values[6] = Int32GetDatum(n_features);
+	values[7] = Float8GetDatum(s->train_rmse);
+	values[8] = Float8GetDatum(s->validation_rmse);
+	nulls[8] = isnan(s->validation_rmse);
+	values[9] = Float8GetDatum(s->seconds);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+static double
+seconds_since(TimestampTz start)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+	return secs + usecs / 1e6;
+}
+
+PG_FUNCTION_INFO_V1(fm_train_from_table);
+Datum
+fm_train_from_table(PG_FUNCTION_ARGS)
+{
+	TimestampTz start = GetCurrentTimestamp();
+	MemoryContext train_context;
+	FmBudget	budget;
+	FmAllocator alloc;
+	TrainingSource src = {0};
+	FmTrainParams params;
+	double		validation_fraction;
+	FmDataset	train,
+				valid;
+	FmModel		model;
+	FmTrainResult result;
+	ProgressState progress;
+	FmTrainHooks hooks;
+	ModelSummary summary = {0};
+	char	   *model_name;
+
+	require_argument(fcinfo, ARG_SOURCE, "source");
+	require_argument(fcinfo, ARG_TARGET, "target");
+	require_argument(fcinfo, ARG_FEATURES, "features");
+	require_argument(fcinfo, ARG_MODEL, "model");
+	require_argument(fcinfo, ARG_METHOD, "method");
+	model_name = text_to_cstring(PG_GETARG_TEXT_PP(ARG_MODEL));
+	if (model_name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("model name must not be empty")));
+	read_params(fcinfo, &params, &validation_fraction);
+	read_source_args(fcinfo, &src);
+	fm_store_check_writable();
+	fm_store_lock_model(model_name);
+
+	train_context = AllocSetContextCreate(CurrentMemoryContext, "fmrec training",
+										  ALLOCSET_DEFAULT_SIZES);
+	fm_budget_init(&budget, train_context);
+	alloc = fm_budget_allocator(&budget);
+
+	read_source_deterministically(&src, &budget);
+	fm_dataset_split(&src.data, validation_fraction, params.seed, &train, &valid, &alloc);
+	check_usable_rows(&src, &train);
+
+	fm_model_alloc(&model, src.data.n_features, params.k, &alloc);
+	fm_dataset_target_range(&src.data, &model.target_min, &model.target_max);
+	progress.method = params.method;
+	progress.epochs = params.epochs;
+	hooks.epoch_done = notice_epoch;
+	hooks.tick = check_interrupts;
+	hooks.arg = &progress;
+	fm_train(&train, &valid, &params, &model, &hooks, &alloc, &result);
+
+	summary.model = model_name;
+	summary.method = fm_method_name(params.method);
+	summary.params_json = params_json(&params, validation_fraction);
+	summary.epochs_run = result.epochs_run;
+	summary.rows_used = src.data.n_rows;
+	summary.rows_skipped = src.rows_skipped_null + src.rows_skipped_not_finite;
+	summary.train_rmse = result.train_rmse;
+	summary.validation_rmse = result.valid_rmse;
+	summary.seconds = seconds_since(start);
+	fm_store_write(&summary, &src, &model);
+
+	MemoryContextDelete(train_context);
+	PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, src.data.n_features));
+}

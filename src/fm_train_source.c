@@ -1,0 +1,368 @@
+/*
+ * fm_train_source.c - the one pass over the training table.
+ *
+ * SPI runs the SELECT with the caller's privileges, so table and column
+ * permissions and row-level security apply exactly as to a plain query.
+ * Identifiers are quoted; nothing the caller passes is spliced in raw.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "fm_train_source.h"
+
+#define FETCH_BATCH 10000
+
+/* ---- dictionary: (column, value text) -> dense feature id ---- */
+
+typedef struct DictKey
+{
+	int32		column;
+	const char *value;
+} DictKey;
+
+typedef struct DictEntry
+{
+	DictKey		key;
+	int32		id;
+	uint32		hash;
+	char		status;
+} DictEntry;
+
+static inline uint32
+dict_key_hash(DictKey key)
+{
+	return hash_bytes((const unsigned char *) key.value, (int) strlen(key.value)) ^
+		murmurhash32((uint32) key.column);
+}
+
+#define SH_PREFIX featdict
+#define SH_ELEMENT_TYPE DictEntry
+#define SH_KEY_TYPE DictKey
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) dict_key_hash(k)
+#define SH_EQUAL(tb, a, b) ((a).column == (b).column && strcmp((a).value, (b).value) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* ---- the builder: growable CSR arrays charged to the budget ---- */
+
+typedef struct Builder
+{
+	FmBudget   *budget;
+	featdict_hash *dict;
+	int64		n_rows;
+	int64		n_nonzeros;
+	int64		cap_rows;
+	int64		cap_nonzeros;
+	int64		cap_features;
+	int32		n_features;
+	int64	   *row_start;
+	int32	   *ids;
+	float	   *weights;
+	float	   *targets;
+	int32	   *feature_column;
+	char	  **feature_value;
+} Builder;
+
+static int32
+feature_id(Builder *b, int32 column, const char *value)
+{
+	DictKey		key = {column, value};
+	bool		found;
+	DictEntry  *entry = featdict_insert(b->dict, key, &found);
+
+	if (!found)
+	{
+		Size		len = strlen(value) + 1;
+		char	   *copy;
+
+		if (b->n_features == PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many distinct feature values (limit %d)", PG_INT32_MAX)));
+		/* the key must outlive the SPI tuple it came from */
+		fm_budget_charge(b->budget, len + sizeof(DictEntry) * 2);
+		copy = MemoryContextAlloc(b->budget->context, len);
+		memcpy(copy, value, len);
+		entry->key.value = copy;
+		entry->id = b->n_features;
+		if (b->n_features >= b->cap_features)
+		{
+			int64		cap = b->cap_features;
+
+			b->feature_column = fm_budget_grow(b->budget, b->feature_column, sizeof(int32),
+											   &cap, (int64) b->n_features + 1);
+			cap = b->cap_features;
+			b->feature_value = fm_budget_grow(b->budget, b->feature_value, sizeof(char *),
+											  &cap, (int64) b->n_features + 1);
+			b->cap_features = cap;
+		}
+		b->feature_column[b->n_features] = column;
+		b->feature_value[b->n_features] = copy;
+		b->n_features++;
+	}
+	return entry->id;
+}
+
+/* Adds x_id += weight to the row being built (merging repeated values). */
+static void
+add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
+{
+	for (int64 i = row_begin; i < b->n_nonzeros; i++)
+	{
+		if (b->ids[i] == id)
+		{
+			b->weights[i] += weight;
+			return;
+		}
+	}
+	if (b->n_nonzeros >= b->cap_nonzeros)
+	{
+		int64		cap = b->cap_nonzeros;
+
+		b->ids = fm_budget_grow(b->budget, b->ids, sizeof(int32), &cap, b->n_nonzeros + 1);
+		cap = b->cap_nonzeros;
+		b->weights = fm_budget_grow(b->budget, b->weights, sizeof(float), &cap, b->n_nonzeros + 1);
+		b->cap_nonzeros = cap;
+	}
+	b->ids[b->n_nonzeros] = id;
+	b->weights[b->n_nonzeros] = weight;
+	b->n_nonzeros++;
+}
+
+static void
+add_array_column(Builder *b, int64 row_begin, int32 column, Datum value)
+{
+	ArrayType  *array = DatumGetArrayTypeP(value);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			n_present = 0;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		n_present += !nulls[i];
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			continue;
+		add_nonzero(b, row_begin, feature_id(b, column, TextDatumGetCString(elems[i])),
+					1.0f / (float) n_present);
+	}
+}
+
+static void
+add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
+{
+	bool		isnull;
+	Datum		target = heap_getattr(tuple, 1, desc, &isnull);
+	double		y;
+	int64		row_begin = b->n_nonzeros;
+
+	if (isnull)
+	{
+		src->rows_skipped_null++;
+		return;
+	}
+	y = DatumGetFloat8(target);
+	if (isnan(y) || isinf(y))
+	{
+		src->rows_skipped_not_finite++;
+		return;
+	}
+	if (b->n_rows + 2 > b->cap_rows)
+	{
+		int64		cap = b->cap_rows;
+
+		b->row_start = fm_budget_grow(b->budget, b->row_start, sizeof(int64), &cap, b->n_rows + 2);
+		cap = b->cap_rows;
+		b->targets = fm_budget_grow(b->budget, b->targets, sizeof(float), &cap, b->n_rows + 2);
+		b->cap_rows = cap;
+	}
+	for (int c = 0; c < src->n_columns; c++)
+	{
+		Datum		value = heap_getattr(tuple, c + 2, desc, &isnull);
+
+		if (isnull)
+			continue;			/* a NULL feature is simply absent */
+		if (src->columns[c].is_array)
+			add_array_column(b, row_begin, c, value);
+		else
+			add_nonzero(b, row_begin, feature_id(b, c, TextDatumGetCString(value)), 1.0f);
+	}
+	b->row_start[b->n_rows] = row_begin;
+	b->targets[b->n_rows] = (float) y;
+	b->n_rows++;
+}
+
+/* ---- column checks ---- */
+
+static AttrNumber
+column_attnum(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, get_rel_name(relid))));
+	return attnum;
+}
+
+static void
+check_target_column(Oid relid, const char *target)
+{
+	Oid			type = get_atttype(relid, column_attnum(relid, target));
+	char		category;
+	bool		preferred;
+
+	get_type_category_preferred(getBaseType(type), &category, &preferred);
+	if (category != TYPCATEGORY_NUMERIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("target column \"%s\" must be numeric, not %s", target, format_type_be(type))));
+}
+
+/*
+ * Any type whose values print as text can be a categorical feature; arrays
+ * of such types are multi-valued.  Composite types and nested arrays are
+ * refused: their text form is not a meaningful category.
+ */
+static bool
+feature_type_is_array(Oid relid, const char *column)
+{
+	Oid			type = getBaseType(get_atttype(relid, column_attnum(relid, column)));
+	Oid			element = get_element_type(type);
+	Oid			scalar = OidIsValid(element) ? getBaseType(element) : type;
+
+	if (type_is_rowtype(scalar) || OidIsValid(get_element_type(scalar)) ||
+		get_typtype(scalar) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("feature column \"%s\" has unsupported type %s", column, format_type_be(type)),
+				 errdetail("A feature column holds a category (text, integer, ...) or an array of categories.")));
+	return OidIsValid(element);
+}
+
+void
+fm_source_check_columns(TrainingSource *src)
+{
+	check_target_column(src->relid, src->target);
+	for (int c = 0; c < src->n_columns; c++)
+	{
+		if (strcmp(src->columns[c].name, src->target) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column \"%s\" cannot be both the target and a feature", src->target)));
+		for (int d = 0; d < c; d++)
+			if (strcmp(src->columns[c].name, src->columns[d].name) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("feature column \"%s\" is listed more than once", src->columns[c].name)));
+		src->columns[c].is_array = feature_type_is_array(src->relid, src->columns[c].name);
+	}
+}
+
+/* ---- reading ---- */
+
+static char *
+build_query(TrainingSource *src)
+{
+	StringInfoData q;
+
+	initStringInfo(&q);
+	appendStringInfo(&q, "SELECT (%s)::float8", quote_identifier(src->target));
+	for (int c = 0; c < src->n_columns; c++)
+		appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name),
+						 src->columns[c].is_array ? "text[]" : "text");
+	appendStringInfo(&q, " FROM %s",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(src->relid)),
+												get_rel_name(src->relid)));
+	return q.data;
+}
+
+static void
+finish_dataset(TrainingSource *src, Builder *b)
+{
+	FmDataset  *ds = &src->data;
+
+	if (b->row_start == NULL)	/* no usable row: keep the arrays valid */
+	{
+		int64		cap = 0;
+
+		b->row_start = fm_budget_grow(b->budget, NULL, sizeof(int64), &cap, 1);
+	}
+	b->row_start[b->n_rows] = b->n_nonzeros;
+	ds->n_rows = b->n_rows;
+	ds->n_nonzeros = b->n_nonzeros;
+	ds->n_features = b->n_features;
+	ds->n_groups = src->n_columns;
+	ds->row_start = b->row_start;
+	ds->ids = b->ids;
+	ds->weights = b->weights;
+	ds->targets = b->targets;
+	ds->feature_group = b->feature_column;
+	src->feature_value = b->feature_value;
+}
+
+void
+fm_source_read(TrainingSource *src, FmBudget *budget)
+{
+	Builder		b = {0};
+	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext, "fmrec source batch",
+														ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old;
+	TimestampTz start = GetCurrentTimestamp();
+	SPIPlanPtr	plan;
+	Portal		portal;
+	long		secs;
+	int			usecs;
+
+	b.budget = budget;
+	b.dict = featdict_create(budget->context, 1024, NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	plan = SPI_prepare(build_query(src), 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, FETCH_BATCH);
+		if (SPI_processed == 0)
+			break;
+		/* per-value text and detoasted arrays live only for the batch */
+		old = MemoryContextSwitchTo(batch_context);
+		for (uint64 i = 0; i < SPI_processed; i++)
+			add_row(&b, src, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batch_context);
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+	MemoryContextDelete(batch_context);
+
+	finish_dataset(src, &b);
+	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+	src->read_seconds = secs + usecs / 1e6;
+}

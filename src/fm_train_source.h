@@ -1,0 +1,49 @@
+/*
+ * fm_train_source.h - reads a ratings table into the core's dataset.
+ *
+ * One pass through an SPI cursor, in batches; each distinct non-NULL value
+ * of each feature column becomes one feature id (one-hot, x = 1), and each
+ * element of an array column becomes a feature weighted 1/len, so a row's
+ * array adds up to one.  Rows whose target is NULL, NaN or infinite are
+ * skipped and counted.
+ */
+#ifndef FMREC_FM_TRAIN_SOURCE_H
+#define FMREC_FM_TRAIN_SOURCE_H
+
+#include "postgres.h"
+
+#include "core/dataset.h"
+#include "fm_memory.h"
+
+typedef struct FeatureColumn
+{
+	char	   *name;			/* column name, as declared */
+	bool		is_array;		/* multi-valued: weight 1/len per element */
+} FeatureColumn;
+
+typedef struct TrainingSource
+{
+	/* what to read */
+	Oid			relid;
+	const char *target;
+	int			n_columns;
+	FeatureColumn *columns;
+
+	/* what was read */
+	FmDataset	data;			/* feature_group[id] is the column index */
+	char	  **feature_value;	/* text of each feature id */
+	int64		rows_skipped_null;
+	int64		rows_skipped_not_finite;
+	double		read_seconds;
+} TrainingSource;
+
+/*
+ * Checks the target and feature columns of src->relid (existence, types)
+ * and fills src->columns[].is_array.  Raises the user-facing errors.
+ */
+extern void fm_source_check_columns(TrainingSource *src);
+
+/* Reads every row into src->data, allocating from the budget. */
+extern void fm_source_read(TrainingSource *src, FmBudget *budget);
+
+#endif							/* FMREC_FM_TRAIN_SOURCE_H */

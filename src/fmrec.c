@@ -1,0 +1,32 @@
+/*
+ * fmrec.c - module entry point: the magic block and the settings.
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "fm_memory.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("fmrec.max_training_memory",
+							"Largest amount of memory one training may use for data and model.",
+							"A training whose data would exceed it fails with an error before "
+							"allocating the memory.",
+							&fmrec_max_training_memory_kb,
+							4 * 1024 * 1024,	/* 4 GB */
+							1024,	/* 1 MB */
+							MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("fmrec");
+}
