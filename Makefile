@@ -4,7 +4,12 @@
 
 EXTENSION = fmrec
 MODULE_big = fmrec
-DATA = $(wildcard fmrec--*.sql)
+# The install script of each version is assembled from the parts in
+# src/sql/ (one concern per part, in file-name order).  Upgrade scripts
+# fmrec--A--B.sql are written by hand and committed.
+EXTVERSION = 0.1.0
+DATA_built = fmrec--$(EXTVERSION).sql
+DATA = $(wildcard fmrec--*--*.sql)
 
 # The plain-C core (no PostgreSQL headers) and the glue that calls it.
 # alloc.c is the core's malloc allocator for tools and tests, not the server.
@@ -24,6 +29,9 @@ SHLIB_LINK = -lm
 # The kernels are the hot path: let the vectoriser use its full cost model
 # (-O2 in GCC 12 only vectorises loops that need no epilogue).
 src/core/vec.o: CFLAGS += -O3
+
+fmrec--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
+	cat $^ > $@
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -1,0 +1,92 @@
+------------------------------------------------------------------------------
+-- Where models live.  Column names are part of the public API.
+-- Both tables are dumped by pg_dump (they hold user data, not extension
+-- definitions).  A training replaces a model's rows in its own transaction,
+-- so readers see the old model or the new one, never a mix.
+------------------------------------------------------------------------------
+
+CREATE TABLE fm_model (
+	model           text PRIMARY KEY,
+	method          text NOT NULL,
+	k               integer NOT NULL,
+	w0              double precision NOT NULL,
+	target_min      double precision NOT NULL,
+	target_max      double precision NOT NULL,
+	source          text NOT NULL,
+	target          text NOT NULL,
+	features        text[] NOT NULL,
+	params          jsonb NOT NULL,
+	epochs          integer NOT NULL,
+	rows_used       bigint NOT NULL,
+	rows_skipped    bigint NOT NULL,
+	n_features      integer NOT NULL,
+	train_rmse      double precision,
+	validation_rmse double precision,
+	seconds         double precision NOT NULL,
+	trained_at      timestamptz NOT NULL
+);
+COMMENT ON TABLE fm_model IS 'one row per trained factorization machine';
+
+CREATE TABLE fm_feature (
+	model     text NOT NULL REFERENCES fm_model (model) ON DELETE CASCADE,
+	feature   text NOT NULL,
+	value     text NOT NULL,
+	bias      real NOT NULL,
+	embedding fm_vector NOT NULL,
+	PRIMARY KEY (model, feature, value)
+);
+COMMENT ON TABLE fm_feature IS 'one row per feature value of a model: its bias w_i and embedding v_i';
+
+SELECT pg_catalog.pg_extension_config_dump('fm_model', '');
+SELECT pg_catalog.pg_extension_config_dump('fm_feature', '');
+
+------------------------------------------------------------------------------
+-- Training
+------------------------------------------------------------------------------
+
+CREATE TYPE fm_train_result AS (
+	model           text,
+	method          text,
+	k               integer,
+	epochs          integer,
+	rows_used       bigint,
+	rows_skipped    bigint,
+	n_features      integer,
+	train_rmse      double precision,
+	validation_rmse double precision,
+	seconds         double precision
+);
+
+-- NULL for a hyper-parameter means "the method's default" (see README).
+-- Runs with the caller's privileges: no SECURITY DEFINER anywhere.
+CREATE FUNCTION fm_train_from_table(
+	source              regclass,
+	target              name,
+	features            name[],
+	model               text,
+	k                   integer DEFAULT NULL,
+	epochs              integer DEFAULT NULL,
+	method              text DEFAULT 'sgd',
+	learning_rate       double precision DEFAULT NULL,
+	regularization      double precision DEFAULT NULL,
+	init_stdev          double precision DEFAULT NULL,
+	validation_fraction double precision DEFAULT 0.1,
+	seed                bigint DEFAULT 42)
+	RETURNS fm_train_result
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION fm_train_from_table IS
+	'trains a degree-2 factorization machine on a table and stores it in fm_model/fm_feature';
+
+CREATE FUNCTION fm_drop_model(model text, if_exists boolean DEFAULT false) RETURNS boolean
+	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+	SET search_path = pg_catalog, @extschema@
+AS $$
+BEGIN
+	DELETE FROM @extschema@.fm_model m WHERE m.model = fm_drop_model.model;
+	IF NOT FOUND AND NOT if_exists THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
+			MESSAGE = format('model "%s" does not exist', model);
+	END IF;
+	RETURN FOUND;
+END $$;
+
