@@ -55,11 +55,13 @@ SELECT title, round(fm_score('[2, 1]', embedding, bias)::numeric, 3) AS score
   FROM movies ORDER BY fm_score('[2, 1]', embedding, bias) DESC LIMIT 3;
 DROP TABLE movies;
 
--- functions that only compute are IMMUTABLE STRICT PARALLEL SAFE
+-- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE: the
+-- only exception listed is the trainer, which writes tables
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'fmrec'
  WHERE p.prokind = 'f' AND p.prorettype <> 'internal'::regtype
+   AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
    AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
    AND p.proname NOT LIKE '%finalfn'
  ORDER BY 1;

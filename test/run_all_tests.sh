@@ -1,55 +1,82 @@
 #!/usr/bin/env bash
-# Runs every fmrec test: the C core's unit tests under AddressSanitizer and
-# UndefinedBehaviorSanitizer, the pg_regress suite and the TAP tests, each
-# against a throwaway cluster.  Installs what is missing (Debian packages)
-# and builds first.  Usage: sudo test/run_all_tests.sh
+# Runs every fmrec test:
+#   - the C core's unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
+#   - the fuzz corpus replay of the fm_vector parsers
+#   - pg_regress (sql/ + expected/) on a throwaway cluster
+#   - the MovieLens loader tests, the RMSE quality bars, the README walkthrough
+#   - the TAP tests (faults, load, replicas, dumps, pg_cron)
+# Installs what is missing (Debian packages) and builds first.
 #
-# The MovieLens quality tests read ../shared/data/movielens-100k or
-# $FMREC_MOVIELENS_DIR and say clearly when the data set is absent.
+#   sudo test/run_all_tests.sh
+#
+# MovieLens tests read ../shared/data/movielens-100k or $FMREC_MOVIELENS_DIR
+# and say clearly when the data set is absent.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 PASSED=0
 FAILED=0
+SKIPPED=0
 FAILURES=()
+LOG_DIR=$(mktemp -d /tmp/fmrec-tests.XXXXXX)
 
-record() {	# record NAME STATUS
-	if [ "$2" -eq 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); FAILURES+=("$1"); fi
+# Adds the counts of the last "N passed, N failed[, N skipped]" line of a log.
+count_results() {	# count_results NAME STATUS LOG
+	local name=$1 status=$2 log=$3 line p=0 f=0 s=0
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+	if [ -n "$line" ]; then
+		p=$(sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		if grep -qE '[0-9]+ skipped' <<<"$line"; then s=$(sed -E 's/.* ([0-9]+) skipped.*/\1/' <<<"$line"); fi
+	fi
+	if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	PASSED=$((PASSED + p)); FAILED=$((FAILED + f)); SKIPPED=$((SKIPPED + s))
+	if [ "$f" -gt 0 ]; then FAILURES+=("$name"); fi
+	printf '    %s: %d passed, %d failed, %d skipped\n' "$name" "$p" "$f" "$s"
 }
 
-run_unit_tests() {
-	log "C core unit tests (ASan + UBSan)"
-	local status=0
-	make -C "$FMREC_ROOT/test/unit" -s check || status=$?
-	record "unit tests" "$status"
+# run_suite NAME COMMAND...: runs a suite, shows its output, counts its results.
+run_suite() {
+	local name=$1 status=0 log="$LOG_DIR/$1.log"
+	shift
+	log "$name"
+	"$@" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
+	count_results "$name" "$status" "$log"
 }
 
-run_regression_tests() {
-	log "pg_regress"
-	start_cluster
+# pg_regress prints "test NAME ... ok"; turn that into the common summary.
+regress() {
 	local out status=0
 	out=$(make -C "$FMREC_ROOT" -s installcheck 2>&1) || status=$?
-	printf '%s\n' "$out" | grep -E '^(test|ok|not ok|     ) |^ *[a-z_]+ +\.\.\. ' || true
-	local n_ok n_failed
-	n_ok=$(printf '%s\n' "$out" | grep -cE '\.\.\. ok|^ok ' || true)
-	n_failed=$(printf '%s\n' "$out" | grep -cE '\.\.\. FAILED|^not ok ' || true)
-	PASSED=$((PASSED + n_ok))
-	FAILED=$((FAILED + n_failed))
-	if [ "$status" -ne 0 ]; then
-		[ "$n_failed" -gt 0 ] || FAILED=$((FAILED + 1))
-		FAILURES+=("pg_regress")
-		[ -f "$FMREC_ROOT/regression.diffs" ] && head -c 20000 "$FMREC_ROOT/regression.diffs"
+	printf '%s\n' "$out" | grep -E '^(test |ok |not ok )' || true
+	if [ "$status" -ne 0 ] && [ -f "$FMREC_ROOT/regression.diffs" ]; then
+		head -c 20000 "$FMREC_ROOT/regression.diffs"
 	fi
-	stop_cluster
+	echo "pg_regress: $(grep -cE '\.\.\. +ok|^ok ' <<<"$out" || true) passed, $(grep -cE '\.\.\. +FAILED|^not ok ' <<<"$out" || true) failed"
+	return "$status"
 }
 
 main() {
 	build_and_install
-	run_unit_tests
-	run_regression_tests
+	ensure_packages clang libclang-rt-14-dev libipc-run-perl "postgresql-$PG_MAJOR-cron"
+	run_suite unit make -C "$FMREC_ROOT/test/unit" -s check
+	if [ -f "$FMREC_ROOT/test/fuzz/Makefile" ]; then
+		run_suite fuzz-replay make -C "$FMREC_ROOT/test/fuzz" -s replay
+	fi
+	start_cluster
+	run_suite pg_regress regress
+	run_suite quality bash "$FMREC_ROOT/test/movielens/quality_test.sh"
+	if [ -f "$FMREC_ROOT/test/readme_walkthrough_test.sh" ]; then
+		run_suite readme bash "$FMREC_ROOT/test/readme_walkthrough_test.sh"
+	fi
+	stop_cluster
+	run_suite movielens-loader bash "$FMREC_ROOT/test/movielens/check.sh"
+	if [ -f "$FMREC_ROOT/test/run_tap_tests.sh" ]; then
+		run_suite tap bash "$FMREC_ROOT/test/run_tap_tests.sh"
+	fi
 	echo
-	if [ "$FAILED" -gt 0 ]; then echo "failed: ${FAILURES[*]}"; fi
-	echo "fmrec: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ] || echo "failed suites: ${FAILURES[*]} (logs in $LOG_DIR)"
+	echo "fmrec: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 	[ "$FAILED" -eq 0 ]
 }
 

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Quality bars on MovieLens 100K, official split u1.base -> u1.test, each
+# method with its default parameters.  Needs a running cluster (PG*
+# variables) with fmrec installed; skips, saying so, when the data set is
+# absent.  Prints "quality: N passed, N failed, N skipped".
+#
+#   method  features                                              bar (test RMSE)
+#   sgd     user, item, age group, gender, occupation             <= 0.935
+#   adam    user, item, age group, gender, occupation             <= 0.935
+#   als     user, item, age group, gender, occupation, genres     <= 0.930
+#   mcmc    user, item, age group, gender, occupation, genres     <= 0.899
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/../lib/common.sh"
+
+BARS=(
+	"sgd   0.935 user_id,movie_id,age_group,gender,occupation"
+	"adam  0.935 user_id,movie_id,age_group,gender,occupation"
+	"als   0.930 user_id,movie_id,age_group,gender,occupation,genres"
+	"mcmc  0.899 user_id,movie_id,age_group,gender,occupation,genres"
+)
+DB=fmrec_quality
+passed=0 failed=0 skipped=0
+
+data=$(movielens_dir)
+if [ -z "$data" ] || [ ! -f "$data/u1.base" ]; then
+	echo "quality: MovieLens 100K not found (looked in \$FMREC_MOVIELENS_DIR and ../shared/data/movielens-100k): skipping the RMSE bars"
+	echo "quality: 0 passed, 0 failed, ${#BARS[@]} skipped"
+	exit 0
+fi
+
+dropdb --if-exists "$DB" >/dev/null 2>&1
+createdb "$DB"
+psql -qX -d "$DB" -c "CREATE EXTENSION fmrec"
+"$HERE/load.sh" "$data" "$DB" >/dev/null
+psql -qX -d "$DB" <<'SQL'
+CREATE TABLE u1_train AS
+SELECT r.* FROM ratings_with_meta r JOIN ratings_split s USING (user_id, movie_id)
+ WHERE s.fold = 1 AND s.part = 'base';
+CREATE TABLE u1_test AS
+SELECT user_id, movie_id, rating FROM ratings_split WHERE fold = 1 AND part = 'test';
+SQL
+
+for bar in "${BARS[@]}"; do
+	read -r method limit features <<<"$bar"
+	features_sql="ARRAY['${features//,/\',\'}']"
+	rmse=$(psql -qXAt -d "$DB" -c "SET client_min_messages = warning" -c "
+		SELECT 1 FROM fm_train_from_table('u1_train', 'rating', $features_sql, 'q_$method', method => '$method');" \
+		-c "SELECT round(rmse::numeric, 4) FROM fm_evaluate('q_$method', 'u1_test', 'u1_train', 'users', 'movies', k => 1);")
+	rmse=$(printf '%s\n' "$rmse" | tail -n 1)
+	if awk -v r="$rmse" -v l="$limit" 'BEGIN { exit !(r != "" && r <= l) }'; then
+		echo "ok: $method test RMSE $rmse <= $limit"
+		passed=$((passed + 1))
+	else
+		echo "not ok: $method test RMSE ${rmse:-missing} > $limit"
+		failed=$((failed + 1))
+	fi
+done
+dropdb "$DB"
+echo "quality: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
