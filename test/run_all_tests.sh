@@ -71,6 +71,7 @@ main() {
 	fi
 	stop_cluster
 	run_suite movielens-loader bash "$FMREC_ROOT/test/movielens/check.sh"
+	run_suite cron bash "$FMREC_ROOT/test/cron_retrain_test.sh"
 	if [ -f "$FMREC_ROOT/test/run_tap_tests.sh" ]; then
 		run_suite tap bash "$FMREC_ROOT/test/run_tap_tests.sh"
 	fi
