@@ -55,8 +55,8 @@ SELECT title, round(fm_score('[2, 1]', embedding, bias)::numeric, 3) AS score
   FROM movies ORDER BY fm_score('[2, 1]', embedding, bias) DESC LIMIT 3;
 DROP TABLE movies;
 
--- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE: the
--- only exception listed is the trainer, which writes tables
+-- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
+-- the two that read tables: the trainer (VOLATILE, writes) and fm_query (STABLE)
 SELECT p.oid::regprocedure AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'fmrec'

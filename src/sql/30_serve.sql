@@ -74,8 +74,9 @@ COMMENT ON FUNCTION fm_predict(text, text[], text[]) IS
 
 -- The query vector of a context: the weighted sum of its embeddings
 -- (fm_sum); a zero vector when no value is known, so scores fall back to
--- item biases instead of NULL.
-CREATE FUNCTION fm_query(model text, feature text[], value text[]) RETURNS fm_vector
+-- item biases instead of NULL.  fm_query is the C wrapper below, which
+-- computes this once per statement and call site.
+CREATE FUNCTION fm_query_compute(model text, feature text[], value text[]) RETURNS fm_vector
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, @extschema@
 AS $$
@@ -87,6 +88,9 @@ BEGIN
 	  FROM @extschema@.fm_features_of(model, feature, value) f;
 	RETURN coalesce(result, array_fill(0::real, ARRAY[m.k])::@extschema@.fm_vector);
 END $$;
+
+CREATE FUNCTION fm_query(model text, feature text[], value text[]) RETURNS fm_vector
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION fm_query(text, text[], text[]) IS
 	'query vector of a user context: sum of its feature embeddings (cold start works with metadata only)';
 
