@@ -49,6 +49,16 @@ fmrec_schema_quoted(void)
 }
 
 Oid
+fmrec_table_oid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, extension_schema_oid());
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table %s of extension fmrec not found", name);
+	return relid;
+}
+
+Oid
 fmrec_vector_type_oid(void)
 {
 	Oid			type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid,

@@ -12,6 +12,9 @@
 /* Quoted schema of the extension, e.g. "public". */
 extern const char *fmrec_schema_quoted(void);
 
+/* OID of one of the extension's tables (fm_model, fm_feature). */
+extern Oid	fmrec_table_oid(const char *name);
+
 /* OID of the fm_vector type in the extension's schema. */
 extern Oid	fmrec_vector_type_oid(void);
 

@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -37,6 +38,24 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values, int expected)
 		elog(ERROR, "fmrec: \"%s\" failed: %s", sql, SPI_result_code_string(rc));
 }
 
+/* pg_class_aclcheck() accepts any one of several modes: ask for each. */
+static void
+check_table_privilege(const char *table, AclMode mode)
+{
+	Oid			relid = fmrec_table_oid(table);
+
+	for (AclMode bit = 1; bit != 0 && bit <= mode; bit <<= 1)
+	{
+		AclResult	result;
+
+		if (!(mode & bit))
+			continue;
+		result = pg_class_aclcheck(relid, GetUserId(), bit);
+		if (result != ACLCHECK_OK)
+			aclcheck_error(result, OBJECT_TABLE, table);
+	}
+}
+
 void
 fm_store_check_writable(void)
 {
@@ -50,6 +69,9 @@ fm_store_check_writable(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot train a model in a read-only transaction")));
+	/* the write needs these; find out before reading and training, not after */
+	check_table_privilege("fm_model", ACL_SELECT | ACL_INSERT | ACL_DELETE);
+	check_table_privilege("fm_feature", ACL_INSERT);
 }
 
 void
@@ -115,10 +137,23 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 				   "target, features, params, epochs, rows_used, rows_skipped, n_features, "
 				   "train_rmse, validation_rmse, seconds, trained_at) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, "
-				   "$16, $17, pg_catalog.clock_timestamp())", schema);
+				   "$16, $17, pg_catalog.clock_timestamp()) ON CONFLICT (model) DO NOTHING", schema);
 	rc = SPI_execute_with_args(sql, 17, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "fmrec: writing fm_model failed: %s", SPI_result_code_string(rc));
+
+	/*
+	 * Under our lock and after our DELETE, a row of this model exists only
+	 * if another transaction committed one that our snapshot cannot see: a
+	 * concurrent training under REPEATABLE READ (ON CONFLICT itself raises
+	 * 40001 there) or a write that bypassed fmrec.  Either way it is a
+	 * serialization failure to retry, not a duplicate key.
+	 */
+	if (SPI_processed != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to a concurrent write of model \"%s\"", s->model),
+				 errhint("Retry the training.")));
 }
 
 static void

@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
@@ -23,6 +24,13 @@
 #include "fm_train_source.h"
 
 #define FETCH_BATCH 10000
+
+/*
+ * A feature value is part of fm_feature's primary key, and a btree entry
+ * holds at most about 2.7 kB: longer values are refused while reading, not
+ * after the whole training when the model is written.
+ */
+#define FM_MAX_VALUE_BYTES 2000
 
 /* ---- dictionary: (column, value text) -> dense feature id ---- */
 
@@ -64,6 +72,7 @@ dict_key_hash(DictKey key)
 
 typedef struct Builder
 {
+	TrainingSource *src;
 	FmBudget   *budget;
 	featdict_hash *dict;
 	int64		n_rows;
@@ -91,6 +100,15 @@ feature_id(Builder *b, int32 column, const char *value)
 	{
 		Size		len = strlen(value) + 1;
 		char	   *copy;
+
+		if (len - 1 > FM_MAX_VALUE_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("a value of feature column \"%s\" is too long (%zu bytes)",
+							b->src->columns[column].name, len - 1),
+					 errdetail("A feature value is part of fm_feature's primary key and may have at most %d bytes.",
+							   FM_MAX_VALUE_BYTES),
+					 errhint("Use a shorter category as the feature, for example md5() of the column.")));
 
 		if (b->n_features == PG_INT32_MAX)
 			ereport(ERROR,
@@ -186,6 +204,12 @@ add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
 		src->rows_skipped_not_finite++;
 		return;
 	}
+	/* training works in float4: say so rather than diverge later */
+	if (fabs(y) > FLT_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("target value %g of column \"%s\" is out of range for type real",
+						y, src->target)));
 	if (b->n_rows + 2 > b->cap_rows)
 	{
 		int64		cap = b->cap_rows;
@@ -335,6 +359,7 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	long		secs;
 	int			usecs;
 
+	b.src = src;
 	b.budget = budget;
 	b.dict = featdict_create(budget->context, 1024, NULL);
 
