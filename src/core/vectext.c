@@ -127,6 +127,9 @@ describe_char(char c, char *buf, size_t size)
 	return buf;
 }
 
+/* Characters of an out-of-range number quoted in the message (see below). */
+#define NUMBER_QUOTED 40
+
 /* Converts the validated span s[0..n) to a float, checking its range. */
 static FmParseStatus
 convert_number(const char *s, size_t n, size_t position, float *out, FmParseError *err)
@@ -148,13 +151,17 @@ convert_number(const char *s, size_t n, size_t position, float *out, FmParseErro
 	value = strtof(buf, &end);
 	if (end != buf + n)
 		return fail(err, FM_PARSE_SYNTAX, position, "invalid number at position %zu", position + 1);
-	if (isinf(value))
+	/*
+	 * Underflow to zero is an error, as in float4in; subnormals are kept.
+	 * Quote at most NUMBER_QUOTED characters of the number: it may have 511,
+	 * and a longer message would be cut off at sizeof(err->message), losing
+	 * the position and the reason (test/fuzz checks that none is cut off).
+	 */
+	if (isinf(value) || (errno == ERANGE && value == 0.0f && has_nonzero_digit))
 		return fail(err, FM_PARSE_OUT_OF_RANGE, position,
-					"\"%s\" at position %zu is out of range for type real", buf, position + 1);
-	/* underflow to zero is an error, as in float4in; subnormals are kept */
-	if (errno == ERANGE && value == 0.0f && has_nonzero_digit)
-		return fail(err, FM_PARSE_OUT_OF_RANGE, position,
-					"\"%s\" at position %zu is out of range for type real", buf, position + 1);
+					"\"%.*s%s\" at position %zu is out of range for type real",
+					(int) (n > NUMBER_QUOTED ? NUMBER_QUOTED : n), buf,
+					n > NUMBER_QUOTED ? "..." : "", position + 1);
 	*out = value == 0.0f ? 0.0f : value;	/* -0 becomes +0 */
 	return FM_PARSE_OK;
 }
