@@ -40,6 +40,28 @@ array_to_ids(ArrayType *array, int32 *n, const char *what)
 	return ids;
 }
 
+static int
+compare_ids(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* The core counts each relevant id once per hit: give it a set. */
+static int32
+sort_unique(int64 *ids, int32 n)
+{
+	int32		kept = 0;
+
+	qsort(ids, n, sizeof(int64), compare_ids);
+	for (int32 i = 0; i < n; i++)
+		if (kept == 0 || ids[kept - 1] != ids[i])
+			ids[kept++] = ids[i];
+	return kept;
+}
+
 PG_FUNCTION_INFO_V1(fm_ranking_metrics);
 Datum
 fm_ranking_metrics(PG_FUNCTION_ARGS)
@@ -53,6 +75,7 @@ fm_ranking_metrics(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
+	n_relevant = sort_unique(relevant, n_relevant);
 	if (k < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -66,8 +66,9 @@ typedef struct FmTrainResult
 
 	/*
 	 * Validation RMSE of the stored model.  Equal to valid_rmse except for
-	 * MCMC, whose valid_rmse averages the predictions of every post-burn-in
-	 * sample while the stored model is the posterior mean of the parameters.
+	 * MCMC, whose valid_rmse averages the predictions of the post-burn-in
+	 * draws, while the stored model is one set of parameters (the posterior
+	 * mean projected onto those averaged predictions, see mcmc.c).
 	 */
 	double		valid_rmse_mean_model;
 } FmTrainResult;

@@ -1,0 +1,140 @@
+/*
+ * model.c - allocation, initialisation and prediction of a factorization
+ * machine.
+ */
+#include "model.h"
+#include "rng.h"
+#include "vec.h"
+
+#include <math.h>
+
+void
+fm_model_alloc(FmModel *m, int32_t n_features, int32_t k, const FmAllocator *a)
+{
+	m->n_features = n_features;
+	m->k = k;
+	m->w0 = 0.0;
+	m->w = fm_alloc(a, (size_t) n_features * sizeof(float));
+	m->V = fm_alloc(a, (size_t) n_features * (size_t) k * sizeof(float));
+	m->target_min = -INFINITY;
+	m->target_max = INFINITY;
+}
+
+void
+fm_model_init_random(FmModel *m, double w0, double init_stdev, uint64_t seed)
+{
+	FmRng		rng;
+	size_t		n = (size_t) m->n_features * (size_t) m->k;
+
+	fm_rng_seed(&rng, seed);
+	m->w0 = w0;
+	for (int32_t i = 0; i < m->n_features; i++)
+		m->w[i] = 0.0f;
+	for (size_t j = 0; j < n; j++)
+		m->V[j] = (float) (init_stdev * fm_rng_normal(&rng));
+}
+
+/* w0 + sum_i w_i x_i, in double */
+static double
+linear_part(const FmModel *m, const int32_t *ids, const float *weights, int32_t nnz)
+{
+	double		y = m->w0;
+
+	for (int32_t p = 0; p < nnz; p++)
+		y += (double) m->w[ids[p]] * (double) weights[p];
+	return y;
+}
+
+/*
+ * Pairwise part for factors [f0, f0 + width), with sum[] (width floats)
+ * receiving sum_i v_{i,f} x_i.
+ *
+ *   1/2 sum_f [ (sum_i v_if x_i)^2 - sum_i v_if^2 x_i^2 ]
+ *     = 1/2 [ |sum|^2 - sum_i x_i^2 |v_i|^2 ]
+ */
+static double
+pairwise_part(const FmModel *m, const int32_t *ids, const float *weights, int32_t nnz,
+			  int32_t f0, int32_t width, float *sum)
+{
+	double		squares = 0.0;
+
+	for (int32_t f = 0; f < width; f++)
+		sum[f] = 0.0f;
+	for (int32_t p = 0; p < nnz; p++)
+	{
+		const float *v = fm_model_v(m, ids[p]) + f0;
+		float		x = weights[p];
+
+		fm_vec_axpy(sum, x, v, (size_t) width);
+		squares += (double) x * (double) x * (double) fm_vec_dot(v, v, (size_t) width);
+	}
+	return 0.5 * ((double) fm_vec_dot(sum, sum, (size_t) width) - squares);
+}
+
+/* Without a caller's buffer, work through the factors in chunks of this size on the stack. */
+#define FM_PREDICT_CHUNK 256
+
+double
+fm_model_predict_raw(const FmModel *m, const int32_t *ids, const float *weights,
+					 int32_t nnz, float *sum)
+{
+	double		y = linear_part(m, ids, weights, nnz);
+
+	if (sum != NULL)
+		y += pairwise_part(m, ids, weights, nnz, 0, m->k, sum);
+	else
+	{
+		float		chunk[FM_PREDICT_CHUNK];
+
+		for (int32_t f0 = 0; f0 < m->k; f0 += FM_PREDICT_CHUNK)
+		{
+			int32_t		width = m->k - f0 < FM_PREDICT_CHUNK ? m->k - f0 : FM_PREDICT_CHUNK;
+
+			y += pairwise_part(m, ids, weights, nnz, f0, width, chunk);
+		}
+	}
+	return y;
+}
+
+static double
+clip(double y, double lo, double hi)
+{
+	if (y < lo)
+		return lo;
+	if (y > hi)
+		return hi;
+	return y;
+}
+
+double
+fm_model_predict(const FmModel *m, const int32_t *ids, const float *weights,
+				 int32_t nnz, float *scratch)
+{
+	return clip(fm_model_predict_raw(m, ids, weights, nnz, scratch),
+				m->target_min, m->target_max);
+}
+
+double
+fm_model_rmse(const FmModel *m, const FmDataset *ds, const FmAllocator *a)
+{
+	double		sse = 0.0;
+
+	/*
+	 * No scratch from the allocator: this runs after every epoch, and arena
+	 * memory is only returned when training ends.  Prediction without a
+	 * buffer works on the stack and gives the same bits for k <= 256.
+	 */
+	(void) a;
+	if (ds->n_rows == 0)
+		return NAN;
+	for (int64_t r = 0; r < ds->n_rows; r++)
+	{
+		int64_t		begin = ds->row_start[r];
+		double		err = fm_model_predict(m, ds->ids + begin, ds->weights + begin,
+										   (int32_t) (ds->row_start[r + 1] - begin),
+										   NULL) - ds->targets[r];
+
+		sse += err * err;
+	}
+	return sqrt(sse / (double) ds->n_rows);
+}
