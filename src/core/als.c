@@ -773,6 +773,35 @@ fm_als_iteration(FmSweep *s, FmModel *model, const FmTrainParams *params)
 	fm_sweep_features(s, model, als_update, (void *) params);
 }
 
+/* RMSE of clipped predictions over ds, with the sweep's fast predictor */
+typedef struct ClippedSse
+{
+	const FmDataset *ds;
+	const FmModel *model;
+	double		sse;
+} ClippedSse;
+
+static void
+add_squared_error(void *arg, int64_t row, double prediction)
+{
+	ClippedSse *c = arg;
+	double		err = fm_clip(prediction, c->model->target_min, c->model->target_max) -
+		c->ds->targets[row];
+
+	c->sse += err * err;
+}
+
+double
+fm_sweep_rmse(FmSweep *s, const FmModel *model, const FmDataset *ds)
+{
+	ClippedSse	c = {ds, model, 0.0};
+
+	if (ds == NULL || ds->n_rows == 0)
+		return NAN;
+	fm_sweep_predict(s, model, ds, add_squared_error, &c);
+	return sqrt(c.sse / (double) ds->n_rows);
+}
+
 void
 fm_train_als(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 			 FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
@@ -794,7 +823,7 @@ fm_train_als(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 
 		fm_als_iteration(&s, model, params);
 		train_rmse = fm_sweep_train_rmse(&s, model);
-		valid_rmse = fm_evaluate_rmse(model, valid, hooks);
+		valid_rmse = fm_sweep_rmse(&s, model, valid);
 		go_on = fm_report_epoch(hooks, it + 1, train_rmse, valid_rmse,
 								fm_wall_seconds() - start);
 		if (!go_on)

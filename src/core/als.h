@@ -105,6 +105,9 @@ typedef void (*FmRowPrediction) (void *arg, int64_t row, double prediction);
 extern void fm_sweep_predict(FmSweep *s, const FmModel *model, const FmDataset *ds,
 							 FmRowPrediction use, void *arg);
 
+/* RMSE of the clipped predictions of ds (NaN when empty or NULL). */
+extern double fm_sweep_rmse(FmSweep *s, const FmModel *model, const FmDataset *ds);
+
 /* Recompute e from the model, so rounding does not accumulate. */
 extern void fm_sweep_refresh(FmSweep *s, const FmModel *model);
 

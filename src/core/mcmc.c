@@ -290,7 +290,7 @@ valid_rmse_after_sweep(Gibbs *g, const FmDataset *valid, const FmModel *model, b
 	if (valid == NULL || valid->n_rows == 0)
 		return NAN;
 	if (!collect)
-		return fm_evaluate_rmse(model, valid, g->sweep.hooks);
+		return fm_sweep_rmse(&g->sweep, model, valid);
 	fm_sweep_predict(&g->sweep, model, valid, add_prediction, g->sum_valid);
 	return rmse_of(g->sum_valid, g->n_samples, valid, model);
 }
@@ -389,5 +389,5 @@ fm_train_mcmc(const FmDataset *train, const FmDataset *valid, const FmTrainParam
 	result->epochs_run = it;
 	result->train_rmse = train_rmse;
 	result->valid_rmse = valid_rmse;
-	result->valid_rmse_mean_model = fm_evaluate_rmse(model, valid, hooks);
+	result->valid_rmse_mean_model = fm_sweep_rmse(&g.sweep, model, valid);
 }
