@@ -115,3 +115,19 @@ SELECT fm_drop_model('full');
 SELECT count(*) AS left_behind FROM fm_feature WHERE model = 'full';
 SELECT pg_temp.try($$SELECT fm_drop_model('full')$$);
 SELECT fm_drop_model('full', if_exists => true);
+
+-- an explicit validation relation replaces the random split: its RMSE is
+-- that of fm_predict over it, values unseen in training contributing nothing
+CREATE TABLE held AS SELECT * FROM ratings WHERE user_id % 10 = 0;
+CREATE TABLE fitted AS SELECT * FROM ratings WHERE user_id % 10 <> 0;
+INSERT INTO held VALUES (1000, 1, 'a', ARRAY['x', 'new genre'], 3.0);
+CREATE TEMP TABLE with_validation AS
+SELECT * FROM fm_train_from_table('fitted', 'rating', ARRAY['user_id', 'item_id', 'grp', 'genres'],
+                                  'validated', k => 8, epochs => 20, validation => 'held');
+SELECT rows_used = (SELECT count(*) FROM fitted) AS trained_on_all_rows,
+       abs(validation_rmse - (SELECT sqrt(avg((rating - fm_predict('validated',
+              ARRAY['user_id', 'item_id', 'grp'] || array_fill('genres'::text, ARRAY[cardinality(genres)]),
+              ARRAY[user_id::text, item_id::text, grp] || genres)) ^ 2)) FROM held)) < 1e-4 AS validation_is_predict_rmse,
+       (SELECT count(*) FROM fm_feature WHERE model = 'validated' AND value IN ('1000', 'new genre')) AS unseen_values_stored
+  FROM with_validation;
+SELECT fm_drop_model('validated');

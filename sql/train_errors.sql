@@ -73,3 +73,9 @@ SELECT q, pg_temp.try('SELECT ' || q) FROM (VALUES
   ($$fm_query('nope', ARRAY['u'], ARRAY['1'])$$),
   ($$fm_predict('keep', ARRAY['u', 'i'], ARRAY['1'])$$),
   ($$fm_predict('keep', ARRAY['u'], ARRAY['1'])$$)) t(q);
+
+-- a validation relation must have the training columns, of the same kinds
+CREATE TABLE v_missing (u int, rating real);
+CREATE TABLE v_array (u int, i int[], rating real);
+SELECT pg_temp.try($$SELECT fm_train_from_table('r', 'rating', ARRAY['u', 'i'], 'keep', validation => 'v_missing')$$);
+SELECT pg_temp.try($$SELECT fm_train_from_table('r', 'rating', ARRAY['u', 'i'], 'keep', validation => 'v_array')$$);

@@ -57,7 +57,7 @@ DROP TABLE movies;
 
 -- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
 -- the two that read tables: the trainer (VOLATILE, writes) and fm_query (STABLE)
-SELECT p.oid::regprocedure AS function, p.provolatile, p.proisstrict, p.proparallel
+SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'fmrec'
  WHERE p.prokind = 'f' AND p.prorettype <> 'internal'::regtype

@@ -35,7 +35,8 @@
 enum
 {
 	ARG_SOURCE, ARG_TARGET, ARG_FEATURES, ARG_MODEL, ARG_K, ARG_EPOCHS, ARG_METHOD,
-	ARG_LEARNING_RATE, ARG_REGULARIZATION, ARG_INIT_STDEV, ARG_VALIDATION_FRACTION, ARG_SEED
+	ARG_LEARNING_RATE, ARG_REGULARIZATION, ARG_INIT_STDEV, ARG_VALIDATION_FRACTION, ARG_SEED,
+	ARG_VALIDATION
 };
 
 static void
@@ -318,7 +319,15 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	alloc = fm_budget_allocator(&budget);
 
 	read_source_deterministically(&src, &budget);
-	fm_dataset_split(&src.data, validation_fraction, params.seed, &train, &valid, &alloc);
+	if (PG_ARGISNULL(ARG_VALIDATION))
+		fm_dataset_split(&src.data, validation_fraction, params.seed, &train, &valid, &alloc);
+	else
+	{
+		/* an explicit validation relation replaces the random split */
+		train = src.data;
+		fm_source_read_validation(&src, PG_GETARG_OID(ARG_VALIDATION), &budget, &valid);
+		validation_fraction = 0.0;
+	}
 	check_usable_rows(&src, &train);
 
 	fm_model_alloc(&model, src.data.n_features, params.k, &alloc);
@@ -331,6 +340,12 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	train_start = GetCurrentTimestamp();
 	fm_train(&train, &valid, &params, &model, &hooks, &alloc, &result);
 	train_seconds = seconds_since(train_start);
+
+	if (params.method == FM_METHOD_MCMC && !isnan(result.valid_rmse))
+		ereport(NOTICE,
+				(errmsg("validation RMSE of the averaged MCMC predictions %.4f, of the stored model %.4f",
+						result.valid_rmse, result.valid_rmse_mean_model),
+				 errdetail("The served model is one set of vectors: the posterior mean, refitted once to the averaged predictions.")));
 
 	summary.model = model_name;
 	summary.method = fm_method_name(params.method);

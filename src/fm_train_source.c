@@ -75,6 +75,9 @@ typedef struct Builder
 	TrainingSource *src;
 	FmBudget   *budget;
 	featdict_hash *dict;
+	bool		frozen;			/* validation: look values up, never add them */
+	int64		skipped_null;
+	int64		skipped_not_finite;
 	int64		n_rows;
 	int64		n_nonzeros;
 	int64		cap_rows;
@@ -89,13 +92,20 @@ typedef struct Builder
 	char	  **feature_value;
 } Builder;
 
+/* The id of a value, or -1 for a value unknown to a frozen dictionary. */
 static int32
 feature_id(Builder *b, int32 column, const char *value)
 {
 	DictKey		key = {column, value};
 	bool		found;
-	DictEntry  *entry = featdict_insert(b->dict, key, &found);
+	DictEntry  *entry;
 
+	if (b->frozen)
+	{
+		entry = featdict_lookup(b->dict, key);
+		return entry ? entry->id : -1;
+	}
+	entry = featdict_insert(b->dict, key, &found);
 	if (!found)
 	{
 		Size		len = strlen(value) + 1;
@@ -142,6 +152,8 @@ feature_id(Builder *b, int32 column, const char *value)
 static void
 add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
 {
+	if (id < 0)					/* unknown in validation: contributes nothing */
+		return;
 	for (int64 i = row_begin; i < b->n_nonzeros; i++)
 	{
 		if (b->ids[i] == id)
@@ -195,13 +207,13 @@ add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
 
 	if (isnull)
 	{
-		src->rows_skipped_null++;
+		b->skipped_null++;
 		return;
 	}
 	y = DatumGetFloat8(target);
 	if (isnan(y) || isinf(y))
 	{
-		src->rows_skipped_not_finite++;
+		b->skipped_not_finite++;
 		return;
 	}
 	/* training works in float4: say so rather than diverge later */
@@ -307,7 +319,7 @@ fm_source_check_columns(TrainingSource *src)
 /* ---- reading ---- */
 
 static char *
-build_query(TrainingSource *src)
+build_query(TrainingSource *src, Oid relid)
 {
 	StringInfoData q;
 
@@ -317,16 +329,14 @@ build_query(TrainingSource *src)
 		appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name),
 						 src->columns[c].is_array ? "text[]" : "text");
 	appendStringInfo(&q, " FROM %s",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(src->relid)),
-												get_rel_name(src->relid)));
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+												get_rel_name(relid)));
 	return q.data;
 }
 
 static void
-finish_dataset(TrainingSource *src, Builder *b)
+finish_dataset(Builder *b, FmDataset *ds)
 {
-	FmDataset  *ds = &src->data;
-
 	if (b->row_start == NULL)	/* no usable row: keep the arrays valid */
 	{
 		int64		cap = 0;
@@ -337,35 +347,27 @@ finish_dataset(TrainingSource *src, Builder *b)
 	ds->n_rows = b->n_rows;
 	ds->n_nonzeros = b->n_nonzeros;
 	ds->n_features = b->n_features;
-	ds->n_groups = src->n_columns;
+	ds->n_groups = b->src->n_columns;
 	ds->row_start = b->row_start;
 	ds->ids = b->ids;
 	ds->weights = b->weights;
 	ds->targets = b->targets;
 	ds->feature_group = b->feature_column;
-	src->feature_value = b->feature_value;
 }
 
-void
-fm_source_read(TrainingSource *src, FmBudget *budget)
+/* One pass over `relid` through an SPI cursor, in batches. */
+static void
+read_rows(Builder *b, Oid relid)
 {
-	Builder		b = {0};
 	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext, "fmrec source batch",
 														ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old;
-	TimestampTz start = GetCurrentTimestamp();
 	SPIPlanPtr	plan;
 	Portal		portal;
-	long		secs;
-	int			usecs;
-
-	b.src = src;
-	b.budget = budget;
-	b.dict = featdict_create(budget->context, 1024, NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(build_query(src), 0, NULL);
+	plan = SPI_prepare(build_query(b->src, relid), 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
@@ -377,7 +379,7 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 		/* per-value text and detoasted arrays live only for the batch */
 		old = MemoryContextSwitchTo(batch_context);
 		for (uint64 i = 0; i < SPI_processed; i++)
-			add_row(&b, src, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+			add_row(b, b->src, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_context);
 		SPI_freetuptable(SPI_tuptable);
@@ -386,8 +388,58 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	SPI_cursor_close(portal);
 	SPI_finish();
 	MemoryContextDelete(batch_context);
+}
 
-	finish_dataset(src, &b);
+void
+fm_source_read(TrainingSource *src, FmBudget *budget)
+{
+	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	TimestampTz start = GetCurrentTimestamp();
+	long		secs;
+	int			usecs;
+
+	b->src = src;
+	b->budget = budget;
+	b->dict = featdict_create(budget->context, 1024, NULL);
+	read_rows(b, src->relid);
+	finish_dataset(b, &src->data);
+	src->feature_value = b->feature_value;
+	src->rows_skipped_null = b->skipped_null;
+	src->rows_skipped_not_finite = b->skipped_not_finite;
+	src->builder = b;
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 	src->read_seconds = secs + usecs / 1e6;
+}
+
+/* The validation relation must offer the training columns, with the same kinds. */
+static void
+check_validation_columns(const TrainingSource *src, Oid relid)
+{
+	check_target_column(relid, src->target);
+	for (int c = 0; c < src->n_columns; c++)
+		if (feature_type_is_array(relid, src->columns[c].name) != src->columns[c].is_array)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" is %s in \"%s\" but %s in \"%s\"", src->columns[c].name,
+							src->columns[c].is_array ? "not an array" : "an array", get_rel_name(relid),
+							src->columns[c].is_array ? "an array" : "not an array",
+							get_rel_name(src->relid))));
+}
+
+void
+fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDataset *valid)
+{
+	Builder    *train = (Builder *) src->builder;
+	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+
+	check_validation_columns(src, relid);
+	b->src = src;
+	b->budget = budget;
+	b->dict = train->dict;
+	b->frozen = true;
+	b->n_features = train->n_features;
+	b->feature_column = train->feature_column;
+	b->feature_value = train->feature_value;
+	read_rows(b, relid);
+	finish_dataset(b, valid);
 }

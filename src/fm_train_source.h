@@ -35,6 +35,7 @@ typedef struct TrainingSource
 	int64		rows_skipped_null;
 	int64		rows_skipped_not_finite;
 	double		read_seconds;
+	void	   *builder;		/* the dictionary, for reading validation rows */
 } TrainingSource;
 
 /*
@@ -45,5 +46,13 @@ extern void fm_source_check_columns(TrainingSource *src);
 
 /* Reads every row into src->data, allocating from the budget. */
 extern void fm_source_read(TrainingSource *src, FmBudget *budget);
+
+/*
+ * Reads a validation relation with the same columns into `valid`, after
+ * fm_source_read: values unknown to the training data contribute nothing,
+ * as in fm_predict.
+ */
+extern void fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget,
+									  FmDataset *valid);
 
 #endif							/* FMREC_FM_TRAIN_SOURCE_H */

@@ -71,7 +71,8 @@ CREATE FUNCTION fm_train_from_table(
 	regularization      double precision DEFAULT NULL,
 	init_stdev          double precision DEFAULT NULL,
 	validation_fraction double precision DEFAULT 0.1,
-	seed                bigint DEFAULT 42)
+	seed                bigint DEFAULT 42,
+	validation          regclass DEFAULT NULL)
 	RETURNS fm_train_result
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION fm_train_from_table IS
