@@ -59,7 +59,7 @@ psql -qX -d bench -c "CREATE EXTENSION fmrec"
 "$FMREC_ROOT/test/movielens/load.sh" "$("$FMREC_ROOT/test/movielens/fetch_data.sh")" bench >/dev/null
 
 log "generating a $ROWS-row table shaped like MovieLens (users, movies, metadata, genres)"
-psql -qX -d bench <<SQL
+psql -qX -v ON_ERROR_STOP=1 -d bench <<SQL
 CREATE UNLOGGED TABLE big AS
 SELECT (i * 7919) % ($ROWS / 100 + 1) AS user_id,
        (i * 104729) % 20000 AS movie_id,
@@ -68,7 +68,7 @@ SELECT (i * 7919) % ($ROWS / 100 + 1) AS user_id,
        'occ' || (i * 7919) % ($ROWS / 100 + 1) % 21 AS occupation,
        ARRAY['g' || (i * 104729) % 20000 % 19, 'g' || (i * 104729) % 20000 % 7] AS genres,
        (1 + (i % 5))::real AS rating
-  FROM generate_series(1, $ROWS) i;
+  FROM generate_series(1::bigint, $ROWS) i;
 SQL
 log "benchmarking (median of $REPEAT runs, $EPOCHS epochs each; 1 run on the big table)"
 echo
