@@ -131,3 +131,8 @@ SELECT rows_used = (SELECT count(*) FROM fitted) AS trained_on_all_rows,
        (SELECT count(*) FROM fm_feature WHERE model = 'validated' AND value IN ('1000', 'new genre')) AS unseen_values_stored
   FROM with_validation;
 SELECT fm_drop_model('validated');
+
+-- leave the shared regression database as we found it
+DROP TABLE ratings, items, held, fitted;
+SELECT count(fm_drop_model(model)) AS models_dropped FROM fm_model
+ WHERE model IN ('small', 'small_adam', 'small_again', 'small_seed2');

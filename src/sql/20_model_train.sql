@@ -58,7 +58,7 @@ CREATE TYPE fm_train_result AS (
 );
 
 -- NULL for a hyper-parameter means "the method's default" (see README).
--- Runs with the caller's privileges: no SECURITY DEFINER anywhere.
+-- Runs with the caller's privileges (not SECURITY DEFINER).
 CREATE FUNCTION fm_train_from_table(
 	source              regclass,
 	target              name,
