@@ -56,7 +56,8 @@ SELECT title, round(fm_score('[2, 1]', embedding, bias)::numeric, 3) AS score
 DROP TABLE movies;
 
 -- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
--- the two that read tables: the trainer (VOLATILE, writes) and fm_query (STABLE)
+-- those that read tables or hold state: the trainer, fm_query, fm_topk and its
+-- cache, and the index access method handler
 SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'fmrec'

@@ -25,6 +25,37 @@ typedef struct FmVector
 #define PG_GETARG_FM_VECTOR(n)	DatumGetFmVector(PG_GETARG_DATUM(n))
 #define PG_RETURN_FM_VECTOR(v)	PG_RETURN_POINTER(v)
 
+/*
+ * Reading a vector without allocating (fmrec serving, see fm_score).  A value
+ * short enough for a 1-byte varlena header (at most 29 dimensions, 126 bytes)
+ * is unaligned on disk: it is copied into the caller's stack buffer.  Other
+ * values are returned in place, or detoasted if they are compressed or out
+ * of line.  The result is read-only.
+ */
+typedef union FmShortVectorBuf
+{
+	FmVector	v;
+	char		bytes[VARATT_SHORT_MAX - VARHDRSZ_SHORT + VARHDRSZ];
+} FmShortVectorBuf;
+
+static inline const FmVector *
+fm_vector_inplace(Datum d, FmShortVectorBuf *buf)
+{
+	struct varlena *p = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_SHORT(p))
+	{
+		Size		len = VARSIZE_SHORT(p) - VARHDRSZ_SHORT;
+
+		memcpy(buf->bytes + VARHDRSZ, VARDATA_SHORT(p), len);
+		SET_VARSIZE(&buf->v, len + VARHDRSZ);
+		return &buf->v;
+	}
+	return (const FmVector *) PG_DETOAST_DATUM(d);
+}
+
+#define FM_GETARG_VECTOR_INPLACE(n, buf)	fm_vector_inplace(PG_GETARG_DATUM(n), (buf))
+
 extern FmVector *fm_vector_new(int32 dim);
 extern FmVector *fm_vector_from_floats(const float4 *x, int32 dim);
 extern void fm_vector_check_dim(int32 dim);

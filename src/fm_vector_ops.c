@@ -15,12 +15,23 @@
 #include "core/vec.h"
 #include "fm_vector.h"
 
+/*
+ * fm_score is the per-row function of "ORDER BY fm_score(q, embedding, bias)
+ * DESC LIMIT k", so it reads its vector arguments in place.  A vector of up
+ * to 29 dimensions is stored with a 1-byte varlena header, which
+ * PG_DETOAST_DATUM would copy into a fresh palloc'ed block for every row;
+ * FM_GETARG_VECTOR_INPLACE copies it into a stack buffer instead (aligned
+ * for the kernel, no allocation, ~100 bytes).  Longer vectors have a 4-byte
+ * header and are used where they lie unless they really are toasted.
+ */
 PG_FUNCTION_INFO_V1(fm_score);
 Datum
 fm_score(PG_FUNCTION_ARGS)
 {
-	FmVector   *query = PG_GETARG_FM_VECTOR(0);
-	FmVector   *embedding = PG_GETARG_FM_VECTOR(1);
+	FmShortVectorBuf qbuf;
+	FmShortVectorBuf ebuf;
+	const FmVector *query = FM_GETARG_VECTOR_INPLACE(0, &qbuf);
+	const FmVector *embedding = FM_GETARG_VECTOR_INPLACE(1, &ebuf);
 	float4		bias = PG_GETARG_FLOAT4(2);
 
 	fm_vector_check_same_dim(query, embedding);

@@ -9,6 +9,8 @@
 #include "utils/guc.h"
 
 #include "fm_memory.h"
+#include "fm_ivf.h"			/* serving settings (issue #6) */
+#include "fm_topk.h"			/* serving settings (issue #6) */
 
 PG_MODULE_MAGIC;
 
@@ -28,5 +30,7 @@ _PG_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+	fm_topk_define_settings();	/* serving settings (issue #6) */
+	fm_ivf_define_settings();	/* serving settings (issue #6) */
 	MarkGUCPrefixReserved("fmrec");
 }
