@@ -341,6 +341,7 @@ has_case() { case " $CASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # --- main --------------------------------------------------------------------
 
+ensure_packages python3 gcc   # the table helpers below are python3; the generators C
 [ "$INSTALL" = 1 ] && build_and_install
 build_tools
 read -r _ _ BW1 < <("$BUILD/serving_membw" 1024 1)
