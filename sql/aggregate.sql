@@ -1,13 +1,5 @@
 -- fm_sum and fm_avg, serial and parallel.
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
-END $$;
+\i sql/include/try.sql
 
 SELECT fm_sum(v), fm_avg(v) FROM (VALUES ('[1,2]'::fm_vector), ('[3,4]'), (NULL)) t(v);
 SELECT fm_sum(v) IS NULL AS empty_sum, fm_avg(v) IS NULL AS empty_avg

@@ -1,15 +1,7 @@
 -- fm_ivf: approximate ORDER BY fm_item_vec(e, b) <#> fm_query_vec(q) LIMIT k
 SET client_min_messages = notice;
 SET max_parallel_workers_per_gather = 0;
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
-END $$;
+\i sql/include/try.sql
 
 -- bias folding: fm_item_vec(e, b) . fm_query_vec(q) = fm_score(q, e, b)
 SELECT fm_item_vec('[1,2]', 0.5), fm_query_vec('[3,4]');

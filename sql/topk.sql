@@ -2,15 +2,7 @@
 -- ORDER BY fm_score(...) DESC, id LIMIT k returns, after any change.
 SET client_min_messages = warning;
 SET max_parallel_workers_per_gather = 0;
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
-END $$;
+\i sql/include/try.sql
 
 -- 2000 items of 24 dimensions (deterministic), exact ties and NULLs
 CREATE TABLE items (id bigint, bias real, embedding fm_vector, title text);

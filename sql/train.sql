@@ -1,14 +1,6 @@
 -- fm_train_from_table: summary, model tables, determinism, serving invariant.
 SET client_min_messages = warning;	-- per-epoch NOTICEs carry timings
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
-END $$;
+\i sql/include/try.sql
 
 -- A small ratings table with structure: users of group 'a' like even
 -- items, group 'b' odd ones; every item has one or two genres.

@@ -1,15 +1,7 @@
 -- fm_train_from_table: every bad argument is an ERROR with its SQLSTATE,
 -- and a failed training leaves the previous model untouched.
 SET client_min_messages = warning;
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
-END $$;
+\i sql/include/try.sql
 
 CREATE TYPE pair AS (a int, b int);
 CREATE TABLE r (u int, i int, t text, p pair, g text[], rating real, label text);

@@ -4,15 +4,7 @@
 -- column privileges, row-level security) and nothing in the extension
 -- runs as its owner.  (10^6 distinct values: test/t/010_large_sources.pl.)
 SET client_min_messages = warning;	-- per-epoch NOTICEs carry timings
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-  RETURN st || ': ' || msg;
-END $$;
+\i sql/include/try.sql
 -- only the SQLSTATE, where the message is not part of the contract
 CREATE FUNCTION pg_temp.sqlstate(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text;

@@ -1,14 +1,6 @@
 -- fm_vector: text and binary input/output, type modifier, casts.
 -- try() shows the SQLSTATE, message and detail of an error in one line.
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
-END $$;
+\i sql/include/try.sql
 
 -- text form round-trips, whitespace tolerated, shortest exact output
 SELECT '[1,2.5,-3e-2]'::fm_vector;

@@ -1,13 +1,5 @@
 -- Scoring, similarity and arithmetic on fm_vector.
-CREATE FUNCTION pg_temp.try(query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text; det text;
-BEGIN
-  EXECUTE query;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
-  RETURN st || ': ' || msg || CASE WHEN det <> '' THEN ' | ' || det ELSE '' END;
-END $$;
+\i sql/include/try.sql
 
 -- fm_score = bias + dot(query, embedding); bias defaults to 0
 SELECT fm_score('[1,2,3]', '[4,5,6]', 0.5);
