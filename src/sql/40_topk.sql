@@ -84,11 +84,19 @@ END $$;
 -- The k best items for a query vector, best first:
 --   SELECT id, fm_score(query, embedding, bias) AS score FROM items
 --    WHERE fm_score(query, embedding, bias) IS NOT NULL
---      AND (exclude IS NULL OR id <> ALL (exclude))
+--      AND (exclude IS NULL OR id <> ALL (array_remove(exclude, NULL)))
 --    ORDER BY score DESC, id LIMIT k
--- with the same scores, bit for bit.  bias_column => NULL scores without a
--- bias.  Reads items as the caller; STABLE, so all reads of one call see the
--- caller's snapshot.  PARALLEL RESTRICTED: the cache lives in the leader.
+-- with the same scores, bit for bit (ties broken by the smaller id; rows
+-- whose score is NULL are never returned, whereas a bare ORDER BY ... DESC
+-- would put them first).  items: any relation the caller may SELECT from,
+-- with an integer id column, an fm_vector embedding column and a numeric
+-- bias column (read as real, as fm_score does); bias_column => NULL scores
+-- without a bias.  exclude: ids not to return ("already rated").  k: 0 ..
+-- 10,000,000.  Reads the items as the caller; STABLE, so all reads of one
+-- call see the caller's snapshot.  PARALLEL RESTRICTED: the cache lives in
+-- the leader.  The first call in a backend reads the relation; later calls
+-- reuse the cache as long as it shows what the caller would see (tracked
+-- tables: across transactions; see fm_topk_track() and src/fm_topk.c).
 CREATE FUNCTION fm_topk(
 	query            fm_vector,
 	items            regclass,

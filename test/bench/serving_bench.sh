@@ -146,12 +146,16 @@ EOF
 # Runs -T seconds REPEAT times; a case slower than 1 s per query runs a fixed
 # number of transactions instead.
 bench() {
-	local name=$1 clients=$2 script=$3 drop_first=${4:-0} probe_ms logs=() r dir
+	local name=$1 clients=$2 script=$3 drop_first=${4:-0} probe_ms first_s logs=() r dir seconds
 	dir=$(mktemp -d "$WORK/log-$name-$clients.XXXXXX")   # bench runs in a subshell
 	# one transaction's latency, after a warm-up one for cases that need it
 	pgbench -n -M prepared -c 1 -t $((drop_first ? 2 : 1)) -f "$script" -l \
 		--log-prefix="$dir/probe" >/dev/null 2>&1 || true
 	probe_ms=$(cat "$dir"/probe* 2>/dev/null | awk 'END { print $3 / 1000 }')
+	# a run lasts SECONDS_PER_RUN beyond the warm-up transaction (which can
+	# take seconds: building a 5M-item cache)
+	first_s=$(cat "$dir"/probe* 2>/dev/null | awk 'NR == 1 { printf "%d", $3 / 1e6 + 1 }')
+	seconds=$((SECONDS_PER_RUN + (drop_first ? ${first_s:-0} * clients : 0)))
 	rm -f "$dir"/probe*
 	for r in $(seq 1 "$REPEAT"); do
 		if awk -v l="${probe_ms:-0}" 'BEGIN { exit !(l > 1000) }'; then
@@ -159,7 +163,7 @@ bench() {
 			pgbench -n -M prepared -c "$clients" -j "$clients" -t $((drop_first ? 3 : 2)) \
 				-f "$script" -l --log-prefix="$dir/r$r" >/dev/null 2>&1
 		else
-			pgbench -n -M prepared -c "$clients" -j "$clients" -T "$SECONDS_PER_RUN" \
+			pgbench -n -M prepared -c "$clients" -j "$clients" -T "$seconds" \
 				-f "$script" -l --log-prefix="$dir/r$r" >/dev/null 2>&1
 		fi
 	done
