@@ -6,7 +6,9 @@
  *
  * Gradients are those of sgd.c (raw prediction, reg * theta added to the
  * gradient, i.e. coupled L2 as in the paper rather than AdamW's decay), and
- * so is the learning rate schedule (linear decay to 0 over the epochs).
+ * so are the learning rate schedule (linear decay to 0 over the epochs) and
+ * the epoch loop (fm_train_stochastic() in train.c): this file supplies the
+ * per-row step.
  * beta1 = 0.9, beta2 = 0.999, eps = 1e-8 are fixed: the paper's values.
  *
  * Bias correction with sparse updates: every feature keeps its own step
@@ -232,51 +234,44 @@ adam_row(FmModel *m, AdamState *st, const FmDataset *ds, int64_t row, float *sum
 	return clipped_err * clipped_err;
 }
 
+/* What adam_rows() works on. */
+typedef struct AdamRun
+{
+	FmModel    *model;
+	const FmDataset *train;
+	const FmTrainParams *params;
+	float	   *sum;			/* k floats: sum_i v_i x_i of the current row */
+	AdamState	state;
+} AdamRun;
+
+/* FmRowsUpdate of Adam: one step per row. */
+static double
+adam_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
+{
+	AdamRun    *run = arg;
+	FmModel    *model = run->model;
+	const FmDataset *train = run->train;
+	const FmTrainParams *params = run->params;
+	float	   *sum = run->sum;
+	AdamState	state = run->state;	/* a local, kept in registers; copied back */
+
+	for (int64_t r = 0; r < n_rows; r++)
+		sse += adam_row(model, &state, train, rows[r], sum, params, lr);
+	run->state = state;
+	return sse;
+}
+
 void
 fm_train_adam(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 			  FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
 			  FmTrainResult *result)
 {
-	FmRng		rng;
-	int64_t    *order = fm_row_order_alloc(train->n_rows, a);
-	float	   *sum = fm_alloc(a, (size_t) model->k * sizeof(float));
-	AdamState	state;
+	AdamRun		run;
 
-	fm_model_init_random(model, fm_dataset_target_mean(train), params->init_stdev,
-						 fm_seed_for(params->seed, FM_SEED_INIT));
-	adam_state_alloc(&state, model, a);
-	fm_rng_seed(&rng, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
-
-	result->epochs_run = 0;
-	result->train_rmse = NAN;
-	result->valid_rmse = NAN;
-	for (int32_t epoch = 0; epoch < params->epochs; epoch++)
-	{
-		double		started = fm_wall_seconds();
-		double		sse = 0.0;
-		double		train_rmse;
-		double		valid_rmse;
-
-		double		lr = fm_epoch_learning_rate(params, epoch);
-
-		fm_row_order_shuffle(&rng, order, train->n_rows);
-		for (int64_t r = 0; r < train->n_rows; r++)
-		{
-			sse += adam_row(model, &state, train, order[r], sum, params, lr);
-			if ((r + 1) % FM_TICK_ROWS == 0)
-				fm_hooks_tick(hooks);
-		}
-
-		/* progressive train RMSE, as in sgd.c */
-		train_rmse = train->n_rows > 0 ? sqrt(sse / (double) train->n_rows) : NAN;
-		valid_rmse = fm_evaluate_rmse(model, valid, hooks);
-		result->epochs_run = epoch + 1;
-		result->valid_rmse = valid_rmse;
-		if (!fm_report_epoch(hooks, epoch + 1, train_rmse, valid_rmse,
-							 fm_wall_seconds() - started))
-			break;
-	}
-	result->train_rmse = fm_evaluate_rmse(model, train, hooks);
-	/* the stored model is the one valid_rmse measured */
-	result->valid_rmse_mean_model = result->valid_rmse;
+	run.model = model;
+	run.train = train;
+	run.params = params;
+	run.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
+	adam_state_alloc(&run.state, model, a);
+	fm_train_stochastic(train, valid, params, model, hooks, a, adam_rows, &run, result);
 }

@@ -19,12 +19,12 @@
  * give the same test RMSE (0.9190), so the plain gradient wins on clarity.
  *
  * The learning rate decays linearly to 0 over the epochs
- * (fm_epoch_learning_rate).
+ * (fm_epoch_learning_rate).  The epoch loop (order, hooks, reports) is
+ * fm_train_stochastic() in train.c, shared with Adam; this file supplies the
+ * per-row step.
  */
 #include "train.h"
 #include "train_util.h"
-
-#include <math.h>
 
 /* Factor updates work in blocks of this many floats (see update_factors). */
 #define FM_SGD_BLOCK 16
@@ -84,57 +84,45 @@ sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRate
 	return clipped_err * clipped_err;
 }
 
+/* What sgd_rows() works on. */
+typedef struct SgdState
+{
+	FmModel    *model;
+	const FmDataset *train;
+	float	   *sum;			/* k floats: sum_i v_i x_i of the current row */
+	SgdRates	rates;
+} SgdState;
+
+/* FmRowsUpdate of SGD: one step per row. */
+static double
+sgd_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
+{
+	const SgdState *st = arg;
+	FmModel    *model = st->model;
+	const FmDataset *train = st->train;
+	float	   *sum = st->sum;
+	SgdRates	rates = st->rates;
+
+	/* locals: the model's float stores cannot alias them */
+	rates.lr = (float) lr;
+	for (int64_t r = 0; r < n_rows; r++)
+		sse += sgd_step(model, train, rows[r], sum, &rates);
+	return sse;
+}
+
 void
 fm_train_sgd(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 			 FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
 			 FmTrainResult *result)
 {
-	FmRng		rng;
-	int64_t    *order = fm_row_order_alloc(train->n_rows, a);
-	float	   *sum = fm_alloc(a, (size_t) model->k * sizeof(float));
-	SgdRates	rates;
+	SgdState	st;
 
-	fm_model_init_random(model, fm_dataset_target_mean(train), params->init_stdev,
-						 fm_seed_for(params->seed, FM_SEED_INIT));
-	fm_rng_seed(&rng, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
-	rates.reg_w0 = (float) params->reg_w0;
-	rates.reg_w = (float) params->reg_w;
-	rates.reg_v = (float) params->reg_v;
-
-	result->epochs_run = 0;
-	result->train_rmse = NAN;
-	result->valid_rmse = NAN;
-	for (int32_t epoch = 0; epoch < params->epochs; epoch++)
-	{
-		double		started = fm_wall_seconds();
-		double		sse = 0.0;
-		double		train_rmse;
-		double		valid_rmse;
-
-		rates.lr = (float) fm_epoch_learning_rate(params, epoch);
-		fm_row_order_shuffle(&rng, order, train->n_rows);
-		for (int64_t r = 0; r < train->n_rows; r++)
-		{
-			sse += sgd_step(model, train, order[r], sum, &rates);
-			if ((r + 1) % FM_TICK_ROWS == 0)
-				fm_hooks_tick(hooks);
-		}
-
-		/*
-		 * Train RMSE of the epoch is progressive: each row's error is taken
-		 * just before its own update.  It costs nothing, whereas an exact
-		 * figure would need another pass (a third of an epoch) every epoch;
-		 * the exact figure is computed once, for the result, at the end.
-		 */
-		train_rmse = train->n_rows > 0 ? sqrt(sse / (double) train->n_rows) : NAN;
-		valid_rmse = fm_evaluate_rmse(model, valid, hooks);
-		result->epochs_run = epoch + 1;
-		result->valid_rmse = valid_rmse;
-		if (!fm_report_epoch(hooks, epoch + 1, train_rmse, valid_rmse,
-							 fm_wall_seconds() - started))
-			break;
-	}
-	result->train_rmse = fm_evaluate_rmse(model, train, hooks);
-	/* the stored model is the one valid_rmse measured */
-	result->valid_rmse_mean_model = result->valid_rmse;
+	st.model = model;
+	st.train = train;
+	st.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
+	st.rates.lr = 0.0f;			/* sgd_rows() uses the driver's rate */
+	st.rates.reg_w0 = (float) params->reg_w0;
+	st.rates.reg_w = (float) params->reg_w;
+	st.rates.reg_v = (float) params->reg_v;
+	fm_train_stochastic(train, valid, params, model, hooks, a, sgd_rows, &st, result);
 }

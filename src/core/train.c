@@ -1,6 +1,6 @@
 /*
  * train.c - the fm_train dispatcher, method names, per-method defaults and
- * the helpers the stochastic optimisers share (train_util.h).
+ * the epoch loop and helpers the stochastic optimisers share (train_util.h).
  */
 #include "train.h"
 #include "train_util.h"
@@ -213,4 +213,59 @@ fm_report_epoch(const FmTrainHooks *hooks, int32_t epoch, double train_rmse,
 	report.valid_rmse = valid_rmse;
 	report.seconds = seconds;
 	return hooks->epoch_done(&report, hooks->arg);
+}
+
+void
+fm_train_stochastic(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
+					FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
+					FmRowsUpdate update, void *state, FmTrainResult *result)
+{
+	FmRng		rng;
+	int64_t    *order = fm_row_order_alloc(train->n_rows, a);
+
+	fm_model_init_random(model, fm_dataset_target_mean(train), params->init_stdev,
+						 fm_seed_for(params->seed, FM_SEED_INIT));
+	fm_rng_seed(&rng, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
+
+	result->epochs_run = 0;
+	result->train_rmse = NAN;
+	result->valid_rmse = NAN;
+	for (int32_t epoch = 0; epoch < params->epochs; epoch++)
+	{
+		double		started = fm_wall_seconds();
+		double		lr = fm_epoch_learning_rate(params, epoch);
+		double		sse = 0.0;
+		double		train_rmse;
+		double		valid_rmse;
+
+		fm_row_order_shuffle(&rng, order, train->n_rows);
+
+		/* a tick after every full FM_TICK_ROWS rows */
+		for (int64_t begin = 0; begin < train->n_rows; begin += FM_TICK_ROWS)
+		{
+			int64_t		n = train->n_rows - begin < FM_TICK_ROWS ?
+				train->n_rows - begin : FM_TICK_ROWS;
+
+			sse = update(state, order + begin, n, lr, sse);
+			if (n == FM_TICK_ROWS)
+				fm_hooks_tick(hooks);
+		}
+
+		/*
+		 * Train RMSE of the epoch is progressive: each row's error is taken
+		 * just before its own update.  It costs nothing, whereas an exact
+		 * figure would need another pass (a third of an epoch) every epoch;
+		 * the exact figure is computed once, for the result, at the end.
+		 */
+		train_rmse = train->n_rows > 0 ? sqrt(sse / (double) train->n_rows) : NAN;
+		valid_rmse = fm_evaluate_rmse(model, valid, hooks);
+		result->epochs_run = epoch + 1;
+		result->valid_rmse = valid_rmse;
+		if (!fm_report_epoch(hooks, epoch + 1, train_rmse, valid_rmse,
+							 fm_wall_seconds() - started))
+			break;
+	}
+	result->train_rmse = fm_evaluate_rmse(model, train, hooks);
+	/* the stored model is the one valid_rmse measured */
+	result->valid_rmse_mean_model = result->valid_rmse;
 }

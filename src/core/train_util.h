@@ -1,6 +1,7 @@
 /*
  * train_util.h - pieces shared by the stochastic optimisers (sgd.c, adam.c):
- * wall clock, row order, cancellation ticks, evaluation and epoch reports.
+ * their epoch loop, wall clock, row order, cancellation ticks, evaluation
+ * and epoch reports.
  *
  * Internal to the core; defined in train.c.
  */
@@ -61,6 +62,34 @@ fm_seed_for(uint64_t seed, uint64_t purpose)
 
 #define FM_SEED_INIT	1
 #define FM_SEED_SHUFFLE 2
+
+/*
+ * The update of a stochastic optimiser on a run of rows: apply one step per
+ * row, rows[0] .. rows[n_rows - 1] in that order, at learning rate lr, and
+ * return sse plus the squared error of each row's clipped prediction taken
+ * just before its own step, added in row order.  `state` is the optimiser's
+ * (the model, the training set and its own buffers).
+ *
+ * The driver calls it once per FM_TICK_ROWS rows, not once per row: the
+ * per-row step stays inlined in the optimiser's loop, and the indirect call
+ * costs nothing measurable.
+ */
+typedef double (*FmRowsUpdate) (void *state, const int64_t *rows, int64_t n_rows,
+								double lr, double sse);
+
+/*
+ * The epoch loop of SGD and Adam.  Initialise the model (w0 = mean target,
+ * V ~ N(0, init_stdev^2), seeded from params->seed), then for each epoch:
+ * shuffle the rows (a generator seeded once, so a seed fixes every epoch's
+ * order), run `update` over them at fm_epoch_learning_rate(), ticking every
+ * FM_TICK_ROWS rows, evaluate on `valid` and report the epoch, stopping
+ * when the hook says so.  Fills `result`; the train RMSE of the result is
+ * exact, the per-epoch one progressive (see fm_train_stochastic in train.c).
+ */
+extern void fm_train_stochastic(const FmDataset *train, const FmDataset *valid,
+								const FmTrainParams *params, FmModel *model,
+								const FmTrainHooks *hooks, const FmAllocator *a,
+								FmRowsUpdate update, void *state, FmTrainResult *result);
 
 static inline double
 fm_clip(double y, double lo, double hi)
