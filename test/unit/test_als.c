@@ -7,95 +7,19 @@
  */
 #include "als.h"
 #include "rng.h"
+#include "synthetic.h"
 #include "train.h"
 #include "unit.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-#define N_USERS 40
-#define N_ITEMS 50
-#define N_CONTEXTS 4
-#define N_UNSEEN 2				/* features no training row has */
-#define N_FEATURES (N_USERS + N_ITEMS + N_CONTEXTS + 2 + N_UNSEEN)
-#define NUMERIC_FEATURE (N_USERS + N_ITEMS + N_CONTEXTS)
-#define CONSTANT_FEATURE (NUMERIC_FEATURE + 1)	/* in every row: a long column */
-#define TRUE_K 3
-#define TRAIN_ROWS 6000			/* > 4096: long columns are summed in pieces */
-#define VALID_ROWS 1000
-#define NOISE 0.1
-
 /*
  * Rows: user, item and context one-hot, one numeric feature in [0, 1) and
- * a constant one; the item's position varies so columns are not sorted by
- * position in the row.
+ * a constant one (a long column); the item's position varies so columns are
+ * not sorted by position in the row.  Two features no training row has.
  */
-static void
-generate(FmDataset *ds, int64_t n_rows, const FmModel *truth, FmRng *rng,
-		 const FmAllocator *a)
-{
-	fm_dataset_alloc(ds, n_rows, n_rows * 5, N_FEATURES, 5, a);
-	for (int32_t f = 0; f < N_FEATURES; f++)
-		ds->feature_group[f] = f < N_USERS ? 0 : f < N_USERS + N_ITEMS ? 1 :
-			f < NUMERIC_FEATURE ? 2 : f == NUMERIC_FEATURE ? 3 : 4;
-	for (int64_t r = 0; r < n_rows; r++)
-	{
-		int32_t    *ids = ds->ids + 5 * r;
-		float	   *xs = ds->weights + 5 * r;
-		int			item_at = r % 2 == 0 ? 1 : 4;
-
-		ids[0] = (int32_t) fm_rng_below(rng, N_USERS);
-		ids[item_at] = N_USERS + (int32_t) fm_rng_below(rng, N_ITEMS);
-		ids[2] = N_USERS + N_ITEMS + (int32_t) fm_rng_below(rng, N_CONTEXTS);
-		ids[3] = NUMERIC_FEATURE;
-		ids[5 - item_at] = CONSTANT_FEATURE;
-		xs[0] = xs[1] = xs[2] = xs[4] = 1.0f;
-		xs[3] = (float) fm_rng_uniform(rng);
-		ds->row_start[r + 1] = 5 * (r + 1);
-		ds->targets[r] = (float) (fm_model_predict_raw(truth, ids, xs, 5, NULL) +
-								  NOISE * fm_rng_normal(rng));
-	}
-}
-
-typedef struct Fixture
-{
-	FmArena		arena;
-	FmAllocator a;
-	FmDataset	train;
-	FmDataset	valid;
-	double		target_stdev;
-} Fixture;
-
-static void
-fixture_setup(Fixture *fx)
-{
-	FmModel		truth;
-	FmRng		rng;
-	double		sum = 0.0,
-				sum2 = 0.0;
-
-	memset(fx, 0, sizeof(*fx));
-	fx->a = fm_arena_allocator(&fx->arena);
-	fm_model_alloc(&truth, N_FEATURES, TRUE_K, &fx->a);
-	fm_model_init_random(&truth, 3.0, 0.6, 2024);
-	fm_rng_seed(&rng, 77);
-	for (int32_t i = 0; i < N_FEATURES; i++)
-		truth.w[i] = (float) (0.5 * fm_rng_normal(&rng));
-	generate(&fx->train, TRAIN_ROWS, &truth, &rng, &fx->a);
-	generate(&fx->valid, VALID_ROWS, &truth, &rng, &fx->a);
-	for (int64_t r = 0; r < TRAIN_ROWS; r++)
-	{
-		sum += fx->train.targets[r];
-		sum2 += (double) fx->train.targets[r] * fx->train.targets[r];
-	}
-	fx->target_stdev = sqrt(sum2 / TRAIN_ROWS - (sum / TRAIN_ROWS) * (sum / TRAIN_ROWS));
-}
-
-static void
-fixture_teardown(Fixture *fx)
-{
-	fm_arena_free(&fx->arena);
-}
+static const SynShape data_shape = {.constant_feature = true, .n_unseen = 2};
 
 typedef struct HookLog
 {
@@ -152,35 +76,6 @@ als_params(int32_t k, int32_t iterations)
 	return p;
 }
 
-static void
-alloc_model(const Fixture *fx, FmModel *m, int32_t k, const FmAllocator *a)
-{
-	fm_model_alloc(m, N_FEATURES, k, a);
-	fm_dataset_target_range(&fx->train, &m->target_min, &m->target_max);
-}
-
-static bool
-same_model(const FmModel *a, const FmModel *b)
-{
-	return a->w0 == b->w0 && a->k == b->k && a->n_features == b->n_features &&
-		memcmp(a->w, b->w, (size_t) a->n_features * sizeof(float)) == 0 &&
-		memcmp(a->V, b->V, (size_t) a->n_features * (size_t) a->k * sizeof(float)) == 0;
-}
-
-static bool
-all_finite(const FmModel *m)
-{
-	if (!isfinite(m->w0))
-		return false;
-	for (int32_t i = 0; i < m->n_features; i++)
-		if (!isfinite(m->w[i]))
-			return false;
-	for (size_t j = 0; j < (size_t) m->n_features * m->k; j++)
-		if (!isfinite(m->V[j]))
-			return false;
-	return true;
-}
-
 /* The generated data are fitted down to the noise, and the hooks are honoured. */
 static void
 test_fits(void)
@@ -192,8 +87,8 @@ test_fits(void)
 	FmTrainHooks hooks = hooks_for(&log, 0);
 	FmTrainParams p = als_params(8, 30);
 
-	fixture_setup(&fx);
-	alloc_model(&fx, &m, p.k, &fx.a);
+	fixture_setup(&fx, &data_shape);
+	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_train(&fx.train, &fx.valid, &p, &m, &hooks, &fx.a, &res);
 	printf("als: target stdev %.3f, train RMSE %.4f, valid RMSE %.4f\n",
 		   fx.target_stdev, res.train_rmse, res.valid_rmse);
@@ -207,7 +102,7 @@ test_fits(void)
 	CHECK(log.ticks >= p.epochs);
 	CHECK(all_finite(&m));
 	/* features no row has are only pulled by their penalty: to zero */
-	for (int32_t i = N_FEATURES - N_UNSEEN; i < N_FEATURES; i++)
+	for (int32_t i = fx.first_unseen; i < fx.train.n_features; i++)
 	{
 		CHECK(m.w[i] == 0.0f);
 		CHECK(fm_model_v(&m, i)[0] == 0.0f);
@@ -244,12 +139,14 @@ brute_h(const FmModel *m, const int32_t *ids, const float *xs, int32_t nnz,
 static double
 largest_step(const Fixture *fx, const FmModel *m, const FmTrainParams *p, double *e)
 {
+	int32_t		nnz = fx->row_nnz;
 	double		worst = 0.0;
 
-	for (int64_t r = 0; r < TRAIN_ROWS; r++)
+	for (int64_t r = 0; r < SYN_TRAIN_ROWS; r++)
 		e[r] = fx->train.targets[r] -
-			fm_model_predict_raw(m, fx->train.ids + 5 * r, fx->train.weights + 5 * r, 5, NULL);
-	for (int32_t l = 0; l < N_FEATURES; l++)
+			fm_model_predict_raw(m, fx->train.ids + nnz * r, fx->train.weights + nnz * r, nnz,
+								 NULL);
+	for (int32_t l = 0; l < fx->train.n_features; l++)
 	{
 		for (int32_t f = -1; f < p->k; f++)
 		{
@@ -258,10 +155,10 @@ largest_step(const Fixture *fx, const FmModel *m, const FmTrainParams *p, double
 			double		theta = f < 0 ? m->w[l] : fm_model_v(m, l)[f];
 			double		lambda = f < 0 ? p->reg_w : p->reg_v;
 
-			for (int64_t r = 0; r < TRAIN_ROWS; r++)
+			for (int64_t r = 0; r < SYN_TRAIN_ROWS; r++)
 			{
-				double		h = brute_h(m, fx->train.ids + 5 * r, fx->train.weights + 5 * r,
-										5, l, f);
+				double		h = brute_h(m, fx->train.ids + nnz * r, fx->train.weights + nnz * r,
+										nnz, l, f);
 
 				he += h * e[r];
 				hh += h * h;
@@ -284,9 +181,9 @@ test_converges_to_coordinate_optimum(void)
 	double		early,
 				late;
 
-	fixture_setup(&fx);
-	e = fm_alloc(&fx.a, TRAIN_ROWS * sizeof(double));
-	alloc_model(&fx, &m, p.k, &fx.a);
+	fixture_setup(&fx, &data_shape);
+	e = fm_alloc(&fx.a, SYN_TRAIN_ROWS * sizeof(double));
+	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_model_init_random(&m, 3.0, 0.1, 5);
 	fm_sweep_init(&s, &fx.train, &m, NULL, &fx.a);
 	for (int it = 0; it < 30; it++)
@@ -334,8 +231,8 @@ check_iterations(int32_t k)
 	bool		decreasing = true;
 	double		worst_cache = 0.0;
 
-	fixture_setup(&fx);
-	alloc_model(&fx, &m, k, &fx.a);
+	fixture_setup(&fx, &data_shape);
+	alloc_model(&fx.train, &m, k, &fx.a);
 	fm_model_init_random(&m, 3.0, 0.1, 5);
 	fm_sweep_init(&s, &fx.train, &m, NULL, &fx.a);
 	CHECK(fm_sweep_cache_error(&s, &m) < 1e-5);
@@ -418,10 +315,10 @@ test_deterministic(void)
 				r3;
 	FmTrainParams p = als_params(8, 4);
 
-	fixture_setup(&fx);
-	alloc_model(&fx, &m1, p.k, &fx.a);
-	alloc_model(&fx, &m2, p.k, &fx.a);
-	alloc_model(&fx, &m3, p.k, &fx.a);
+	fixture_setup(&fx, &data_shape);
+	alloc_model(&fx.train, &m1, p.k, &fx.a);
+	alloc_model(&fx.train, &m2, p.k, &fx.a);
+	alloc_model(&fx.train, &m3, p.k, &fx.a);
 	fm_train(&fx.train, &fx.valid, &p, &m1, NULL, &fx.a, &r1);
 	fm_train(&fx.train, &fx.valid, &p, &m2, NULL, &fx.a, &r2);
 	CHECK(same_model(&m1, &m2));
@@ -443,8 +340,8 @@ test_early_stop_and_ticks(void)
 	FmTrainHooks tick_only = {NULL, log_tick, &log};
 	FmTrainParams p = als_params(8, 10);
 
-	fixture_setup(&fx);
-	alloc_model(&fx, &m, p.k, &fx.a);
+	fixture_setup(&fx, &data_shape);
+	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_train_als(&fx.train, &fx.valid, &p, &m, &hooks, &fx.a, &res);
 	CHECK(res.epochs_run == 3 && log.epochs == 3);
 	CHECK(isfinite(res.train_rmse) && isfinite(res.valid_rmse));
@@ -468,9 +365,9 @@ test_without_validation(void)
 	FmTrainResult res;
 	FmTrainParams p = als_params(8, 3);
 
-	fixture_setup(&fx);
-	fm_dataset_alloc(&empty, 0, 0, N_FEATURES, 1, &fx.a);
-	alloc_model(&fx, &m, p.k, &fx.a);
+	fixture_setup(&fx, &data_shape);
+	fm_dataset_alloc(&empty, 0, 0, fx.train.n_features, 1, &fx.a);
+	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_train_als(&fx.train, &empty, &p, &m, NULL, &fx.a, &res);
 	CHECK(isnan(res.valid_rmse) && isfinite(res.train_rmse));
 	CHECK(res.epochs_run == 3);
@@ -487,11 +384,11 @@ test_columns(void)
 	bool		ascending = true;
 	bool		found = true;
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	fm_columns_build(&cols, &fx.train, &fx.a);
-	CHECK(cols.start[0] == 0 && cols.start[N_FEATURES] == fx.train.n_nonzeros);
-	CHECK(cols.max_length == TRAIN_ROWS);	/* the constant feature */
-	for (int32_t l = 0; l < N_FEATURES; l++)
+	CHECK(cols.start[0] == 0 && cols.start[fx.train.n_features] == fx.train.n_nonzeros);
+	CHECK(cols.max_length == SYN_TRAIN_ROWS);	/* the constant feature */
+	for (int32_t l = 0; l < fx.train.n_features; l++)
 	{
 		for (int64_t p = cols.start[l]; p < cols.start[l + 1]; p++)
 		{
@@ -508,7 +405,7 @@ test_columns(void)
 	}
 	CHECK(total == fx.train.n_nonzeros);
 	CHECK(ascending && found);
-	for (int32_t l = N_FEATURES - N_UNSEEN; l < N_FEATURES; l++)
+	for (int32_t l = fx.first_unseen; l < fx.train.n_features; l++)
 		CHECK(cols.start[l + 1] == cols.start[l]);
 	fixture_teardown(&fx);
 }

@@ -5,79 +5,18 @@
  * bit, and honour the hooks.
  */
 #include "rng.h"
+#include "synthetic.h"
 #include "train.h"
 #include "unit.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-#define N_USERS 40
-#define N_ITEMS 50
-#define N_CONTEXTS 4
-#define N_UNSEEN 2				/* features no training row has */
-#define N_FEATURES (N_USERS + N_ITEMS + N_CONTEXTS + 1 + N_UNSEEN)
-#define NUMERIC_FEATURE (N_USERS + N_ITEMS + N_CONTEXTS)
-#define TRUE_K 3
-#define TRAIN_ROWS 6000
-#define VALID_ROWS 1000
-#define NOISE 0.1
-
-/* Rows: user, item and context one-hot, plus one numeric feature in [0, 1). */
-static void
-generate(FmDataset *ds, int64_t n_rows, const FmModel *truth, FmRng *rng,
-		 const FmAllocator *a)
-{
-	fm_dataset_alloc(ds, n_rows, n_rows * 4, N_FEATURES, 4, a);
-	for (int32_t f = 0; f < N_FEATURES; f++)
-		ds->feature_group[f] = f < N_USERS ? 0 : f < N_USERS + N_ITEMS ? 1 :
-			f < NUMERIC_FEATURE ? 2 : 3;
-	for (int64_t r = 0; r < n_rows; r++)
-	{
-		int32_t    *ids = ds->ids + 4 * r;
-		float	   *xs = ds->weights + 4 * r;
-
-		ids[0] = (int32_t) fm_rng_below(rng, N_USERS);
-		ids[1] = N_USERS + (int32_t) fm_rng_below(rng, N_ITEMS);
-		ids[2] = N_USERS + N_ITEMS + (int32_t) fm_rng_below(rng, N_CONTEXTS);
-		ids[3] = NUMERIC_FEATURE;
-		xs[0] = xs[1] = xs[2] = 1.0f;
-		xs[3] = (float) fm_rng_uniform(rng);
-		ds->row_start[r + 1] = 4 * (r + 1);
-		ds->targets[r] = (float) (fm_model_predict_raw(truth, ids, xs, 4, NULL) +
-								  NOISE * fm_rng_normal(rng));
-	}
-}
-
-typedef struct Fixture
-{
-	FmArena		arena;
-	FmAllocator a;
-	FmDataset	train;
-	FmDataset	valid;
-} Fixture;
-
-static void
-fixture_setup(Fixture *fx)
-{
-	FmModel		truth;
-	FmRng		rng;
-
-	memset(fx, 0, sizeof(*fx));
-	fx->a = fm_arena_allocator(&fx->arena);
-	fm_model_alloc(&truth, N_FEATURES, TRUE_K, &fx->a);
-	fm_model_init_random(&truth, 3.0, 0.6, 2024);
-	fm_rng_seed(&rng, 77);
-	for (int32_t i = 0; i < N_FEATURES; i++)
-		truth.w[i] = (float) (0.5 * fm_rng_normal(&rng));
-	generate(&fx->train, TRAIN_ROWS, &truth, &rng, &fx->a);
-	generate(&fx->valid, VALID_ROWS, &truth, &rng, &fx->a);
-}
-
-static void
-fixture_teardown(Fixture *fx)
-{
-	fm_arena_free(&fx->arena);
-}
+/*
+ * Rows: user, item and context one-hot, plus one numeric feature in [0, 1);
+ * two features no training row has.
+ */
+static const SynShape data_shape = {.constant_feature = false, .n_unseen = 2};
 
 typedef struct HookLog
 {
@@ -128,35 +67,6 @@ mcmc_params(int32_t k, int32_t iterations, int32_t burn_in)
 	p.burn_in = burn_in;
 	p.init_stdev = 0.1;
 	return p;
-}
-
-static void
-alloc_model(const FmDataset *train, FmModel *m, int32_t k, const FmAllocator *a)
-{
-	fm_model_alloc(m, train->n_features, k, a);
-	fm_dataset_target_range(train, &m->target_min, &m->target_max);
-}
-
-static bool
-same_model(const FmModel *a, const FmModel *b)
-{
-	return a->w0 == b->w0 && a->k == b->k && a->n_features == b->n_features &&
-		memcmp(a->w, b->w, (size_t) a->n_features * sizeof(float)) == 0 &&
-		memcmp(a->V, b->V, (size_t) a->n_features * (size_t) a->k * sizeof(float)) == 0;
-}
-
-static bool
-all_finite(const FmModel *m)
-{
-	if (!isfinite(m->w0))
-		return false;
-	for (int32_t i = 0; i < m->n_features; i++)
-		if (!isfinite(m->w[i]))
-			return false;
-	for (size_t j = 0; j < (size_t) m->n_features * m->k; j++)
-		if (!isfinite(m->V[j]))
-			return false;
-	return true;
 }
 
 /*
@@ -213,7 +123,7 @@ test_fits(void)
 	FmTrainHooks hooks = hooks_for(&log, 0);
 	FmTrainParams p = mcmc_params(8, 100, 20);
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_train(&fx.train, &fx.valid, &p, &m, &hooks, &fx.a, &res);
 	printf("mcmc: train RMSE %.4f, valid RMSE %.4f averaged, %.4f stored model\n",
@@ -245,7 +155,7 @@ test_one_sample_and_no_sample(void)
 	FmTrainResult res;
 	FmTrainParams p = mcmc_params(4, 6, 10);
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_train_mcmc(&fx.train, &fx.valid, &p, &m, NULL, &fx.a, &res);
 	CHECK(res.epochs_run == 6);
@@ -271,7 +181,7 @@ test_averaging_helps(void)
 	FmTrainHooks hooks = hooks_for(&log, 0);
 	FmTrainParams p = mcmc_params(8, 60, 40);
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_train_mcmc(&fx.train, &fx.valid, &p, &m, &hooks, &fx.a, &res);
 	/* the last burn-in iteration reports one draw, the last one an average */
@@ -293,7 +203,7 @@ test_deterministic(void)
 				r3;
 	FmTrainParams p = mcmc_params(8, 8, 3);
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	alloc_model(&fx.train, &m1, p.k, &fx.a);
 	alloc_model(&fx.train, &m2, p.k, &fx.a);
 	alloc_model(&fx.train, &m3, p.k, &fx.a);
@@ -318,7 +228,7 @@ test_early_stop_and_ticks(void)
 	FmTrainHooks hooks = hooks_for(&log, 4);
 	FmTrainParams p = mcmc_params(8, 20, 2);
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	alloc_model(&fx.train, &m, p.k, &fx.a);
 	fm_train_mcmc(&fx.train, &fx.valid, &p, &m, &hooks, &fx.a, &res);
 	CHECK(res.epochs_run == 4 && log.epochs == 4);

@@ -3,88 +3,15 @@
  * fit it, be reproducible bit for bit, honour the hooks, and the dispatcher
  * and defaults must be consistent.
  */
-#include "rng.h"
+#include "synthetic.h"
 #include "train.h"
 #include "unit.h"
 
 #include <stdbool.h>
 #include <string.h>
 
-#define N_USERS 40
-#define N_ITEMS 50
-#define N_CONTEXTS 4
-#define N_FEATURES (N_USERS + N_ITEMS + N_CONTEXTS + 1)
-#define NUMERIC_FEATURE (N_FEATURES - 1)
-#define TRUE_K 3
-#define TRAIN_ROWS 6000			/* more than FM_TICK_ROWS, so ticks happen */
-#define VALID_ROWS 1000
-#define NOISE 0.1
-
 /* Rows: user, item and context one-hot, plus one numeric feature in [0, 1). */
-static void
-generate(FmDataset *ds, int64_t n_rows, const FmModel *truth, FmRng *rng,
-		 const FmAllocator *a)
-{
-	fm_dataset_alloc(ds, n_rows, n_rows * 4, N_FEATURES, 4, a);
-	for (int32_t f = 0; f < N_FEATURES; f++)
-		ds->feature_group[f] = f < N_USERS ? 0 : f < N_USERS + N_ITEMS ? 1 :
-			f < NUMERIC_FEATURE ? 2 : 3;
-	for (int64_t r = 0; r < n_rows; r++)
-	{
-		int32_t    *ids = ds->ids + 4 * r;
-		float	   *xs = ds->weights + 4 * r;
-
-		ids[0] = (int32_t) fm_rng_below(rng, N_USERS);
-		ids[1] = N_USERS + (int32_t) fm_rng_below(rng, N_ITEMS);
-		ids[2] = N_USERS + N_ITEMS + (int32_t) fm_rng_below(rng, N_CONTEXTS);
-		ids[3] = NUMERIC_FEATURE;
-		xs[0] = xs[1] = xs[2] = 1.0f;
-		xs[3] = (float) fm_rng_uniform(rng);
-		ds->row_start[r + 1] = 4 * (r + 1);
-		ds->targets[r] = (float) (fm_model_predict_raw(truth, ids, xs, 4, NULL) +
-								  NOISE * fm_rng_normal(rng));
-	}
-}
-
-typedef struct Fixture
-{
-	FmArena		arena;
-	FmAllocator a;
-	FmDataset	train;
-	FmDataset	valid;
-	double		target_stdev;
-} Fixture;
-
-static void
-fixture_setup(Fixture *fx)
-{
-	FmModel		truth;
-	FmRng		rng;
-	double		sum = 0.0,
-				sum2 = 0.0;
-
-	memset(fx, 0, sizeof(*fx));
-	fx->a = fm_arena_allocator(&fx->arena);
-	fm_model_alloc(&truth, N_FEATURES, TRUE_K, &fx->a);
-	fm_model_init_random(&truth, 3.0, 0.6, 2024);
-	fm_rng_seed(&rng, 77);
-	for (int32_t i = 0; i < N_FEATURES; i++)
-		truth.w[i] = (float) (0.5 * fm_rng_normal(&rng));
-	generate(&fx->train, TRAIN_ROWS, &truth, &rng, &fx->a);
-	generate(&fx->valid, VALID_ROWS, &truth, &rng, &fx->a);
-	for (int64_t r = 0; r < TRAIN_ROWS; r++)
-	{
-		sum += fx->train.targets[r];
-		sum2 += (double) fx->train.targets[r] * fx->train.targets[r];
-	}
-	fx->target_stdev = sqrt(sum2 / TRAIN_ROWS - (sum / TRAIN_ROWS) * (sum / TRAIN_ROWS));
-}
-
-static void
-fixture_teardown(Fixture *fx)
-{
-	fm_arena_free(&fx->arena);
-}
+static const SynShape data_shape = {.constant_feature = false, .n_unseen = 0};
 
 /* What the hooks saw. */
 typedef struct HookLog
@@ -139,8 +66,7 @@ train_model(const Fixture *fx, const FmDataset *valid, const FmTrainParams *p, F
 {
 	FmAllocator a = fm_arena_allocator(arena);
 
-	fm_model_alloc(m, N_FEATURES, p->k, &a);
-	fm_dataset_target_range(&fx->train, &m->target_min, &m->target_max);
+	alloc_model(&fx->train, m, p->k, &a);
 	fm_train(&fx->train, valid, p, m, hooks, &a, res);
 }
 
@@ -166,7 +92,7 @@ check_fits(FmMethod method)
 	HookLog		log;
 	FmTrainHooks hooks;
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	hook_log_init(&log, &hooks, 0);
 	train_model(&fx, &fx.valid, &p, &m, &hooks, &res, &arena);
 	printf("%s: target stdev %.3f, train RMSE %.4f, valid RMSE %.4f\n",
@@ -195,14 +121,6 @@ test_adam_fits(void)
 	check_fits(FM_METHOD_ADAM);
 }
 
-static bool
-same_model(const FmModel *a, const FmModel *b)
-{
-	return a->w0 == b->w0 && a->k == b->k && a->n_features == b->n_features &&
-		memcmp(a->w, b->w, (size_t) a->n_features * sizeof(float)) == 0 &&
-		memcmp(a->V, b->V, (size_t) a->n_features * (size_t) a->k * sizeof(float)) == 0;
-}
-
 static void
 check_deterministic(FmMethod method)
 {
@@ -216,7 +134,7 @@ check_deterministic(FmMethod method)
 				r2,
 				r3;
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	p.epochs = 5;
 	train_model(&fx, &fx.valid, &p, &m1, NULL, &r1, &arena);
 	train_model(&fx, &fx.valid, &p, &m2, NULL, &r2, &arena);
@@ -252,7 +170,7 @@ check_early_stop(FmMethod method)
 	HookLog		log;
 	FmTrainHooks hooks;
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	hook_log_init(&log, &hooks, 3);
 	train_model(&fx, &fx.valid, &p, &m, &hooks, &res, &arena);
 	CHECK(res.epochs_run == 3);
@@ -283,8 +201,8 @@ test_without_validation(void)
 	HookLog		log;
 	FmTrainHooks hooks;
 
-	fixture_setup(&fx);
-	fm_dataset_alloc(&empty, 0, 0, N_FEATURES, 1, &a);
+	fixture_setup(&fx, &data_shape);
+	fm_dataset_alloc(&empty, 0, 0, fx.train.n_features, 1, &a);
 	hook_log_init(&log, &hooks, 0);
 	p.epochs = 4;
 	train_model(&fx, &empty, &p, &m, &hooks, &res, &arena);
@@ -304,7 +222,7 @@ test_zero_epochs_and_null_hooks(void)
 	FmTrainResult res;
 	FmTrainHooks no_callbacks = {NULL, NULL, NULL};
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	p.epochs = 0;
 	train_model(&fx, &fx.valid, &p, &m, NULL, &res, &arena);
 	CHECK(res.epochs_run == 0);
@@ -330,11 +248,10 @@ test_dispatch(void)
 	FmTrainResult r1,
 				r2;
 
-	fixture_setup(&fx);
+	fixture_setup(&fx, &data_shape);
 	p.epochs = 2;
 	train_model(&fx, &fx.valid, &p, &m1, NULL, &r1, &arena);
-	fm_model_alloc(&m2, N_FEATURES, p.k, &a);
-	fm_dataset_target_range(&fx.train, &m2.target_min, &m2.target_max);
+	alloc_model(&fx.train, &m2, p.k, &a);
 	fm_train_adam(&fx.train, &fx.valid, &p, &m2, NULL, &a, &r2);
 	CHECK(same_model(&m1, &m2));
 	CHECK(r1.valid_rmse_mean_model == r1.valid_rmse);
