@@ -29,7 +29,7 @@ SHLIB_LINK = -lm
 
 # The kernels are the hot path: let the vectoriser use its full cost model
 # (-O2 in GCC 12 only vectorises loops that need no epilogue).
-src/core/vec.o: CFLAGS += -O3
+src/core/vec.o src/core/sq8.o: CFLAGS += -O3
 
 fmrec--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
 	cat $^ > $@

@@ -49,6 +49,54 @@ SELECT recall >= 0.3 AS one_probe_finds_some, recall < 1 AS one_probe_is_approxi
 SET fmrec.ivf_probes = 4;
 SELECT recall >= 0.8 AS four_probes_find_most FROM pg_temp.recall();
 
+-- the private copy selects from 8-bit codes and rescores from the floats:
+-- the same rows with the same values, in the same order, as the pages give,
+-- at any probes, past the first batch of 64 and under a filter that
+-- rejects most rows (later batches start after the last row returned)
+CREATE FUNCTION pg_temp.answers() RETURNS TABLE (probes int, u int, ids bigint[], ds float8[])
+LANGUAGE sql AS $$
+  SELECT current_setting('fmrec.ivf_probes')::int, u, array_agg(id ORDER BY n), array_agg(d ORDER BY n) FROM (
+    SELECT u, t.* FROM qs, LATERAL (
+      SELECT id, d, row_number() OVER () AS n FROM (
+        SELECT id, fm_item_vec(embedding, bias) <#> fm_query_vec(q) AS d FROM it
+         WHERE id % 7 = u % 7
+         ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec(q) LIMIT 150) s) t) a
+  GROUP BY u $$;
+SET enable_seqscan = off;            -- the filter makes a sort look cheaper
+EXPLAIN (COSTS OFF) SELECT * FROM qs, LATERAL (
+  SELECT id FROM it WHERE id % 7 = u % 7
+   ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec(q) LIMIT 150) t;
+CREATE TEMP TABLE from_copy (probes int, u int, ids bigint[], ds float8[]);
+CREATE TEMP TABLE from_pages (LIKE from_copy);
+SET fmrec.ivf_probes = 2;
+INSERT INTO from_copy SELECT * FROM pg_temp.answers();
+SET fmrec.ivf_probes = 5;
+INSERT INTO from_copy SELECT * FROM pg_temp.answers();
+SET fmrec.ivf_probes = 12;
+INSERT INTO from_copy SELECT * FROM pg_temp.answers();
+SET fmrec.ivf_cache_size = 0;
+SET fmrec.ivf_probes = 2;
+INSERT INTO from_pages SELECT * FROM pg_temp.answers();
+SET fmrec.ivf_probes = 5;
+INSERT INTO from_pages SELECT * FROM pg_temp.answers();
+SET fmrec.ivf_probes = 12;
+INSERT INTO from_pages SELECT * FROM pg_temp.answers();
+RESET fmrec.ivf_cache_size;
+SELECT probes, count(*) AS queries, min(cardinality(c.ids)) AS min_rows, max(cardinality(c.ids)) AS max_rows,
+       count(*) FILTER (WHERE c.ids = g.ids AND c.ds = g.ds) AS identical
+  FROM from_copy c JOIN from_pages g USING (probes, u) GROUP BY probes ORDER BY probes;
+RESET enable_seqscan;
+-- a query so large that the quantised products overflow: those lists are
+-- scored from the floats
+SET fmrec.ivf_probes = 12;
+CREATE TEMP TABLE huge AS SELECT array_agg(id) AS ids FROM (SELECT id FROM it
+  ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec('[3e38,-3e38,3e38,1,1,1,1,1]') LIMIT 20) s;
+SET fmrec.ivf_cache_size = 0;
+SELECT ids = (SELECT array_agg(id) FROM (SELECT id FROM it
+  ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec('[3e38,-3e38,3e38,1,1,1,1,1]') LIMIT 20) s) AS huge_query_same,
+  cardinality(ids) FROM huge;
+RESET fmrec.ivf_cache_size;
+
 -- same ids in the same order as a sequential scan when every list is probed
 SET fmrec.ivf_probes = 12;
 SELECT (SELECT array_agg(id) FROM (SELECT id FROM it

@@ -22,6 +22,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/selfuncs.h"
+#include "utils/spccache.h"
 #include "utils/syscache.h"
 
 #include "core/kmeans.h"
@@ -220,6 +221,7 @@ fm_ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 {
 	GenericCosts costs;
 	double		ratio;
+	double		seq_page_cost;
 
 	if (path->indexorderbys == NIL)
 	{
@@ -234,6 +236,16 @@ fm_ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	MemSet(&costs, 0, sizeof(costs));
 	costs.numIndexTuples = path->indexinfo->tuples * ratio;
 	genericcostestimate(root, path, loop_count, &costs);
+
+	/*
+	 * genericcostestimate charges random_page_cost per index page; a list is
+	 * a chain of pages read in order (and usually not read at all: scans use
+	 * the private copy).  Charged as sequential pages, the planner keeps the
+	 * index at high probes, where it still beats sorting every row (1M x
+	 * 121: 40% of the lists cost 3 ms against 350 ms for the sort).
+	 */
+	get_tablespace_page_costs(path->indexinfo->reltablespace, NULL, &seq_page_cost);
+	costs.indexTotalCost -= costs.numIndexPages * (costs.spc_random_page_cost - seq_page_cost);
 	*indexStartupCost = costs.indexTotalCost;
 	*indexTotalCost = costs.indexTotalCost;
 	*indexSelectivity = costs.indexSelectivity;

@@ -133,6 +133,11 @@ typedef struct FmIvfLists
 	int64	   *count;			/* entries per list */
 	ItemPointerData **tids;		/* per list */
 	float4	  **y;				/* per list, count x dim */
+	/* the same vectors quantised to 8 bits per component (core/sq8.h) */
+	uint8	  **codes;			/* per list, fm_sq8_codes_size(count, dim) bytes */
+	float4	  **lo;				/* per list, dim: the range of each dimension */
+	float4	  **step;
+	int64		max_count;		/* entries of the longest list */
 	MemoryContext cxt;
 	Size		bytes;
 	uint64		last_used;

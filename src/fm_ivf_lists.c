@@ -15,8 +15,13 @@
  * the index did not change between this backend's last two scans: under a
  * stream of inserts scans read the pages instead of rebuilding each time.
  *
- * Memory: about the size of the index per backend that scans it, bounded
- * by fmrec.ivf_cache_size (0 disables the copies).
+ * Each list is also quantised to 8 bits per component with its own range
+ * per dimension (core/sq8.h): scans select candidates from the codes, a
+ * quarter of the bytes, and rescore the few near the best from the floats,
+ * with a rigorous error bound, so the answer is that of the floats.
+ *
+ * Memory: about 1.25 times the size of the index per backend that scans it,
+ * bounded by fmrec.ivf_cache_size (0 disables the copies).
  */
 #include "postgres.h"
 
@@ -27,6 +32,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "core/sq8.h"
 #include "fm_ivf.h"
 
 #define MAX_COPIES	4
@@ -163,6 +169,28 @@ copy_entry(FmIvfLists *c, int list, const FmIvfEntry *e, int64 *capacity)
 	c->count[list] = i + 1;
 }
 
+/* The ranges and codes of every list, from its floats. */
+static void
+quantise_lists(FmIvfLists *c)
+{
+	c->codes = MemoryContextAllocZero(c->cxt, sizeof(uint8 *) * c->lists);
+	c->lo = MemoryContextAllocZero(c->cxt, sizeof(float4 *) * c->lists);
+	c->step = MemoryContextAllocZero(c->cxt, sizeof(float4 *) * c->lists);
+	c->max_count = 0;
+	for (int j = 0; j < c->lists; j++)
+	{
+		int64		n = c->count[j];
+
+		c->max_count = Max(c->max_count, n);
+		c->lo[j] = MemoryContextAlloc(c->cxt, sizeof(float4) * c->dim);
+		c->step[j] = MemoryContextAlloc(c->cxt, sizeof(float4) * c->dim);
+		c->codes[j] = MemoryContextAllocHuge(c->cxt, Max(fm_sq8_codes_size(n, c->dim), 1));
+		fm_sq8_fit(c->y[j], n, c->dim, c->lo[j], c->step[j]);
+		fm_sq8_encode(c->y[j], n, c->dim, c->lo[j], c->step[j], c->codes[j]);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /*
  * Copies every list.  Built in a context under CurrentMemoryContext (freed
  * if anything fails) and moved under TopMemoryContext by the caller.
@@ -209,6 +237,7 @@ build_copy(Relation index, const FmIvfCache *cache, const FmIvfMeta *meta)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	quantise_lists(c);
 	c->bytes = MemoryContextMemAllocated(cxt, true);
 	return c;
 }
@@ -217,7 +246,7 @@ const FmIvfLists *
 fm_ivf_lists(Relation index, const FmIvfCache *cache)
 {
 	int			slot = find_copy(RelationGetRelid(index));
-	Size		estimate = (Size) RelationGetNumberOfBlocks(index) * BLCKSZ;
+	Size		estimate = (Size) RelationGetNumberOfBlocks(index) * BLCKSZ * 5 / 4;
 	FmIvfMeta	meta;
 	FmIvfLists *c;
 	bool		quiet;

@@ -4,8 +4,16 @@
  * The first fetch picks the fmrec.ivf_probes lists whose centroids c have
  * the largest inner product p.c and keeps the best entries of those lists
  * by the exact p <#> y in a bounded heap (one comparison for an entry that
- * does not make it), in batches: see fill_batch.  The values are those the operator
- * computes (same kernel, same floats), so the executor needs no recheck.
+ * does not make it), in batches: see fill_batch.  The values are those the
+ * operator computes (same kernel, same floats), so the executor needs no
+ * recheck.
+ *
+ * From the private copy of the lists, entries are first scored from their
+ * 8-bit codes (a quarter of the bytes) with an error bound e per list: an
+ * entry whose best possible distance (approximate - e) is beyond the
+ * batch_size-th best worst possible one cannot be in the batch.  The few
+ * that can are rescored from the floats (scan_quantised).  The result is
+ * exactly that of scoring every float.
  *
  * Only MVCC scans are supported in practice (ORDER BY): entries are copied
  * out of the pages before they are returned, with no pin held, which is
@@ -23,6 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "core/sq8.h"
 #include "core/topk.h"
 #include "core/vec.h"
 #include "fm_ivf.h"
@@ -51,7 +60,25 @@ typedef struct FmIvfScan
 	int			next;
 	bool		have_last;
 	Candidate	last;			/* last returned: the next batch starts after it */
+	/* scratch of scan_quantised, allocated on first use */
+	float	   *w;				/* dim */
+	float	   *approx;			/* scores of the longest list */
+	Size		approx_capacity;
+	struct Maybe *maybe;
+	int64		maybe_capacity;
 } FmIvfScan;
+
+/*
+ * An entry that may belong to the batch: where it is in the copy and the
+ * best score it can have (approximate + e), or its exact score when known.
+ */
+typedef struct Maybe
+{
+	int32		list;
+	int32		index;
+	double		best_score;
+	bool		exact;
+} Maybe;
 
 /* The total order of the results: distance, then heap TID. */
 static inline bool
@@ -162,7 +189,7 @@ scan_list(Relation index, FmIvfScan *so, BlockNumber blkno)
 	}
 }
 
-/* Offers every entry of a list from the private copy. */
+/* Offers every entry of a list from the private copy, scored from the floats. */
 static void
 scan_copy(FmIvfScan *so, const FmIvfLists *copy, int list)
 {
@@ -181,6 +208,125 @@ scan_copy(FmIvfScan *so, const FmIvfLists *copy, int list)
 	}
 }
 
+static Candidate
+exact_candidate(const FmIvfScan *so, const FmIvfLists *copy, int32 list, int32 index)
+{
+	Candidate	c;
+
+	c.tid = copy->tids[list][index];
+	c.distance = -(double) fm_vec_dot(so->p->x, copy->y[list] + (Size) index * copy->dim, copy->dim);
+	return c;
+}
+
+/* Room for one more Maybe: drops those the threshold excludes, or grows. */
+static void
+make_room_for_maybe(FmIvfScan *so, int64 *nmaybe, double threshold)
+{
+	int64		kept = 0;
+
+	if (*nmaybe < so->maybe_capacity)
+		return;
+	for (int64 i = 0; i < *nmaybe; i++)
+		if (so->maybe[i].best_score >= threshold)
+			so->maybe[kept++] = so->maybe[i];
+	*nmaybe = kept;
+	if (kept > so->maybe_capacity / 2)
+	{
+		so->maybe_capacity *= 2;
+		so->maybe = repalloc_huge(so->maybe, sizeof(Maybe) * so->maybe_capacity);
+	}
+}
+
+/*
+ * Offers the best entries of the probed lists from the private copy, in two
+ * passes.  Scores, not distances, below: higher is better, distance = -score.
+ *
+ * Pass 1 scores every entry from its codes, approximately, within e of its
+ * exact score s: s lies in [a - e, a + e].  `bounds` keeps the batch_size
+ * largest worst cases a - e; its smallest, once full, is a threshold: at
+ * least batch_size entries are sure to score that, so an entry whose best
+ * case a + e is below cannot be in the batch.  The others are remembered.
+ * With a previous batch returned, an entry whose worst case beats the last
+ * one returned was returned already; one whose interval contains it is
+ * scored exactly right away to decide.
+ *
+ * Pass 2 rescores the remembered entries still above the final threshold
+ * from the floats and offers them: a few more than batch_size, typically.
+ */
+static void
+scan_quantised(FmIvfScan *so, const FmIvfLists *copy)
+{
+	int32		dim = copy->dim;
+	FmTopK		bounds;
+	int64		nmaybe = 0;
+	double		threshold;
+
+	if (so->w == NULL)
+	{
+		so->w = palloc(sizeof(float) * dim);
+		so->maybe_capacity = 4096;
+		so->maybe = palloc(sizeof(Maybe) * so->maybe_capacity);
+	}
+	/* the copy may have been rebuilt since the last batch */
+	if (so->approx_capacity < fm_sq8_padded(copy->max_count))
+	{
+		so->approx_capacity = fm_sq8_padded(copy->max_count);
+		so->approx = palloc_extended(sizeof(float) * so->approx_capacity, MCXT_ALLOC_HUGE);
+	}
+	fm_topk_init(&bounds, so->batch_size, palloc(sizeof(FmScored) * so->batch_size));
+	for (int l = 0; l < so->nlists; l++)
+	{
+		int32		j = so->lists[l];
+		int64		n = copy->count[j];
+		float		base;
+		double		e = fm_sq8_prepare(so->p->x, dim, copy->lo[j], copy->step[j], so->w, &base);
+
+		if (isfinite(e))
+			fm_sq8_scores(so->w, dim, copy->codes[j], n, base, so->approx);
+		else
+		{
+			/* products beyond float: score this list from the floats */
+			for (int64 i = 0; i < n; i++)
+				so->approx[i] = fm_vec_dot(so->p->x, copy->y[j] + (Size) i * dim, dim);
+			e = 0.0;
+		}
+		threshold = fm_topk_threshold(&bounds);
+		for (int64 i = 0; i < n; i++)
+		{
+			double		a = so->approx[i];
+			Maybe		m = {j, (int32) i, a + e, false};
+
+			if (a + e < threshold)
+				continue;
+			if (so->have_last && -(a - e) < so->last.distance)
+				continue;		/* returned already */
+			if (so->have_last && -(a + e) <= so->last.distance)
+			{
+				Candidate	c = exact_candidate(so, copy, j, (int32) i);
+
+				if (!before(&so->last, &c))
+					continue;	/* returned already */
+				m.best_score = -c.distance;
+				m.exact = true;
+			}
+			fm_topk_push(&bounds, ((int64) j << 32) | i, m.exact ? m.best_score : a - e);
+			threshold = fm_topk_threshold(&bounds);
+			make_room_for_maybe(so, &nmaybe, threshold);
+			so->maybe[nmaybe++] = m;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	threshold = fm_topk_threshold(&bounds);
+	for (int64 i = 0; i < nmaybe; i++)
+		if (so->maybe[i].best_score >= threshold)
+		{
+			Candidate	c = exact_candidate(so, copy, so->maybe[i].list, so->maybe[i].index);
+
+			offer(so, &c);
+		}
+	pfree(bounds.items);
+}
+
 /*
  * The next batch: the batch_size best entries of the probed lists after the
  * last one returned, sorted.  A LIMIT 10 query needs one batch; a query
@@ -197,13 +343,16 @@ fill_batch(IndexScanDesc scan)
 
 	so->nbatch = 0;
 	so->next = 0;
-	for (int i = 0; i < so->nlists; i++)
-	{
-		if (copy != NULL)
-			scan_copy(so, copy, so->lists[i]);
-		else
-			scan_list(scan->indexRelation, so, cache->first[so->lists[i]]);
-	}
+	if (copy != NULL && so->p != NULL)
+		scan_quantised(so, copy);
+	else
+		for (int i = 0; i < so->nlists; i++)
+		{
+			if (copy != NULL)
+				scan_copy(so, copy, so->lists[i]);
+			else
+				scan_list(scan->indexRelation, so, cache->first[so->lists[i]]);
+		}
 	so->exhausted = so->nbatch < so->batch_size;
 	/* heapsort: worst to the end, so the array ends up best first */
 	for (int end = so->nbatch - 1; end > 0; end--)
@@ -290,6 +439,10 @@ fm_ivf_rescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 	MemoryContextReset(so->cxt);
 	so->started = false;
+	so->w = NULL;
+	so->approx = NULL;
+	so->approx_capacity = 0;
+	so->maybe = NULL;
 	so->batch = NULL;
 	so->nbatch = 0;
 	so->next = 0;

@@ -12,18 +12,9 @@
 
 #include <math.h>
 
-#define FM_VEC_LANES 16
+#include "dispatch.h"
 
-/*
- * Runtime dispatch: GCC compiles a clone per target and an ifunc resolver
- * picks the best one the CPU supports when the library is loaded.
- */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-	defined(__linux__) && !defined(FM_NO_TARGET_CLONES)
-#define FM_DISPATCH __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define FM_DISPATCH
-#endif
+#define FM_VEC_LANES 16
 
 static double
 reduce_lanes(const float *acc)
@@ -132,8 +123,7 @@ fm_vec_equal(const float *a, const float *b, size_t n)
 const char *
 fm_vec_isa(void)
 {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-	defined(__linux__) && !defined(FM_NO_TARGET_CLONES)
+#if FM_HAVE_DISPATCH
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 		__builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
