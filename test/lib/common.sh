@@ -69,12 +69,13 @@ free_port() {
 
 # start_cluster [extra postgresql.conf lines...]
 # Sets PGHOST, PGPORT, PGUSER, PGDATABASE and FMREC_CLUSTER_DIR; registers
-# stop_cluster on EXIT.
+# stop_cluster on EXIT unless the caller has an EXIT trap (which must then
+# call stop_cluster itself).
 start_cluster() {
 	FMREC_CLUSTER_DIR=$(mktemp -d /tmp/fmrec-cluster.XXXXXX)
 	chown "$(cluster_user)" "$FMREC_CLUSTER_DIR" 2>/dev/null || true
 	chmod 700 "$FMREC_CLUSTER_DIR"
-	trap stop_cluster EXIT
+	[ -n "$(trap -p EXIT)" ] || trap stop_cluster EXIT
 	export PGPORT PGHOST PGUSER PGDATABASE
 	PGPORT=$(free_port)
 	PGHOST=$FMREC_CLUSTER_DIR
