@@ -97,6 +97,39 @@ SELECT ids = (SELECT array_agg(id) FROM (SELECT id FROM it
   cardinality(ids) FROM huge;
 RESET fmrec.ivf_cache_size;
 
+-- scores that overflow into NaN (inf - inf within one float lane: 16
+-- dimensions apart, both within the first 32) come last, as a sequential
+-- scan sorts them, from the copy and from the pages alike
+CREATE TABLE nan_items AS
+SELECT i AS id, 0::real AS bias,
+       (SELECT array_agg(CASE WHEN i % 2 = 0 AND j IN (1, 17) THEN 2 ELSE 0.01 * sin(i * j) END)::real[]
+          FROM generate_series(1, 40) j)::fm_vector AS embedding
+  FROM generate_series(1, 200) i;
+CREATE INDEX nan_ivf ON nan_items USING fm_ivf (fm_item_vec(embedding, bias)) WITH (lists = 4);
+SET fmrec.ivf_probes = 4;
+CREATE FUNCTION pg_temp.nan_order(OUT ids bigint[], OUT ds float8[]) LANGUAGE sql AS $$
+  SELECT array_agg(id ORDER BY n), array_agg(d ORDER BY n) FROM (
+    SELECT id, d, row_number() OVER () AS n FROM (
+      SELECT id, fm_item_vec(embedding, bias) <#> fm_query_vec(q) AS d FROM nan_items,
+             LATERAL (SELECT (('{3e38' || repeat(',0', 15) || ',-3e38' || repeat(',0', 23) || '}')::real[])::fm_vector AS q) qq
+       ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec(q) LIMIT 150) s) t $$;
+SET enable_seqscan = off;
+CREATE TEMP TABLE nan_copy AS SELECT * FROM pg_temp.nan_order();
+SET fmrec.ivf_cache_size = 0;
+CREATE TEMP TABLE nan_pages AS SELECT * FROM pg_temp.nan_order();
+RESET fmrec.ivf_cache_size;
+RESET enable_seqscan;
+SET enable_indexscan = off;
+CREATE TEMP TABLE nan_seq AS SELECT * FROM pg_temp.nan_order();
+RESET enable_indexscan;
+-- the 100 finite rows first, then 50 of the NaN ones (which 50 is a tie)
+SELECT (SELECT count(*) FROM unnest(c.ds) d WHERE d = 'NaN') AS nans,
+       (SELECT bool_and(d = 'NaN') FROM unnest(c.ds[101:150]) d) AS nans_last,
+       c.ids = p.ids AND c.ds = p.ds AS copy_equals_pages,
+       c.ids[1:100] = s.ids[1:100] AND c.ds = s.ds AS copy_equals_seqscan
+  FROM nan_copy c, nan_pages p, nan_seq s;
+DROP TABLE nan_items;
+
 -- same ids in the same order as a sequential scan when every list is probed
 SET fmrec.ivf_probes = 12;
 SELECT (SELECT array_agg(id) FROM (SELECT id FROM it

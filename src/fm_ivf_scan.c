@@ -75,17 +75,29 @@ typedef struct FmIvfScan
 typedef struct Maybe
 {
 	int32		list;
-	int32		index;
+	bool		exact;			/* best_score is the exact score */
+	int64		index;
 	double		best_score;
-	bool		exact;
 } Maybe;
 
-/* The total order of the results: distance, then heap TID. */
+/*
+ * The total order of the results: distance, then heap TID.  A NaN distance
+ * (a finite query and vector whose products overflow into inf - inf) comes
+ * after every number, as float8 sorts it in a sequential scan.
+ */
 static inline bool
 before(const Candidate *a, const Candidate *b)
 {
 	if (a->distance != b->distance)
-		return a->distance < b->distance;
+	{
+		if (isnan(a->distance) || isnan(b->distance))
+		{
+			if (isnan(a->distance) != isnan(b->distance))
+				return isnan(b->distance);
+		}
+		else
+			return a->distance < b->distance;
+	}
 	return ItemPointerCompare((ItemPointer) &a->tid, (ItemPointer) &b->tid) < 0;
 }
 
@@ -209,7 +221,7 @@ scan_copy(FmIvfScan *so, const FmIvfLists *copy, int list)
 }
 
 static Candidate
-exact_candidate(const FmIvfScan *so, const FmIvfLists *copy, int32 list, int32 index)
+exact_candidate(const FmIvfScan *so, const FmIvfLists *copy, int32 list, int64 index)
 {
 	Candidate	c;
 
@@ -281,20 +293,22 @@ scan_quantised(FmIvfScan *so, const FmIvfLists *copy)
 		float		base;
 		double		e = fm_sq8_prepare(so->p->x, dim, copy->lo[j], copy->step[j], so->w, &base);
 
-		if (isfinite(e))
-			fm_sq8_scores(so->w, dim, copy->codes[j], n, base, so->approx);
-		else
+		if (!isfinite(e))
 		{
-			/* products beyond float: score this list from the floats */
-			for (int64 i = 0; i < n; i++)
-				so->approx[i] = fm_vec_dot(so->p->x, copy->y[j] + (Size) i * dim, dim);
-			e = 0.0;
+			/*
+			 * Products near or beyond the float range: offer this list's
+			 * exact scores directly.  The threshold stays valid: it only
+			 * counts entries of the other lists.
+			 */
+			scan_copy(so, copy, j);
+			continue;
 		}
+		fm_sq8_scores(so->w, dim, copy->codes[j], n, base, so->approx);
 		threshold = fm_topk_threshold(&bounds);
 		for (int64 i = 0; i < n; i++)
 		{
 			double		a = so->approx[i];
-			Maybe		m = {j, (int32) i, a + e, false};
+			Maybe		m = {j, false, i, a + e};
 
 			if (a + e < threshold)
 				continue;
@@ -302,14 +316,15 @@ scan_quantised(FmIvfScan *so, const FmIvfLists *copy)
 				continue;		/* returned already */
 			if (so->have_last && -(a + e) <= so->last.distance)
 			{
-				Candidate	c = exact_candidate(so, copy, j, (int32) i);
+				Candidate	c = exact_candidate(so, copy, j, i);
 
 				if (!before(&so->last, &c))
 					continue;	/* returned already */
 				m.best_score = -c.distance;
 				m.exact = true;
 			}
-			fm_topk_push(&bounds, ((int64) j << 32) | i, m.exact ? m.best_score : a - e);
+			/* the id only breaks ties between equal bounds: any will do */
+			fm_topk_push(&bounds, i, m.exact ? m.best_score : a - e);
 			threshold = fm_topk_threshold(&bounds);
 			make_room_for_maybe(so, &nmaybe, threshold);
 			so->maybe[nmaybe++] = m;
@@ -318,12 +333,21 @@ scan_quantised(FmIvfScan *so, const FmIvfLists *copy)
 	}
 	threshold = fm_topk_threshold(&bounds);
 	for (int64 i = 0; i < nmaybe; i++)
-		if (so->maybe[i].best_score >= threshold)
-		{
-			Candidate	c = exact_candidate(so, copy, so->maybe[i].list, so->maybe[i].index);
+	{
+		const Maybe *m = &so->maybe[i];
+		Candidate	c;
 
-			offer(so, &c);
+		if (m->best_score < threshold)
+			continue;
+		if (m->exact)
+		{
+			c.tid = copy->tids[m->list][m->index];
+			c.distance = -m->best_score;
 		}
+		else
+			c = exact_candidate(so, copy, m->list, m->index);
+		offer(so, &c);
+	}
 	pfree(bounds.items);
 }
 
@@ -379,7 +403,8 @@ choose_lists(const FmIvfCache *cache, const FmVector *p, int probes, int *lists)
 		double		score = p == NULL || cache->dim == 0 ? -j :
 			(double) fm_vec_dot(p->x, cache->centroids + (Size) j * cache->dim, cache->dim);
 
-		fm_topk_push(&best, j, score);
+		/* a centroid whose score overflows into NaN is probed last, not never */
+		fm_topk_push(&best, j, isnan(score) ? -INFINITY : score);
 	}
 	n = fm_topk_sort(&best);
 	for (int i = 0; i < n; i++)

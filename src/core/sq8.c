@@ -6,7 +6,16 @@
 #include <float.h>
 #include <math.h>
 
-#include "dispatch.h"
+/*
+ * Hand-written x86-64 kernels, chosen at run time by CPUID (GCC and clang
+ * both support the target attribute and __builtin_cpu_supports).
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(FM_NO_TARGET_CLONES)
+#define FM_SQ8_X86 1
+#include <immintrin.h>
+#else
+#define FM_SQ8_X86 0
+#endif
 
 /*
  * Row by row, so that the loops over dimensions vectorise and the vectors
@@ -43,25 +52,31 @@ fm_sq8_fit(const float *y, size_t n, int32_t dim, float *lo, float *step)
 /*
  * Nearest code: (y - lo) / step rounded half up, in double (the relative
  * error of multiplying by the rounded inverse, ~1e-16, is covered by the
- * bound's margin), clamped to 0..255 against that rounding.  Dimension by
- * dimension: the 16 codes of a block and dimension are adjacent.
+ * bound's margin), clamped to 0..255 against that rounding.  Block by block:
+ * the 16 rows of a block are read from the cache while their codes are
+ * written dimension-major.
  */
 void
 fm_sq8_encode(const float *y, size_t n, int32_t dim,
 			  const float *lo, const float *step, uint8_t *codes)
 {
-	size_t		padded = fm_sq8_padded(n);
-
-	for (int32_t d = 0; d < dim; d++)
+	for (size_t first = 0; first < n; first += FM_SQ8_BLOCK)
 	{
-		double		inverse = step[d] > 0.0f ? 1.0 / (double) step[d] : 0.0;
+		uint8_t    *block = codes + first * (size_t) dim;
+		size_t		rows = n - first < FM_SQ8_BLOCK ? n - first : FM_SQ8_BLOCK;
 
-		for (size_t i = 0; i < padded; i++)
+		for (int32_t d = 0; d < dim; d++)
 		{
-			double		c = i < n ? ((double) y[i * (size_t) dim + d] - (double) lo[d]) * inverse + 0.5 : 0.0;
+			double		inverse = step[d] > 0.0f ? 1.0 / (double) step[d] : 0.0;
+			uint8_t    *lane = block + (size_t) d * FM_SQ8_BLOCK;
 
-			codes[i / FM_SQ8_BLOCK * FM_SQ8_BLOCK * (size_t) dim + (size_t) d * FM_SQ8_BLOCK + i % FM_SQ8_BLOCK] =
-				(uint8_t) (c <= 0.0 ? 0 : c >= 255.0 ? 255 : (int) c);
+			for (size_t r = 0; r < FM_SQ8_BLOCK; r++)
+			{
+				double		c = r < rows ?
+					((double) y[(first + r) * (size_t) dim + d] - (double) lo[d]) * inverse + 0.5 : 0.0;
+
+				lane[r] = (uint8_t) (c <= 0.0 ? 0 : c >= 255.0 ? 255 : (int) c);
+			}
 		}
 	}
 }
@@ -98,19 +113,23 @@ fm_sq8_prepare(const float *q, int32_t dim, const float *lo, const float *step,
 		m += fabs((double) q[d]) * (fabs((double) lo[d]) + 255.0 * (double) step[d]);
 	}
 	*base = (float) b;
-	if (!finite || !isfinite(*base) || !isfinite(m) || m > FLT_MAX)
+	/* with m below half the float range no partial sum can overflow */
+	if (!finite || !isfinite(*base) || !isfinite(m) || m > FLT_MAX / 2)
 		return INFINITY;
 	return 0.5 * quantisation * (1.0 + 1e-6) + 2.0 * (dim + 8) * FLT_EPSILON * m +
 		(dim + 8) * (double) FLT_MIN;
 }
 
 /*
- * One block at a time: 16 vectors, one float lane each, four accumulators
- * over interleaved dimensions so that the additions of consecutive
- * dimensions do not wait on each other.  Portable C, vectorised by the
- * compiler; the x86-64 versions below do the same with explicit widening
- * of the codes, which GCC 12 does not find (it goes through 16-bit lanes and
- * permutes: measured 2x slower).
+ * One block at a time: 16 vectors, one float lane each, and independent
+ * accumulators over interleaved dimensions so that the additions of
+ * consecutive dimensions do not wait on each other.  Portable C, vectorised
+ * by the compiler; the x86-64 kernels below do the same work with explicit
+ * widening of the codes, which GCC 12 does not find (it goes through 16-bit
+ * lanes and permutes: measured 3x slower).  The kernels add in different
+ * orders (AVX2 keeps two accumulators, the others four), so their scores
+ * may differ in the last bits: each is within the bound, and callers rescore
+ * exactly, so no answer depends on the CPU.
  */
 static void
 scores_portable(const float *restrict w, int32_t dim, const uint8_t *restrict codes, size_t n,
@@ -148,8 +167,7 @@ scores_portable(const float *restrict w, int32_t dim, const uint8_t *restrict co
 	}
 }
 
-#if FM_HAVE_DISPATCH
-#include <immintrin.h>
+#if FM_SQ8_X86
 
 __attribute__((target("avx512f")))
 static void
@@ -235,7 +253,7 @@ kernel_function(FmSq8Kernel kernel)
 	{
 		case FM_SQ8_PORTABLE:
 			return scores_portable;
-#if FM_HAVE_DISPATCH
+#if FM_SQ8_X86
 		case FM_SQ8_AVX2:
 			__builtin_cpu_init();
 			return __builtin_cpu_supports("avx2") ? scores_avx2 : NULL;
