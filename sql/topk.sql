@@ -42,6 +42,7 @@ SELECT * FROM pg_temp.same(10);
 -- ties are broken by id, as ORDER BY score DESC, id does
 SELECT id, round(score::numeric, 6) FROM fm_topk((SELECT q FROM queries WHERE u = 1), 'items', 5);
 -- both kernels (sgemv when OpenBLAS is installed), every k
+SET fmrec.topk_blas_min_items = 0;
 SELECT k, (pg_temp.same(k)).* FROM (VALUES (1), (3), (10), (64), (1999), (2001), (5000)) v(k);
 SET fmrec.topk_kernel = loop;
 SELECT k, (pg_temp.same(k)).* FROM (VALUES (1), (3), (10), (64), (1999), (2001), (5000)) v(k);
