@@ -10,6 +10,7 @@
 
 #include <math.h>
 
+#include "access/heaptoast.h"
 #include "fmgr.h"
 
 #include "core/vec.h"
@@ -23,26 +24,27 @@
  * FM_GETARG_VECTOR_INPLACE copies it into a stack buffer instead (aligned
  * for the kernel, no allocation, ~100 bytes).  Longer vectors have a 4-byte
  * header and are used where they lie unless they really are toasted.
- */
-/*
- * In a sequential scan, fm_score reads each row's vector once, straight from
- * the shared buffer, and the scan is bound by the latency of those reads:
+ *
+ * Used in place, the vector is usually read straight from a shared buffer
+ * by a sequential scan, which is then bound by the latency of those reads:
  * the hardware prefetchers do not follow the scan from one tuple to the
  * next, because a heap page is filled from its end, so the next tuple of
  * the page lies just *below* the current one in memory.  Prefetching that
  * memory while this row is scored hides most of it (1M x 120 in shared
- * buffers: 265 -> 135 ms for sum(fm_score(...)), 313 -> 170 ms for ORDER BY
- * ... LIMIT 10).  The call for a row prefetches the row after next, the
- * previous call having prefetched the next one.  Rows of the same width
- * are assumed; when the guess is wrong (the vector is a copy, the page
- * ends, a row is wider) a prefetch only wastes a cache line: prefetch
- * instructions never fault.
+ * buffers, medians of 9: sum(fm_score(...)) 256 -> 128-181 ms, ORDER BY
+ * ... LIMIT 10 307 -> 169-244 ms, over three alternating runs on a noisy
+ * VM).  The call for a row prefetches the row after next, the previous call
+ * having prefetched the next one.  Rows of the same width are assumed; when
+ * the guess is wrong (not a heap scan, the page ends, a wider row) a
+ * prefetch only wastes a cache line: prefetch instructions never fault.
+ * Vectors that were copied (short or toasted ones) are not in a page, and
+ * inline vectors are at most ~2 kB, so this is a few dozen prefetches.
  */
 static inline void
 prefetch_tuple_after_next(const FmVector *v)
 {
 	uintptr_t	here = (uintptr_t) v;
-	Size		row = VARSIZE_ANY(v) + 64;	/* the vector, a tuple header and a few columns */
+	Size		row = VARSIZE(v) + 64;	/* the vector, a tuple header and a few columns */
 
 	for (Size off = row + 64; off <= 2 * row && off < here; off += 64)
 		__builtin_prefetch((const void *) (here - off));
@@ -59,7 +61,9 @@ fm_score(PG_FUNCTION_ARGS)
 	float4		bias = PG_GETARG_FLOAT4(2);
 
 	fm_vector_check_same_dim(query, embedding);
-	prefetch_tuple_after_next(embedding);
+	if ((const void *) embedding == DatumGetPointer(PG_GETARG_DATUM(1)) &&
+		VARSIZE(embedding) <= TOAST_TUPLE_THRESHOLD)
+		prefetch_tuple_after_next(embedding);
 	PG_RETURN_FLOAT8((double) bias + (double) fm_vec_dot(query->x, embedding->x, query->dim));
 }
 
