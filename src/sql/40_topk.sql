@@ -87,8 +87,8 @@ END $$;
 --      AND (exclude IS NULL OR id <> ALL (array_remove(exclude, NULL)))
 --    ORDER BY score DESC, id LIMIT k
 -- with the same scores, bit for bit (ties broken by the smaller id; rows
--- whose score is NULL are never returned, whereas a bare ORDER BY ... DESC
--- would put them first).  items: any relation the caller may SELECT from,
+-- whose score is NULL, or NaN because huge values overflow, are never
+-- returned, whereas a bare ORDER BY ... DESC would put them first).  items: any relation the caller may SELECT from,
 -- with an integer id column, an fm_vector embedding column and a numeric
 -- bias column (read as real, as fm_score does); bias_column => NULL scores
 -- without a bias.  exclude: ids not to return ("already rated").  k: 0 ..
