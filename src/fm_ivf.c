@@ -243,8 +243,9 @@ fm_ivf_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 * backend's private copy instead (after its first scan of the index).
 	 * Charged as sequential pages, the planner keeps the index at high
 	 * probes, where it still beats sorting every row (1M x 121: 40% of the
-	 * lists cost 3 ms against 350 ms for the sort).  Scaling the page part
-	 * (never below the CPU part) keeps the cost positive for any loop count.
+	 * lists cost 3 ms against 350 ms for the sort).  The page part (capped
+	 * by the whole cost, whatever the loop count made of it) is scaled by
+	 * seq/random, so the cost stays positive.
 	 */
 	get_tablespace_page_costs(path->indexinfo->reltablespace, NULL, &seq_page_cost);
 	if (costs.spc_random_page_cost > seq_page_cost)
