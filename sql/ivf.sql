@@ -68,20 +68,20 @@ EXPLAIN (COSTS OFF) SELECT * FROM qs, LATERAL (
    ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec(q) LIMIT 150) t;
 CREATE TEMP TABLE from_copy (probes int, u int, ids bigint[], ds float8[]);
 CREATE TEMP TABLE from_pages (LIKE from_copy);
-SET fmrec.ivf_probes = 2;
-INSERT INTO from_copy SELECT * FROM pg_temp.answers();
-SET fmrec.ivf_probes = 5;
-INSERT INTO from_copy SELECT * FROM pg_temp.answers();
-SET fmrec.ivf_probes = 12;
-INSERT INTO from_copy SELECT * FROM pg_temp.answers();
-SET fmrec.ivf_cache_size = 0;
-SET fmrec.ivf_probes = 2;
-INSERT INTO from_pages SELECT * FROM pg_temp.answers();
-SET fmrec.ivf_probes = 5;
-INSERT INTO from_pages SELECT * FROM pg_temp.answers();
-SET fmrec.ivf_probes = 12;
-INSERT INTO from_pages SELECT * FROM pg_temp.answers();
-RESET fmrec.ivf_cache_size;
+DO $$
+DECLARE
+  target text;
+  probes int;
+BEGIN
+  FOREACH target IN ARRAY ARRAY['from_copy', 'from_pages'] LOOP
+    -- settings local to this statement's transaction
+    PERFORM set_config('fmrec.ivf_cache_size', CASE target WHEN 'from_copy' THEN '1GB' ELSE '0' END, true);
+    FOREACH probes IN ARRAY ARRAY[2, 5, 12] LOOP
+      PERFORM set_config('fmrec.ivf_probes', probes::text, true);
+      EXECUTE format('INSERT INTO %I SELECT * FROM pg_temp.answers()', target);
+    END LOOP;
+  END LOOP;
+END $$;
 SELECT probes, count(*) AS queries, min(cardinality(c.ids)) AS min_rows, max(cardinality(c.ids)) AS max_rows,
        count(*) FILTER (WHERE c.ids = g.ids AND c.ds = g.ds) AS identical
   FROM from_copy c JOIN from_pages g USING (probes, u) GROUP BY probes ORDER BY probes;
