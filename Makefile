@@ -17,7 +17,7 @@ CORE_OBJS = $(patsubst %.c,%.o,$(filter-out src/core/alloc.c,$(wildcard src/core
 GLUE_OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 
-REGRESS = vector_io vector_ops aggregate train train_errors train_hostile topk ivf
+REGRESS = vector_io vector_ops aggregate train train_errors train_hostile topk topn ivf
 REGRESS_OPTS = --load-extension=fmrec
 
 # -fno-math-errno lets GCC inline and vectorise sqrtf (Adam); nothing reads
@@ -31,6 +31,8 @@ SHLIB_LINK = -lm
 # (-O2 in GCC 12 only vectorises loops that need no epilogue).
 src/core/vec.o src/core/sq8.o: CFLAGS += -O3
 
+# (This rule precedes PGXS's, so name the default goal explicitly.)
+.DEFAULT_GOAL := all
 fmrec--$(EXTVERSION).sql: $(sort $(wildcard src/sql/*.sql))
 	cat $^ > $@
 

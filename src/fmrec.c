@@ -11,6 +11,7 @@
 #include "fm_memory.h"
 #include "fm_ivf.h"			/* serving settings (issue #6) */
 #include "fm_topk.h"			/* serving settings (issue #6) */
+#include "fm_topn.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,5 +33,6 @@ _PG_init(void)
 							NULL, NULL, NULL);
 	fm_topk_define_settings();	/* serving settings (issue #6) */
 	fm_ivf_define_settings();	/* serving settings (issue #6) */
+	fm_topn_init();				/* the ORDER BY fm_score(...) LIMIT k scan */
 	MarkGUCPrefixReserved("fmrec");
 }

@@ -95,6 +95,12 @@ fm_topk_push(FmTopK *t, int64_t id, double score)
 	return true;
 }
 
+const FmScored *
+fm_topk_worst(const FmTopK *t)
+{
+	return t->n < t->k ? NULL : &t->items[0];
+}
+
 double
 fm_topk_threshold(const FmTopK *t)
 {

@@ -35,6 +35,13 @@ extern void fm_topk_alloc(FmTopK *t, int32_t k, const FmAllocator *a);
 extern bool fm_topk_push(FmTopK *t, int64_t id, double score);
 
 /*
+ * The pair a successful push would displace: the worst kept one when k
+ * pairs are kept, NULL while there is room.  Callers that keep a payload
+ * per pair (a row) reuse the displaced pair's payload slot.
+ */
+extern const FmScored *fm_topk_worst(const FmTopK *t);
+
+/*
  * A pair scoring below this is never kept (one scoring exactly this is kept
  * only if its id is smaller than the worst kept one's): -inf while fewer
  * than k pairs are kept, +inf when k is 0.  Lets callers skip scoring work.

@@ -54,12 +54,20 @@ CREATE CAST (fm_vector AS real[]) WITH FUNCTION fm_vector_to_real_array(fm_vecto
 -- Scoring and vector functions
 ------------------------------------------------------------------------------
 
+-- The planner calls a function's support function while it simplifies the
+-- query, before it chooses scans; that call loads the module, whose planner
+-- hook then offers the top-N scan for ORDER BY fm_score(...) LIMIT k even in
+-- a session that has not used fmrec yet (see src/fm_topn_plan.c).
+CREATE FUNCTION fm_score_support(internal) RETURNS internal
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+
 -- COST 1: a dot product of a few hundred floats is cheaper than the
 -- planner's default guess for a C function, and a low cost keeps parallel
 -- plans for large item tables honest.
 CREATE FUNCTION fm_score(query fm_vector, embedding fm_vector, bias real DEFAULT 0)
 	RETURNS double precision
-	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1;
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1
+	SUPPORT fm_score_support;
 COMMENT ON FUNCTION fm_score(fm_vector, fm_vector, real) IS
 	'bias + dot(query, embedding): the FM score of an item; higher is better';
 

@@ -104,11 +104,53 @@ test_edge_cases(void)
 	CHECK(top.k == 0 && !fm_topk_push(&top, 1, 1.0));
 }
 
+/*
+ * fm_topk_worst names the pair a push displaces, so a caller can keep one
+ * payload per slot: give each pair the id of the slot it will occupy (the
+ * next free one, or the worst pair's) and the payloads follow the heap.
+ */
+static void
+test_worst_names_the_displaced_slot(void)
+{
+	FmScored	storage[3];
+	double		payload[3];
+	FmTopK		top;
+	FmRng		rng;
+	double		best[3] = {-INFINITY, -INFINITY, -INFINITY};
+
+	fm_topk_init(&top, 3, storage);
+	CHECK(fm_topk_worst(&top) == NULL);
+	fm_rng_seed(&rng, 7);
+	for (int i = 0; i < 200; i++)
+	{
+		double		score = fm_rng_normal(&rng);
+		const FmScored *worst = fm_topk_worst(&top);
+		int64_t		slot = worst ? worst->id : top.n;
+
+		if (fm_topk_push(&top, slot, score))
+			payload[slot] = score;
+		/* the three best so far, by insertion */
+		for (int j = 0; j < 3; j++)
+			if (score > best[j])
+			{
+				double		t = best[j];
+
+				best[j] = score;
+				score = t;
+			}
+	}
+	CHECK(fm_topk_worst(&top) != NULL && fm_topk_worst(&top)->score == best[2]);
+	CHECK(fm_topk_sort(&top) == 3);
+	for (int j = 0; j < 3; j++)
+		CHECK(storage[j].score == best[j] && payload[storage[j].id] == best[j]);
+}
+
 int
 main(void)
 {
 	RUN_TEST(test_matches_full_sort);
 	RUN_TEST(test_ties_prefer_smaller_ids);
 	RUN_TEST(test_edge_cases);
+	RUN_TEST(test_worst_names_the_displaced_slot);
 	return unit_report();
 }

@@ -1,0 +1,518 @@
+/*
+ * fm_topn_exec.c - runs the top-N scan (see fm_topn.h and fm_topn_plan.c).
+ *
+ * The first call reads the whole table (or, in a parallel plan, the blocks
+ * this process is handed): each row that passes the quals is scored from
+ * its embedding and bias columns, read in place from the buffer, and kept
+ * (copied) only if it ranks among the k best so far.  Later calls return
+ * the kept rows best first, projected.
+ *
+ * The order is exactly ORDER BY's on a float8 key: the scores are computed
+ * as fm_score computes them (same kernel, same rounding), rows whose score
+ * is NULL (a NULL query, embedding or bias) go first or last as NULLS
+ * FIRST/LAST says, and NaN sorts above every number, as in float8
+ * comparisons.  Rows of those two kinds are kept apart in scan order; the
+ * numbers go through a bounded heap (core/topk.c) keyed so that "higher is
+ * better" in either direction.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/heapam.h"
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "executor/nodeCustom.h"
+#include "miscadmin.h"
+#include "nodes/extensible.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/ruleutils.h"
+
+#include "core/topk.h"
+#include "core/vec.h"
+#include "fm_topn.h"
+#include "fm_vector.h"
+
+typedef enum RankClass
+{
+	RANK_NUMBER,
+	RANK_NAN,
+	RANK_NULL
+} RankClass;
+
+/* Rows whose score is not ordered by value (NULL or NaN), in scan order. */
+typedef struct UnorderedRows
+{
+	HeapTuple  *rows;			/* allocated on first use, room for limit */
+	int32		n;
+} UnorderedRows;
+
+typedef struct TopNScanState
+{
+	CustomScanState css;
+
+	/* from the plan */
+	int32		limit;
+	bool		descending;
+	bool		nulls_first;
+	ExprState  *query_expr;
+	AttrNumber	embedding_attno;
+	AttrNumber	bias_attno;		/* > 0: the bias is this column ... */
+	ExprState  *bias_expr;		/* ... else this expression of the row */
+	AttrNumber	last_attno;		/* deform the row up to this column */
+
+	/* the current scan */
+	TableScanDesc scan;
+	HeapScanDesc heap_scan;		/* the same scan when it reads a heap page-wise */
+	TupleTableSlot *heap_slot;	/* rows as the table AM returns them */
+	MemoryContext scan_cxt;		/* query vector and kept rows */
+	bool		ranked;
+	const FmVector *query;		/* NULL: the query is NULL, so is every score */
+	FmTopK		numbers;		/* ids are slots of number_rows */
+	HeapTuple  *number_rows;
+	UnorderedRows nans;
+	UnorderedRows nulls;
+	HeapTuple  *result;			/* best first */
+	int32		n_result;
+	int32		next_result;
+	uint64		rows_scored;
+} TopNScanState;
+
+/* ---------------------------------------------------------------------
+ * Scoring and keeping rows
+ * --------------------------------------------------------------------- */
+
+/* The query vector, evaluated once per scan (it cannot depend on the row). */
+static void
+evaluate_query(TopNScanState *state)
+{
+	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+	bool		isnull;
+	Datum		value;
+
+	value = ExecEvalExprSwitchContext(state->query_expr, econtext, &isnull);
+	if (isnull)
+		state->query = NULL;
+	else
+	{
+		MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
+
+		/* a 4-byte header and aligned floats, whatever the input was */
+		state->query = (const FmVector *) PG_DETOAST_DATUM_COPY(value);
+		MemoryContextSwitchTo(old);
+	}
+	ResetExprContext(econtext);
+}
+
+/*
+ * fm_score(query, embedding, bias) of the row in the slot, computed as
+ * fm_score computes it, and the class of the result.  Runs in per-row
+ * memory (a toasted embedding is detoasted there).
+ */
+static RankClass
+score_row(TopNScanState *state, TupleTableSlot *slot, double *score)
+{
+	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+	FmShortVectorBuf buf;
+	const FmVector *embedding;
+	Datum		bias;
+	bool		bias_isnull;
+
+	if (state->query == NULL)
+		return RANK_NULL;
+	slot_getsomeattrs(slot, state->last_attno);
+	if (slot->tts_isnull[state->embedding_attno - 1])
+		return RANK_NULL;
+	if (state->bias_attno > 0)
+	{
+		bias = slot->tts_values[state->bias_attno - 1];
+		bias_isnull = slot->tts_isnull[state->bias_attno - 1];
+	}
+	else
+		bias = ExecEvalExpr(state->bias_expr, econtext, &bias_isnull);
+	if (bias_isnull)
+		return RANK_NULL;
+
+	embedding = fm_vector_inplace(slot->tts_values[state->embedding_attno - 1], &buf);
+	fm_vector_check_same_dim(state->query, embedding);
+	*score = (double) DatumGetFloat4(bias) +
+		(double) fm_vec_dot(state->query->x, embedding->x, state->query->dim);
+	return isnan(*score) ? RANK_NAN : RANK_NUMBER;
+}
+
+/* Put a copy of the slot's row in *place, freeing the row it replaces. */
+static void
+keep_copy(HeapTuple *place, TupleTableSlot *slot, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	if (*place != NULL)
+		heap_freetuple(*place);
+	*place = ExecCopySlotHeapTuple(slot);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * A number enters the heap of the best ones.  The heap ranks higher keys
+ * first, so an ascending order ranks by -score.  Each heap entry's id is
+ * the slot of number_rows holding its row; a newcomer takes the slot of the
+ * entry it displaces.
+ */
+static void
+keep_if_best(TopNScanState *state, TupleTableSlot *slot, double score)
+{
+	double		key = state->descending ? score : -score;
+	const FmScored *worst = fm_topk_worst(&state->numbers);
+	int32		place = worst ? (int32) worst->id : state->numbers.n;
+
+	if (fm_topk_push(&state->numbers, place, key))
+		keep_copy(&state->number_rows[place], slot, state->scan_cxt);
+}
+
+/* NULL and NaN scores tie among themselves: the first limit rows will do. */
+static void
+keep_if_room(TopNScanState *state, UnorderedRows *kept, TupleTableSlot *slot)
+{
+	if (kept->n >= state->limit)
+		return;
+	if (kept->rows == NULL)
+		kept->rows = MemoryContextAllocZero(state->scan_cxt,
+											sizeof(HeapTuple) * state->limit);
+	keep_copy(&kept->rows[kept->n++], slot, state->scan_cxt);
+}
+
+static void
+keep_row(TopNScanState *state, TupleTableSlot *slot, RankClass rank, double score)
+{
+	switch (rank)
+	{
+		case RANK_NUMBER:
+			keep_if_best(state, slot, score);
+			break;
+		case RANK_NAN:
+			keep_if_room(state, &state->nans, slot);
+			break;
+		case RANK_NULL:
+			keep_if_room(state, &state->nulls, slot);
+			break;
+	}
+}
+
+static void
+append_rows(TopNScanState *state, HeapTuple *rows, int32 n)
+{
+	for (int32 i = 0; i < n && state->n_result < state->limit; i++)
+		state->result[state->n_result++] = rows[i];
+}
+
+/*
+ * ORDER BY's order: NULLS FIRST puts NULL before everything; NaN is the
+ * largest float8, so it leads a descending order and ends an ascending one.
+ */
+static void
+assemble_result(TopNScanState *state)
+{
+	int32		n_numbers = fm_topk_sort(&state->numbers);
+
+	state->result = MemoryContextAlloc(state->scan_cxt, sizeof(HeapTuple) * state->limit);
+	state->n_result = 0;
+	if (state->nulls_first)
+		append_rows(state, state->nulls.rows, state->nulls.n);
+	if (state->descending)
+		append_rows(state, state->nans.rows, state->nans.n);
+	for (int32 i = 0; i < n_numbers && state->n_result < state->limit; i++)
+		state->result[state->n_result++] = state->number_rows[state->numbers.items[i].id];
+	if (!state->descending)
+		append_rows(state, state->nans.rows, state->nans.n);
+	if (!state->nulls_first)
+		append_rows(state, state->nulls.rows, state->nulls.n);
+	state->next_result = 0;
+}
+
+/*
+ * Start loading [p, p + len) into the cache.  Always inlined: GCC deems a
+ * function whose only effect is __builtin_prefetch pure, and deletes the
+ * calls to it.
+ */
+static pg_attribute_always_inline void
+prefetch_range(const char *p, Size len)
+{
+	for (Size off = 0; off < len; off += 64)
+		__builtin_prefetch(p + off);
+}
+
+/*
+ * The tuple that a heap scan in page mode returns after the next one, and
+ * its length; NULL at the end of the page.  The scan lists the visible
+ * tuples of its current page up front (rs_vistuples).
+ */
+static inline const char *
+tuple_after_next(HeapScanDesc hscan, Size *len)
+{
+	int			ahead = hscan->rs_cindex + 2;
+	Page		page;
+	ItemId		item;
+
+	if (ahead >= hscan->rs_ntuples)
+		return NULL;
+	page = BufferGetPage(hscan->rs_cbuf);
+	item = PageGetItemId(page, hscan->rs_vistuples[ahead]);
+	*len = ItemIdGetLength(item);
+	return (const char *) PageGetItem(page, item);
+}
+
+/* The heap scan behind a table scan, when tuple_after_next can read it. */
+static HeapScanDesc
+heap_scan_in_page_mode(TableScanDesc scan, Relation rel)
+{
+	if (rel->rd_tableam != GetHeapamTableAmRoutine() ||
+		!(scan->rs_flags & SO_ALLOW_PAGEMODE))
+		return NULL;
+	return (HeapScanDesc) scan;
+}
+
+/* Read every row (of this process's share) and keep the best. */
+static void
+rank_table(TopNScanState *state)
+{
+	ScanState  *ss = &state->css.ss;
+	EState	   *estate = ss->ps.state;
+	ExprContext *econtext = ss->ps.ps_ExprContext;
+	ExprState  *qual = ss->ps.qual;
+	TupleTableSlot *slot = state->heap_slot;
+	MemoryContext old;
+
+	if (state->scan == NULL)	/* a parallel plan began it already */
+		state->scan = table_beginscan(ss->ss_currentRelation, estate->es_snapshot, 0, NULL);
+	state->heap_scan = heap_scan_in_page_mode(state->scan, ss->ss_currentRelation);
+	evaluate_query(state);
+	fm_topk_init(&state->numbers, state->limit,
+				 MemoryContextAlloc(state->scan_cxt, sizeof(FmScored) * state->limit));
+	state->number_rows = MemoryContextAllocZero(state->scan_cxt, sizeof(HeapTuple) * state->limit);
+	state->nans.rows = state->nulls.rows = NULL;
+	state->nans.n = state->nulls.n = 0;
+	state->rows_scored = 0;
+
+	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	while (table_scan_getnextslot(state->scan, ForwardScanDirection, slot))
+	{
+		double		score = 0;
+		RankClass	rank;
+		const char *ahead;
+		Size		ahead_len;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/*
+		 * Scoring is bound by loading the embeddings: a heap page is filled
+		 * from its end, so the next tuple lies just below the current one
+		 * and the hardware prefetchers do not see it coming (on an
+		 * all-visible page nothing has touched the tuples yet).
+		 */
+		if (state->heap_scan != NULL &&
+			(ahead = tuple_after_next(state->heap_scan, &ahead_len)) != NULL)
+			prefetch_range(ahead, ahead_len);
+		ResetExprContext(econtext);
+		econtext->ecxt_scantuple = slot;
+		if (qual != NULL && !ExecQual(qual, econtext))
+		{
+			InstrCountFiltered1(ss, 1);
+			continue;
+		}
+		rank = score_row(state, slot, &score);
+		state->rows_scored++;
+		keep_row(state, slot, rank, score);
+	}
+	MemoryContextSwitchTo(old);
+	ResetExprContext(econtext);
+	ExecClearTuple(slot);		/* drop the pin on the last buffer */
+
+	assemble_result(state);
+	state->ranked = true;
+}
+
+/* ---------------------------------------------------------------------
+ * Executor callbacks
+ * --------------------------------------------------------------------- */
+
+static void
+begin_topn_scan(CustomScanState *node, EState *estate, int eflags)
+{
+	TopNScanState *state = (TopNScanState *) node;
+	CustomScan *plan = (CustomScan *) node->ss.ps.plan;
+	Relation	rel = node->ss.ss_currentRelation;
+	Var		   *embedding = list_nth(plan->custom_exprs, FM_TOPN_EXPR_EMBEDDING);
+	Expr	   *bias = list_nth(plan->custom_exprs, FM_TOPN_EXPR_BIAS);
+
+	state->limit = intVal(list_nth(plan->custom_private, FM_TOPN_PRIVATE_LIMIT));
+	state->descending = intVal(list_nth(plan->custom_private, FM_TOPN_PRIVATE_DESCENDING)) != 0;
+	state->nulls_first = intVal(list_nth(plan->custom_private, FM_TOPN_PRIVATE_NULLS_FIRST)) != 0;
+	/*
+	 * ExecInitCustomScan compiled the quals for the node's scan slot, a
+	 * virtual one, which holds only the rows returned.  The quals (and the
+	 * bias) are evaluated on the rows the table AM returns, in its own kind
+	 * of slot, which must be deformed before it is read: compile them again
+	 * for that slot.
+	 */
+	node->ss.ps.scanops = table_slot_callbacks(rel);
+	node->ss.ps.scanopsfixed = true;
+	node->ss.ps.scanopsset = true;
+	node->ss.ps.qual = ExecInitQual(plan->scan.plan.qual, &node->ss.ps);
+	state->heap_slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), node->ss.ps.scanops);
+
+	state->query_expr = ExecInitExpr(list_nth(plan->custom_exprs, FM_TOPN_EXPR_QUERY), &node->ss.ps);
+	state->embedding_attno = embedding->varattno;
+	state->last_attno = embedding->varattno;
+	if (IsA(bias, Var) && ((Var *) bias)->varno == plan->scan.scanrelid &&
+		((Var *) bias)->varattno > 0)
+	{
+		state->bias_attno = ((Var *) bias)->varattno;
+		state->last_attno = Max(state->last_attno, state->bias_attno);
+	}
+	else
+		state->bias_expr = ExecInitExpr(bias, &node->ss.ps);
+
+	state->scan_cxt = AllocSetContextCreate(CurrentMemoryContext,
+											"fmrec top-N rows",
+											ALLOCSET_DEFAULT_SIZES);
+}
+
+static TupleTableSlot *
+exec_topn_scan(CustomScanState *node)
+{
+	TopNScanState *state = (TopNScanState *) node;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ProjectionInfo *projection = node->ss.ps.ps_ProjInfo;
+
+	if (!state->ranked)
+		rank_table(state);
+	if (state->next_result >= state->n_result)
+		return ExecClearTuple(projection ? projection->pi_state.resultslot : slot);
+
+	ExecForceStoreHeapTuple(state->result[state->next_result++], slot, false);
+	if (projection == NULL)
+		return slot;
+	ResetExprContext(econtext);
+	econtext->ecxt_scantuple = slot;
+	return ExecProject(projection);
+}
+
+static void
+end_topn_scan(CustomScanState *node)
+{
+	TopNScanState *state = (TopNScanState *) node;
+
+	if (state->scan != NULL)
+		table_endscan(state->scan);
+	state->scan = NULL;
+}
+
+static void
+rescan_topn_scan(CustomScanState *node)
+{
+	TopNScanState *state = (TopNScanState *) node;
+
+	ExecClearTuple(node->ss.ss_ScanTupleSlot);	/* it points into a kept row */
+	MemoryContextReset(state->scan_cxt);
+	state->ranked = false;
+	state->result = NULL;
+	state->n_result = state->next_result = 0;
+	if (state->scan != NULL)
+		table_rescan(state->scan, NULL);
+	ExecScanReScan(&node->ss);
+}
+
+/* Parallel plans: the processes share one block allocator, as Parallel Seq Scan. */
+
+static Size
+estimate_topn_dsm(CustomScanState *node, ParallelContext *pcxt)
+{
+	return table_parallelscan_estimate(node->ss.ss_currentRelation,
+									   node->ss.ps.state->es_snapshot);
+}
+
+static void
+initialize_topn_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	TopNScanState *state = (TopNScanState *) node;
+	Relation	rel = node->ss.ss_currentRelation;
+
+	table_parallelscan_initialize(rel, (ParallelTableScanDesc) coordinate,
+								  node->ss.ps.state->es_snapshot);
+	state->scan = table_beginscan_parallel(rel, (ParallelTableScanDesc) coordinate);
+}
+
+static void
+reinitialize_topn_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordinate)
+{
+	table_parallelscan_reinitialize(node->ss.ss_currentRelation,
+									(ParallelTableScanDesc) coordinate);
+}
+
+static void
+initialize_topn_worker(CustomScanState *node, shm_toc *toc, void *coordinate)
+{
+	TopNScanState *state = (TopNScanState *) node;
+
+	state->scan = table_beginscan_parallel(node->ss.ss_currentRelation,
+										   (ParallelTableScanDesc) coordinate);
+}
+
+/*
+ * EXPLAIN: the ranking and the number of rows kept, like a Sort's key and
+ * method; with ANALYZE, how many rows were scored (by this process, in a
+ * parallel plan).
+ */
+static void
+explain_topn_scan(CustomScanState *node, List *ancestors, ExplainState *es)
+{
+	TopNScanState *state = (TopNScanState *) node;
+	CustomScan *plan = (CustomScan *) node->ss.ps.plan;
+	List	   *context = set_deparse_context_plan(es->deparse_cxt, &plan->scan.plan, ancestors);
+	char	   *score = deparse_expression(list_nth(plan->custom_exprs, FM_TOPN_EXPR_SCORE),
+										   context, list_length(es->rtable) > 1 || es->verbose,
+										   false);
+	const char *order;
+
+	if (state->descending)
+		order = state->nulls_first ? " DESC" : " DESC NULLS LAST";
+	else
+		order = state->nulls_first ? " NULLS FIRST" : "";
+	ExplainPropertyText("Ranked By", psprintf("%s%s", score, order), es);
+	ExplainPropertyInteger("Rows Kept", NULL, state->limit, es);
+	if (es->analyze)
+		ExplainPropertyInteger("Rows Scored", NULL, (int64) state->rows_scored, es);
+}
+
+static const CustomExecMethods topn_exec_methods = {
+	.CustomName = FM_TOPN_NAME,
+	.BeginCustomScan = begin_topn_scan,
+	.ExecCustomScan = exec_topn_scan,
+	.EndCustomScan = end_topn_scan,
+	.ReScanCustomScan = rescan_topn_scan,
+	.EstimateDSMCustomScan = estimate_topn_dsm,
+	.InitializeDSMCustomScan = initialize_topn_dsm,
+	.ReInitializeDSMCustomScan = reinitialize_topn_dsm,
+	.InitializeWorkerCustomScan = initialize_topn_worker,
+	.ExplainCustomScan = explain_topn_scan,
+};
+
+static Node *
+create_topn_scan_state(CustomScan *plan)
+{
+	TopNScanState *state = palloc0(sizeof(TopNScanState));
+
+	NodeSetTag(state, T_CustomScanState);
+	state->css.flags = plan->flags;
+	state->css.methods = &topn_exec_methods;
+	return (Node *) state;
+}
+
+const CustomScanMethods fm_topn_scan_methods = {
+	.CustomName = FM_TOPN_NAME,
+	.CreateCustomScanState = create_topn_scan_state,
+};
