@@ -27,6 +27,7 @@
 #include "executor/nodeCustom.h"
 #include "miscadmin.h"
 #include "nodes/extensible.h"
+#include "optimizer/optimizer.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/ruleutils.h"
@@ -63,6 +64,7 @@ typedef struct TopNScanState
 	AttrNumber	bias_attno;		/* > 0: the bias is this column ... */
 	ExprState  *bias_expr;		/* ... else this expression of the row */
 	AttrNumber	last_attno;		/* deform the row up to this column */
+	bool		rows_need_slot; /* quals or the bias read the row in a slot */
 
 	/* the current scan */
 	TableScanDesc scan;
@@ -108,50 +110,84 @@ evaluate_query(TopNScanState *state)
 }
 
 /*
- * fm_score(query, embedding, bias) of the row in the slot, computed as
+ * fm_score(query, embedding, bias) from the row's two values, computed as
  * fm_score computes it, and the class of the result.  Runs in per-row
  * memory (a toasted embedding is detoasted there).
  */
 static RankClass
-score_row(TopNScanState *state, TupleTableSlot *slot, double *score)
+score_values(TopNScanState *state, Datum embedding, bool embedding_isnull,
+			 Datum bias, bool bias_isnull, double *score)
 {
-	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
 	FmShortVectorBuf buf;
-	const FmVector *embedding;
+	const FmVector *vector;
+
+	if (state->query == NULL || embedding_isnull || bias_isnull)
+		return RANK_NULL;
+	vector = fm_vector_inplace(embedding, &buf);
+	fm_vector_check_same_dim(state->query, vector);
+	*score = (double) DatumGetFloat4(bias) +
+		(double) fm_vec_dot(state->query->x, vector->x, state->query->dim);
+	return isnan(*score) ? RANK_NAN : RANK_NUMBER;
+}
+
+/* The score of the row in a slot (any table AM, any bias expression). */
+static RankClass
+score_slot(TopNScanState *state, TupleTableSlot *slot, double *score)
+{
 	Datum		bias;
 	bool		bias_isnull;
 
-	if (state->query == NULL)
-		return RANK_NULL;
 	slot_getsomeattrs(slot, state->last_attno);
-	if (slot->tts_isnull[state->embedding_attno - 1])
-		return RANK_NULL;
 	if (state->bias_attno > 0)
 	{
 		bias = slot->tts_values[state->bias_attno - 1];
 		bias_isnull = slot->tts_isnull[state->bias_attno - 1];
 	}
 	else
-		bias = ExecEvalExpr(state->bias_expr, econtext, &bias_isnull);
-	if (bias_isnull)
-		return RANK_NULL;
-
-	embedding = fm_vector_inplace(slot->tts_values[state->embedding_attno - 1], &buf);
-	fm_vector_check_same_dim(state->query, embedding);
-	*score = (double) DatumGetFloat4(bias) +
-		(double) fm_vec_dot(state->query->x, embedding->x, state->query->dim);
-	return isnan(*score) ? RANK_NAN : RANK_NUMBER;
+		bias = ExecEvalExpr(state->bias_expr, state->css.ss.ps.ps_ExprContext, &bias_isnull);
+	return score_values(state, slot->tts_values[state->embedding_attno - 1],
+						slot->tts_isnull[state->embedding_attno - 1],
+						bias, bias_isnull, score);
 }
 
-/* Put a copy of the slot's row in *place, freeing the row it replaces. */
+/*
+ * The score of a heap tuple, read without a slot (see rank_heap_tuples):
+ * heap_getattr finds a column at its cached offset when the tuple has no
+ * NULL, instead of deforming every column before it.  The bias is a column
+ * or an expression that reads no column.
+ */
+static RankClass
+score_heap_tuple(TopNScanState *state, HeapTuple tuple, TupleDesc desc, double *score)
+{
+	Datum		embedding;
+	bool		embedding_isnull;
+	Datum		bias;
+	bool		bias_isnull;
+
+	embedding = heap_getattr(tuple, state->embedding_attno, desc, &embedding_isnull);
+	if (state->bias_attno > 0)
+		bias = heap_getattr(tuple, state->bias_attno, desc, &bias_isnull);
+	else
+		bias = ExecEvalExpr(state->bias_expr, state->css.ss.ps.ps_ExprContext, &bias_isnull);
+	return score_values(state, embedding, embedding_isnull, bias, bias_isnull, score);
+}
+
+/* A row being ranked: in a slot, or a heap tuple read without one. */
+typedef struct ScannedRow
+{
+	TupleTableSlot *slot;
+	HeapTuple	tuple;
+} ScannedRow;
+
+/* Put a copy of the row in *place, freeing the row it replaces. */
 static void
-keep_copy(HeapTuple *place, TupleTableSlot *slot, MemoryContext cxt)
+keep_copy(HeapTuple *place, const ScannedRow *row, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	if (*place != NULL)
 		heap_freetuple(*place);
-	*place = ExecCopySlotHeapTuple(slot);
+	*place = row->tuple ? heap_copytuple(row->tuple) : ExecCopySlotHeapTuple(row->slot);
 	MemoryContextSwitchTo(old);
 }
 
@@ -162,41 +198,41 @@ keep_copy(HeapTuple *place, TupleTableSlot *slot, MemoryContext cxt)
  * entry it displaces.
  */
 static void
-keep_if_best(TopNScanState *state, TupleTableSlot *slot, double score)
+keep_if_best(TopNScanState *state, const ScannedRow *row, double score)
 {
 	double		key = state->descending ? score : -score;
 	const FmScored *worst = fm_topk_worst(&state->numbers);
 	int32		place = worst ? (int32) worst->id : state->numbers.n;
 
 	if (fm_topk_push(&state->numbers, place, key))
-		keep_copy(&state->number_rows[place], slot, state->scan_cxt);
+		keep_copy(&state->number_rows[place], row, state->scan_cxt);
 }
 
 /* NULL and NaN scores tie among themselves: the first limit rows will do. */
 static void
-keep_if_room(TopNScanState *state, UnorderedRows *kept, TupleTableSlot *slot)
+keep_if_room(TopNScanState *state, UnorderedRows *kept, const ScannedRow *row)
 {
 	if (kept->n >= state->limit)
 		return;
 	if (kept->rows == NULL)
 		kept->rows = MemoryContextAllocZero(state->scan_cxt,
 											sizeof(HeapTuple) * state->limit);
-	keep_copy(&kept->rows[kept->n++], slot, state->scan_cxt);
+	keep_copy(&kept->rows[kept->n++], row, state->scan_cxt);
 }
 
 static void
-keep_row(TopNScanState *state, TupleTableSlot *slot, RankClass rank, double score)
+keep_row(TopNScanState *state, const ScannedRow *row, RankClass rank, double score)
 {
 	switch (rank)
 	{
 		case RANK_NUMBER:
-			keep_if_best(state, slot, score);
+			keep_if_best(state, row, score);
 			break;
 		case RANK_NAN:
-			keep_if_room(state, &state->nans, slot);
+			keep_if_room(state, &state->nans, row);
 			break;
 		case RANK_NULL:
-			keep_if_room(state, &state->nulls, slot);
+			keep_if_room(state, &state->nulls, row);
 			break;
 	}
 }
@@ -233,9 +269,10 @@ assemble_result(TopNScanState *state)
 }
 
 /*
- * Start loading [p, p + len) into the cache.  Always inlined: GCC deems a
- * function whose only effect is __builtin_prefetch pure, and deletes the
- * calls to it.
+ * Start loading [p, p + len) into the cache.  Always inlined, and so must
+ * be every function whose only effect is to call it: GCC deems a function
+ * whose only effect is __builtin_prefetch pure, and deletes the calls to
+ * it (the object code then has no prefetch instruction at all).
  */
 static pg_attribute_always_inline void
 prefetch_range(const char *p, Size len)
@@ -244,27 +281,7 @@ prefetch_range(const char *p, Size len)
 		__builtin_prefetch(p + off);
 }
 
-/*
- * The tuple that a heap scan in page mode returns after the next one, and
- * its length; NULL at the end of the page.  The scan lists the visible
- * tuples of its current page up front (rs_vistuples).
- */
-static inline const char *
-tuple_after_next(HeapScanDesc hscan, Size *len)
-{
-	int			ahead = hscan->rs_cindex + 2;
-	Page		page;
-	ItemId		item;
-
-	if (ahead >= hscan->rs_ntuples)
-		return NULL;
-	page = BufferGetPage(hscan->rs_cbuf);
-	item = PageGetItemId(page, hscan->rs_vistuples[ahead]);
-	*len = ItemIdGetLength(item);
-	return (const char *) PageGetItem(page, item);
-}
-
-/* The heap scan behind a table scan, when tuple_after_next can read it. */
+/* The heap scan behind a table scan, when prefetch_page_if_new can read it. */
 static HeapScanDesc
 heap_scan_in_page_mode(TableScanDesc scan, Relation rel)
 {
@@ -274,6 +291,86 @@ heap_scan_in_page_mode(TableScanDesc scan, Relation rel)
 	return (HeapScanDesc) scan;
 }
 
+/*
+ * Scoring is bound by loading the embeddings, and the hardware prefetchers
+ * do not see them coming: a heap page is filled from its end, so the next
+ * tuple lies just below the current one (on an all-visible page nothing
+ * has touched the tuples yet).  When a scan in page mode starts a page, ask
+ * for all of its tuples at once; they load while the first ones are scored.
+ * 1M x 120, medians of 7: 98-105 ms, against 110 ms when each row asks for
+ * the row after next and 220 ms without prefetching.  Always inlined, as
+ * prefetch_range is.
+ */
+static pg_attribute_always_inline void
+prefetch_page_if_new(HeapScanDesc hscan)
+{
+	PageHeader	page;
+
+	if (hscan == NULL || hscan->rs_cindex != 0)
+		return;
+	page = (PageHeader) BufferGetPage(hscan->rs_cbuf);
+	if (page->pd_upper < page->pd_special)
+		prefetch_range((const char *) page + page->pd_upper,
+					   page->pd_special - page->pd_upper);
+}
+
+/* The general loop: rows in the table AM's slot, quals, any bias. */
+static void
+rank_slot_rows(TopNScanState *state)
+{
+	ScanState  *ss = &state->css.ss;
+	ExprContext *econtext = ss->ps.ps_ExprContext;
+	ExprState  *qual = ss->ps.qual;
+	ScannedRow	row = {.slot = state->heap_slot};
+
+	while (table_scan_getnextslot(state->scan, ForwardScanDirection, row.slot))
+	{
+		double		score = 0;
+		RankClass	rank;
+
+		CHECK_FOR_INTERRUPTS();
+		prefetch_page_if_new(state->heap_scan);
+		ResetExprContext(econtext);
+		econtext->ecxt_scantuple = row.slot;
+		if (qual != NULL && !ExecQual(qual, econtext))
+		{
+			InstrCountFiltered1(ss, 1);
+			continue;
+		}
+		rank = score_slot(state, row.slot, &score);
+		state->rows_scored++;
+		keep_row(state, &row, rank, score);
+	}
+	ExecClearTuple(row.slot);	/* drop the pin on the last buffer */
+}
+
+/*
+ * The serving query's loop: a heap table, no qual, the bias a column or a
+ * constant.  Reading heap tuples without a slot saves storing each one in
+ * a slot and deforming the columns before the embedding (about a third of
+ * the time of a scan whose embeddings are cached).
+ */
+static void
+rank_heap_tuples(TopNScanState *state)
+{
+	ExprContext *econtext = state->css.ss.ps.ps_ExprContext;
+	TupleDesc	desc = RelationGetDescr(state->css.ss.ss_currentRelation);
+	ScannedRow	row = {0};
+
+	while ((row.tuple = heap_getnext(state->scan, ForwardScanDirection)) != NULL)
+	{
+		double		score = 0;
+		RankClass	rank;
+
+		CHECK_FOR_INTERRUPTS();
+		prefetch_page_if_new(state->heap_scan);
+		ResetExprContext(econtext);
+		rank = score_heap_tuple(state, row.tuple, desc, &score);
+		state->rows_scored++;
+		keep_row(state, &row, rank, score);
+	}
+}
+
 /* Read every row (of this process's share) and keep the best. */
 static void
 rank_table(TopNScanState *state)
@@ -281,8 +378,6 @@ rank_table(TopNScanState *state)
 	ScanState  *ss = &state->css.ss;
 	EState	   *estate = ss->ps.state;
 	ExprContext *econtext = ss->ps.ps_ExprContext;
-	ExprState  *qual = ss->ps.qual;
-	TupleTableSlot *slot = state->heap_slot;
 	MemoryContext old;
 
 	if (state->scan == NULL)	/* a parallel plan began it already */
@@ -297,38 +392,12 @@ rank_table(TopNScanState *state)
 	state->rows_scored = 0;
 
 	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
-	while (table_scan_getnextslot(state->scan, ForwardScanDirection, slot))
-	{
-		double		score = 0;
-		RankClass	rank;
-		const char *ahead;
-		Size		ahead_len;
-
-		CHECK_FOR_INTERRUPTS();
-
-		/*
-		 * Scoring is bound by loading the embeddings: a heap page is filled
-		 * from its end, so the next tuple lies just below the current one
-		 * and the hardware prefetchers do not see it coming (on an
-		 * all-visible page nothing has touched the tuples yet).
-		 */
-		if (state->heap_scan != NULL &&
-			(ahead = tuple_after_next(state->heap_scan, &ahead_len)) != NULL)
-			prefetch_range(ahead, ahead_len);
-		ResetExprContext(econtext);
-		econtext->ecxt_scantuple = slot;
-		if (qual != NULL && !ExecQual(qual, econtext))
-		{
-			InstrCountFiltered1(ss, 1);
-			continue;
-		}
-		rank = score_row(state, slot, &score);
-		state->rows_scored++;
-		keep_row(state, slot, rank, score);
-	}
+	if (state->heap_scan != NULL && !state->rows_need_slot)
+		rank_heap_tuples(state);
+	else
+		rank_slot_rows(state);
 	MemoryContextSwitchTo(old);
 	ResetExprContext(econtext);
-	ExecClearTuple(slot);		/* drop the pin on the last buffer */
 
 	assemble_result(state);
 	state->ranked = true;
@@ -374,6 +443,8 @@ begin_topn_scan(CustomScanState *node, EState *estate, int eflags)
 	}
 	else
 		state->bias_expr = ExecInitExpr(bias, &node->ss.ps);
+	state->rows_need_slot = node->ss.ps.qual != NULL ||
+		(state->bias_expr != NULL && contain_var_clause((Node *) bias));
 
 	state->scan_cxt = AllocSetContextCreate(CurrentMemoryContext,
 											"fmrec top-N rows",
