@@ -76,14 +76,15 @@ SELECT title, round(fm_score(fm_query('movielens', ARRAY['gender', 'age_group'],
 SELECT user_id, age_group, gender, occupation,
        (SELECT count(*) FROM training t WHERE t.user_id = u.user_id) AS rated
   FROM users u WHERE user_id = 42;
-WITH me AS (
-  SELECT fm_query('movielens', ARRAY['user_id', 'age_group', 'gender', 'occupation'],
-                  ARRAY[user_id::text, age_group, gender, occupation]) AS q
-    FROM users WHERE user_id = 42)
-SELECT m.title, round(fm_score(me.q, m.embedding, m.bias)::numeric, 3) AS score
-  FROM movies m, me
- WHERE NOT EXISTS (SELECT 1 FROM training t WHERE t.user_id = 42 AND t.movie_id = m.movie_id)
- ORDER BY fm_score(me.q, m.embedding, m.bias) DESC
+-- One table, the query vector and the rated ids as sub-selects: fmrec's
+-- top-N scan answers it without sorting the movies.
+SELECT title, round(fm_score(q, embedding, bias)::numeric, 3) AS score
+  FROM movies,
+       LATERAL (SELECT (SELECT fm_query('movielens', ARRAY['user_id', 'age_group', 'gender', 'occupation'],
+                                        ARRAY[user_id::text, age_group, gender, occupation])
+                          FROM users WHERE user_id = 42) AS q) me
+ WHERE movie_id <> ALL (ARRAY(SELECT movie_id FROM training WHERE user_id = 42))
+ ORDER BY fm_score(q, embedding, bias) DESC NULLS LAST
  LIMIT 10;
 \set ECHO none
 
