@@ -27,6 +27,11 @@ PG_CFLAGS = -Isrc -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare -ffp-contract=off -fno-math-errno
 SHLIB_LINK = -lm
 
+# PGXS tracks no header dependencies (without --enable-depend): rebuild an
+# object when any header it may include changes.
+$(CORE_OBJS): $(wildcard src/core/*.h)
+$(GLUE_OBJS): $(wildcard src/*.h src/core/*.h)
+
 # The kernels are the hot path: let the vectoriser use its full cost model
 # (-O2 in GCC 12 only vectorises loops that need no epilogue).
 src/core/vec.o src/core/sq8.o: CFLAGS += -O3

@@ -47,6 +47,16 @@ SELECT title, round(fm_score('[2, 1]', embedding, bias)::numeric, 3) AS score
   FROM movies ORDER BY fm_score('[2, 1]', embedding, bias) DESC LIMIT 3;
 DROP TABLE movies;
 
+-- Vectors stored out of line (over ~500 dimensions) reach the functions that
+-- read vectors in place as toast pointers, which have a 1-byte header too
+CREATE TABLE wide_items (id int, bias real, embedding fm_vector);
+INSERT INTO wide_items SELECT i, i, array_fill(i::real, ARRAY[700])::fm_vector FROM generate_series(1, 3) i;
+SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE relname = 'wide_items';
+SELECT id, fm_score((SELECT embedding FROM wide_items WHERE id = 1), embedding, bias) AS score,
+       fm_item_vec(embedding, bias) <#> fm_query_vec((SELECT embedding FROM wide_items WHERE id = 1)) AS ip
+  FROM wide_items ORDER BY id;
+DROP TABLE wide_items;
+
 -- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
 -- those that read tables or hold state: the trainer, fm_query, fm_topk and its
 -- cache, and the index access method handler

@@ -43,7 +43,8 @@ fm_vector_inplace(Datum d, FmShortVectorBuf *buf)
 {
 	struct varlena *p = (struct varlena *) DatumGetPointer(d);
 
-	if (VARATT_IS_SHORT(p))
+	/* (a toast pointer also has a 1-byte header: VARATT_IS_SHORT is true) */
+	if (VARATT_IS_SHORT(p) && !VARATT_IS_EXTERNAL(p))
 	{
 		Size		len = VARSIZE_SHORT(p) - VARHDRSZ_SHORT;
 
