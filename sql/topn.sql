@@ -105,6 +105,19 @@ SELECT q.label, pg_temp.same_as_sort(q.sql)
   ('no row', 'SELECT id, fm_score((SELECT q FROM queries WHERE name = ''user 2''), embedding, bias) AS score FROM items WHERE id < 0 ORDER BY 2 DESC LIMIT 3')
   ) q(label, sql);
 
+-- Short vectors (1-byte varlena header, copied out of the page) and wide
+-- ones (stored out of line, detoasted row by row).
+CREATE TABLE narrow (id int, bias real, embedding fm_vector);
+INSERT INTO narrow SELECT i, 0, ARRAY[sin(i), cos(i), sin(3 * i)]::real[]::fm_vector FROM generate_series(1, 300) i;
+CREATE TABLE wide (id int, bias real, embedding fm_vector);
+INSERT INTO wide SELECT i, 0, (SELECT array_agg(sin(i * j))::real[] FROM generate_series(1, 700) j)::fm_vector
+  FROM generate_series(1, 60) i;
+SELECT pg_column_size(embedding) < 20 AS short_header FROM narrow LIMIT 1;
+SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE relname = 'wide';
+SELECT pg_temp.same_as_sort('SELECT id, fm_score(''[1,-2,0.5]'', embedding, bias) AS score FROM narrow ORDER BY 2 DESC LIMIT 7') AS narrow,
+       pg_temp.same_as_sort('SELECT id, fm_score((SELECT embedding FROM wide WHERE id = 7), embedding, bias) AS score FROM wide ORDER BY 2 DESC LIMIT 7') AS wide;
+DROP TABLE narrow, wide;
+
 -- A prepared statement: the query vector is a parameter, the plan generic.
 PREPARE top3(fm_vector) AS
   SELECT id, fm_score($1, embedding, bias) AS score FROM items ORDER BY 2 DESC NULLS LAST LIMIT 3;
