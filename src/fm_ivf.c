@@ -15,6 +15,7 @@
 #include "catalog/pg_opclass.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/float.h"
 #include "utils/guc.h"
@@ -84,6 +85,33 @@ fm_ivf_new_buffer(Relation index, ForkNumber fork)
 	if (!local)
 		UnlockRelationForExtension(index, ExclusiveLock);
 	return buf;
+}
+
+void
+fm_ivf_walk_list(Relation index, BlockNumber first, FmIvfEntryVisitor visit, void *arg)
+{
+	BlockNumber blkno = first;
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf = ReadBuffer(index, blkno);
+		Page		page;
+		OffsetNumber maxoff;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+
+			if (ItemIdIsUsed(iid) && !ItemIdIsDead(iid))
+				visit((const FmIvfEntry *) PageGetItem(page, iid), arg);
+		}
+		blkno = FmIvfPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 static void

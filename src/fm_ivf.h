@@ -152,6 +152,16 @@ extern void fm_ivf_check_dim(Relation index, const FmIvfCache *cache, int32 dim)
 extern void fm_ivf_init_page(Page page, uint16 flags);
 extern Buffer fm_ivf_new_buffer(Relation index, ForkNumber fork);
 
+/*
+ * Calls visit(entry, arg) for every live entry of the list whose first page
+ * is first, page by page under a share lock, checking for interrupts
+ * between pages.  The entry is valid only during the call.  (VACUUM walks
+ * the lists itself: it changes the pages.)
+ */
+typedef void (*FmIvfEntryVisitor) (const FmIvfEntry *entry, void *arg);
+extern void fm_ivf_walk_list(Relation index, BlockNumber first,
+							 FmIvfEntryVisitor visit, void *arg);
+
 /* fm_ivf_lists.c */
 extern int	fm_ivf_cache_size_kb;
 extern const FmIvfLists *fm_ivf_lists(Relation index, const FmIvfCache *cache);

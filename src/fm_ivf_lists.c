@@ -148,10 +148,22 @@ make_room(Size bytes)
 	}
 }
 
+/* Where copy_entry appends: one list of the copy being built. */
+typedef struct CopyTarget
+{
+	FmIvfLists *copy;
+	int			list;
+	int64	   *capacity;		/* of each list's arrays, in entries */
+} CopyTarget;
+
 /* Appends one entry to a list of the copy, growing its arrays. */
 static void
-copy_entry(FmIvfLists *c, int list, const FmIvfEntry *e, int64 *capacity)
+copy_entry(const FmIvfEntry *e, void *arg)
 {
+	CopyTarget *target = arg;
+	FmIvfLists *c = target->copy;
+	int			list = target->list;
+	int64	   *capacity = target->capacity;
 	int64		i = c->count[list];
 
 	if (i == capacity[list])
@@ -214,28 +226,9 @@ build_copy(Relation index, const FmIvfCache *cache, const FmIvfMeta *meta)
 	c->y = MemoryContextAllocZero(cxt, sizeof(float4 *) * cache->lists);
 	for (int j = 0; j < cache->lists; j++)
 	{
-		BlockNumber blkno = cache->first[j];
+		CopyTarget	target = {c, j, capacity};
 
-		while (blkno != InvalidBlockNumber)
-		{
-			Buffer		buf = ReadBuffer(index, blkno);
-			Page		page;
-			OffsetNumber maxoff;
-
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			page = BufferGetPage(buf);
-			maxoff = PageGetMaxOffsetNumber(page);
-			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-			{
-				ItemId		iid = PageGetItemId(page, off);
-
-				if (ItemIdIsUsed(iid) && !ItemIdIsDead(iid))
-					copy_entry(c, j, (FmIvfEntry *) PageGetItem(page, iid), capacity);
-			}
-			blkno = FmIvfPageGetOpaque(page)->next;
-			UnlockReleaseBuffer(buf);
-			CHECK_FOR_INTERRUPTS();
-		}
+		fm_ivf_walk_list(index, cache->first[j], copy_entry, &target);
 	}
 	quantise_lists(c);
 	c->bytes = MemoryContextMemAllocated(cxt, true);

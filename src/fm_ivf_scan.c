@@ -159,46 +159,25 @@ offer(FmIvfScan *so, const Candidate *c)
 	}
 }
 
-/* Offers every entry of a list: its distance to p (0 for a NULL query). */
+/* Offers one entry of a list read from the pages: its distance to p (0 for a NULL query). */
 static void
-scan_list(Relation index, FmIvfScan *so, BlockNumber blkno)
+offer_page_entry(const FmIvfEntry *e, void *arg)
 {
+	FmIvfScan  *so = arg;
 	const FmVector *p = so->p;
+	Candidate	c;
 
-	while (blkno != InvalidBlockNumber)
+	c.tid = e->tid;
+	c.distance = 0.0;
+	if (p != NULL)
 	{
-		Buffer		buf = ReadBuffer(index, blkno);
-		Page		page;
-		OffsetNumber maxoff;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		maxoff = PageGetMaxOffsetNumber(page);
-		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
-		{
-			ItemId		iid = PageGetItemId(page, off);
-			FmIvfEntry *e;
-			Candidate	c;
-
-			if (!ItemIdIsUsed(iid) || ItemIdIsDead(iid))
-				continue;
-			e = (FmIvfEntry *) PageGetItem(page, iid);
-			c.tid = e->tid;
-			c.distance = 0.0;
-			if (p != NULL)
-			{
-				if (e->dim != p->dim)
-					ereport(ERROR,
-							(errcode(ERRCODE_DATA_EXCEPTION),
-							 errmsg("fm_vector dimensions differ: %d and %d", p->dim, (int) e->dim)));
-				c.distance = -(double) fm_vec_dot(p->x, e->y, p->dim);
-			}
-			offer(so, &c);
-		}
-		blkno = FmIvfPageGetOpaque(page)->next;
-		UnlockReleaseBuffer(buf);
-		CHECK_FOR_INTERRUPTS();
+		if (e->dim != p->dim)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("fm_vector dimensions differ: %d and %d", p->dim, (int) e->dim)));
+		c.distance = -(double) fm_vec_dot(p->x, e->y, p->dim);
 	}
+	offer(so, &c);
 }
 
 /* Offers every entry of a list from the private copy, scored from the floats. */
@@ -375,7 +354,7 @@ fill_batch(IndexScanDesc scan)
 			if (copy != NULL)
 				scan_copy(so, copy, so->lists[i]);
 			else
-				scan_list(scan->indexRelation, so, cache->first[so->lists[i]]);
+				fm_ivf_walk_list(scan->indexRelation, cache->first[so->lists[i]], offer_page_entry, so);
 		}
 	so->exhausted = so->nbatch < so->batch_size;
 	/* heapsort: worst to the end, so the array ends up best first */
