@@ -329,6 +329,12 @@ run_exact_cases() {
 		log "N=$n dim=$dim clients=$clients: fm_score default plan ($workers workers planned)"
 		res=$(bench score-parallel "$clients" "$s" 1)
 		add_row "$n" "$dim" "fm_score ORDER BY, default plan" "$clients" $res "$(mb "$heap")" "$(bound_ms "$heap" "$clients")" "$(ratio "${res%% *}" "$(bound_ms "$heap" "$clients")")" "workers planned: $workers"
+		if [ "$workers" -gt 1 ]; then
+			# on 2 cores, the leader and one worker: as many processes as cores
+			log "N=$n dim=$dim clients=$clients: fm_score with max_parallel_workers_per_gather = 1"
+			res=$(PGOPTIONS="-c max_parallel_workers_per_gather=1" bench score-1worker "$clients" "$s" 1)
+			add_row "$n" "$dim" "fm_score ORDER BY, at most 1 worker" "$clients" $res "$(mb "$heap")" "$(bound_ms "$heap" "$clients")" "$(ratio "${res%% *}" "$(bound_ms "$heap" "$clients")")" "$(ratio "$sort_ms" "${res%% *}") faster than the serial Sort plan"
+		fi
 		fi
 		has_case topk || continue
 
@@ -358,6 +364,23 @@ lists_for() {
 }
 
 # run_index_cases TABLE N DIM LABEL
+reaches() { awk -v r="$1" -v t="$2" 'BEGIN { exit !(r >= t) }'; }
+
+# fewest_probes LO HI TARGET: recall at HI probes reaches TARGET, at LO it
+# does not; bisect to within 2.5% of HI.  Sets FEWEST; adds to curve (the
+# caller's local).
+fewest_probes() {
+	local lo=$1 hi=$2 target=$3 mid r
+	while [ $((hi - lo)) -gt $(((hi + 39) / 40)) ]; do
+		mid=$(((lo + hi) / 2))
+		r=$(recall "$items" "$dim" "$mid") || r=0
+		log "N=$n dim=$dim $label: recall@10 $r at $mid/$lists probes"
+		curve="$curve $mid:$r"
+		if reaches "$r" "$target"; then hi=$mid; else lo=$mid; fi
+	done
+	FEWEST=$hi
+}
+
 run_index_cases() {
 	local items=$1 n=$2 dim=$3 label=$4 lists t0 t1 build size probes rec s res clients qv bytes first
 	lists=$(lists_for "$n")
@@ -377,16 +400,20 @@ run_index_cases() {
 	first=$(q -c "SET fmrec.ivf_probes = 1" -c '\timing on' \
 		-c "SELECT id FROM $items ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec((SELECT q FROM queries_$dim WHERE u = 1)) LIMIT 10" |
 		awk '/^Time:/ {print $2}' | tail -1) || first="error"
-	# the recall curve, then the fewest probes reaching recall 0.90 and 0.95
-	local curve="" p90="" p95=""
+	# the recall curve on a coarse grid, then the fewest probes reaching
+	# recall 0.90 and 0.95, by bisection between the grid points around
+	# them (recall never falls when more lists are probed)
+	local curve="" p90="" p95="" prev=0
 	for probes in $(awk -v l="$lists" 'BEGIN { n = split("0.02 0.05 0.1 0.2 0.3 0.4 0.6 0.8 1", f, " ");
 			last = 0; for (i = 1; i <= n; i++) { p = int(l * f[i] + 0.5); if (p < 1) p = 1; if (p > last) print p; last = p } }'); do
 		rec=$(recall "$items" "$dim" "$probes") || rec="error"
 		log "N=$n dim=$dim $label: recall@10 $rec at $probes/$lists probes"
 		curve="$curve $probes:$rec"
-		if [ -z "$p90" ] && awk -v r="$rec" 'BEGIN { exit !(r >= 0.90) }'; then p90=$probes; fi
-		if [ -z "$p95" ] && awk -v r="$rec" 'BEGIN { exit !(r >= 0.95) }'; then p95=$probes; break; fi
+		if [ -z "$p90" ] && reaches "$rec" 0.90; then fewest_probes "$prev" "$probes" 0.90; p90=$FEWEST; fi
+		if [ -z "$p95" ] && reaches "$rec" 0.95; then fewest_probes "$prev" "$probes" 0.95; p95=$FEWEST; break; fi
+		prev=$probes
 	done
+	curve=$(echo "$curve" | tr ' ' '\n' | sort -t: -k1,1n | tr '\n' ' ')
 	echo "recall@10 by probes, $n x $dim $label, $lists lists:$curve" >>"$CURVES"
 	for probes in $(echo "$p90 $p95" | tr ' ' '\n' | sort -nu); do
 		rec=$(recall "$items" "$dim" "$probes") || rec="error"
