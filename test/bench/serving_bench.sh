@@ -413,7 +413,7 @@ run_index_cases() {
 		if [ -z "$p95" ] && reaches "$rec" 0.95; then fewest_probes "$prev" "$probes" 0.95; p95=$FEWEST; break; fi
 		prev=$probes
 	done
-	curve=$(echo "$curve" | tr ' ' '\n' | sort -t: -k1,1n | tr '\n' ' ')
+	curve=$(echo "$curve" | tr ' ' '\n' | sort -t: -k1,1n -u | tr '\n' ' ')
 	echo "recall@10 by probes, $n x $dim $label, $lists lists:$curve" >>"$CURVES"
 	for probes in $(echo "$p90 $p95" | tr ' ' '\n' | sort -nu); do
 		rec=$(recall "$items" "$dim" "$probes") || rec="error"
