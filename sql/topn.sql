@@ -56,6 +56,13 @@ BEGIN
   RETURN 'same';
 END $$;
 
+CREATE FUNCTION pg_temp.uses_topn_plan(query text) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE plan text := ''; line text;
+BEGIN
+  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP plan := plan || line; END LOOP;
+  RETURN plan LIKE '%FmTopNScan%';
+END $$;
+
 -- The plan: the scan claims the ORDER BY, the LIMIT sits right above it.
 EXPLAIN (COSTS OFF)
 SELECT title FROM items ORDER BY fm_score('[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]', embedding, bias) DESC LIMIT 3;
@@ -117,6 +124,13 @@ SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE relnam
 SELECT pg_temp.same_as_sort('SELECT id, fm_score(''[1,-2,0.5]'', embedding, bias) AS score FROM narrow ORDER BY 2 DESC LIMIT 7') AS narrow,
        pg_temp.same_as_sort('SELECT id, fm_score((SELECT embedding FROM wide WHERE id = 7), embedding, bias) AS score FROM wide ORDER BY 2 DESC LIMIT 7') AS wide;
 DROP TABLE narrow, wide;
+
+-- System columns of the rows returned.
+SELECT pg_temp.uses_topn_plan('SELECT ctid, tableoid::regclass, id FROM items ORDER BY fm_score(''[1,2,3]'', embedding, bias) DESC LIMIT 3') AS plan;
+SELECT i.ctid = t.ctid AS same_ctid, t.tableoid::regclass
+  FROM (SELECT ctid, tableoid, id FROM items
+         ORDER BY fm_score((SELECT q FROM queries WHERE name = 'user 1'), embedding, bias) DESC NULLS LAST LIMIT 3) t
+  JOIN items i USING (id);
 
 -- A prepared statement: the query vector is a parameter, the plan generic.
 PREPARE top3(fm_vector) AS
@@ -197,13 +211,7 @@ DROP ROLE fmrec_topn_reader;
 -- Where the scan does not apply, the plan is PostgreSQL's own: a join, no
 -- LIMIT, a second sort key, an embedding that is an expression, a window,
 -- FOR UPDATE, or the setting off.
-CREATE FUNCTION pg_temp.uses_topn(query text) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE plan text := ''; line text;
-BEGIN
-  FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP plan := plan || line; END LOOP;
-  RETURN plan LIKE '%FmTopNScan%';
-END $$;
-SELECT q.label, pg_temp.uses_topn(q.sql)
+SELECT q.label, pg_temp.uses_topn_plan(q.sql)
   FROM (VALUES
   ('join', 'SELECT i.id FROM items i JOIN queries u ON u.name = ''user 1'' ORDER BY fm_score(u.q, i.embedding, i.bias) DESC LIMIT 3'),
   ('no limit', 'SELECT id FROM items ORDER BY fm_score(''[1,2,3]'', embedding, bias) DESC'),
@@ -215,7 +223,7 @@ SELECT q.label, pg_temp.uses_topn(q.sql)
   ('plain', 'SELECT id FROM items ORDER BY fm_score(''[1,2,3]'', embedding, bias) DESC LIMIT 3')
   ) q(label, sql);
 SET fmrec.enable_topn_scan = off;
-SELECT pg_temp.uses_topn('SELECT id FROM items ORDER BY fm_score(''[1,2,3]'', embedding, bias) DESC LIMIT 3') AS setting_off;
+SELECT pg_temp.uses_topn_plan('SELECT id FROM items ORDER BY fm_score(''[1,2,3]'', embedding, bias) DESC LIMIT 3') AS setting_off;
 RESET fmrec.enable_topn_scan;
 
 -- A new session that has not used fmrec yet: fm_score's support function

@@ -445,12 +445,16 @@ begin_topn_scan(CustomScanState *node, EState *estate, int eflags)
 	state->descending = intVal(list_nth(plan->custom_private, FM_TOPN_PRIVATE_DESCENDING)) != 0;
 	state->nulls_first = intVal(list_nth(plan->custom_private, FM_TOPN_PRIVATE_NULLS_FIRST)) != 0;
 	/*
-	 * ExecInitCustomScan compiled the quals for the node's scan slot, a
-	 * virtual one, which holds only the rows returned.  The quals (and the
-	 * bias) are evaluated on the rows the table AM returns, in its own kind
-	 * of slot, which must be deformed before it is read: compile them again
-	 * for that slot.
+	 * ExecInitCustomScan gave the node a virtual scan slot and compiled the
+	 * projection and the quals for it.  The rows returned are kept heap
+	 * tuples: a heap tuple slot holds them as they are, system columns
+	 * (ctid, tableoid) included, so project from one of those.  The quals
+	 * (and the bias) are evaluated on the rows the table AM returns, in its
+	 * own kind of slot, which must be deformed before it is read: compile
+	 * them again for that slot.
 	 */
+	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsHeapTuple);
+	ExecAssignScanProjectionInfoWithVarno(&node->ss, plan->scan.scanrelid);
 	node->ss.ps.scanops = table_slot_callbacks(rel);
 	node->ss.ps.scanopsfixed = true;
 	node->ss.ps.scanopsset = true;
@@ -489,7 +493,7 @@ exec_topn_scan(CustomScanState *node)
 	if (state->next_result >= state->n_result)
 		return ExecClearTuple(projection ? projection->pi_state.resultslot : slot);
 
-	ExecForceStoreHeapTuple(state->result[state->next_result++], slot, false);
+	ExecStoreHeapTuple(state->result[state->next_result++], slot, false);
 	if (projection == NULL)
 		return slot;
 	ResetExprContext(econtext);
