@@ -369,8 +369,7 @@ rank_slot_rows(TopNScanState *state)
 /*
  * The serving query's loop: a heap table, no qual, the bias a column or a
  * constant.  Reading heap tuples without a slot saves storing each one in
- * a slot and deforming the columns before the embedding (about a third of
- * the time of a scan whose embeddings are cached).
+ * a slot and deforming every column before the embedding.
  */
 static void
 rank_heap_tuples(TopNScanState *state)
