@@ -102,7 +102,8 @@ score_is_computable(FuncExpr *score, RelOptInfo *rel)
  * Rows kept in memory must fit in work_mem, as a sort's would; a larger
  * LIMIT is better served by a sort that can spill.  Kept rows are whole
  * heap tuples, so their width is the table's average row, not the
- * projected one.
+ * projected one.  (Rows scoring NULL or NaN are kept apart, up to the
+ * limit each: a table full of them can take up to three times this.)
  */
 static bool
 kept_rows_fit_work_mem(RelOptInfo *rel, double limit)
