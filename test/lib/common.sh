@@ -9,7 +9,11 @@
 
 FMREC_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# The PostgreSQL to build against and test with: Debian's by default; any
+# other installation by its pg_config (a source build, or a relocated copy).
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+PG_BIN=$(dirname "$PG_CONFIG")
+export PG_CONFIG
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -39,8 +43,8 @@ BUILD_PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$P
 build_and_install() {
 	ensure_packages "${BUILD_PACKAGES[@]}"
 	log "building fmrec"
-	make -C "$FMREC_ROOT" -s -j2 >/dev/null
-	as_root make -C "$FMREC_ROOT" -s install >/dev/null
+	make -C "$FMREC_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null
+	as_root make -C "$FMREC_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 }
 
 # The unprivileged owner of throwaway clusters.

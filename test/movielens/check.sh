@@ -11,12 +11,13 @@
 #   - checks that nothing was written into the repository.
 # Ends with "N passed, N failed"; exit status 1 if anything failed.
 #
-# PGBIN (default /usr/lib/postgresql/15/bin) says where initdb/pg_ctl are.
+# PGBIN (default: the directory of $PG_CONFIG, else /usr/lib/postgresql/15/bin)
+# says where initdb/pg_ctl are.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
+PGBIN="${PGBIN:-$(dirname "${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}")}"
 PORT=55432            # only names the socket file in our private directory
 
 PASSED=0
