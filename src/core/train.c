@@ -23,6 +23,8 @@ fm_train(const FmDataset *train, const FmDataset *valid, const FmTrainParams *pa
 
 	/* only MCMC stores a model other than the one its valid_rmse measures */
 	result->valid_rmse_mean_model = NAN;
+	result->train_loss = NAN;
+	result->valid_ndcg = NAN;
 	optimizers[params->method] (train, valid, params, model, hooks, a, result);
 	if (params->method != FM_METHOD_MCMC)
 		result->valid_rmse_mean_model = result->valid_rmse;
@@ -33,6 +35,7 @@ static const char *const method_names[] = {
 	[FM_METHOD_ADAM] = "adam",
 	[FM_METHOD_ALS] = "als",
 	[FM_METHOD_MCMC] = "mcmc",
+	[FM_METHOD_IALS] = "ials",
 };
 
 #define FM_N_METHODS ((int) (sizeof(method_names) / sizeof(method_names[0])))
@@ -121,6 +124,17 @@ fm_train_params_default(FmTrainParams *p, FmMethod method)
 			p->epochs = 300;
 			p->init_stdev = 0.1;
 			p->burn_in = 0;
+			break;
+		case FM_METHOD_IALS:
+			/* see ials.h for how these were chosen */
+			p->k = 64;
+			p->epochs = 16;
+			p->reg_w = 0.01;
+			p->reg_v = 0.01;
+			p->init_stdev = 0.1 / 8.0;	/* 0.1 / sqrt(k) */
+			p->unobserved_weight = 0.1;
+			p->confidence = 0.0;
+			p->reg_exponent = 1.0;
 			break;
 	}
 }
@@ -212,6 +226,8 @@ fm_report_epoch(const FmTrainHooks *hooks, int32_t epoch, double train_rmse,
 	report.train_rmse = train_rmse;
 	report.valid_rmse = valid_rmse;
 	report.seconds = seconds;
+	report.train_loss = NAN;
+	report.valid_ndcg = NAN;
 	return hooks->epoch_done(&report, hooks->arg);
 }
 

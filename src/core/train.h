@@ -17,7 +17,8 @@ typedef enum FmMethod
 	FM_METHOD_SGD,
 	FM_METHOD_ADAM,
 	FM_METHOD_ALS,
-	FM_METHOD_MCMC
+	FM_METHOD_MCMC,
+	FM_METHOD_IALS				/* implicit feedback: fm_train_ials (ials.h) */
 } FmMethod;
 
 typedef struct FmTrainParams
@@ -32,6 +33,11 @@ typedef struct FmTrainParams
 	double		init_stdev;
 	uint64_t	seed;
 	int32_t		burn_in;		/* MCMC: iterations discarded before averaging */
+
+	/* iALS (ials.h); reg_w and reg_v are then per unit of frequency */
+	double		unobserved_weight;	/* alpha0: weight of every pair's target 0 */
+	double		confidence;		/* a positive weighs 1 + confidence * target */
+	double		reg_exponent;	/* penalty of a feature = reg * frequency^exponent */
 } FmTrainParams;
 
 /* What an epoch hook sees. */
@@ -41,6 +47,8 @@ typedef struct FmEpochReport
 	double		train_rmse;
 	double		valid_rmse;		/* NaN when there is no validation set */
 	double		seconds;		/* wall time of this epoch */
+	double		train_loss;		/* iALS: the objective; NaN for the others */
+	double		valid_ndcg;		/* iALS: NDCG@10 of the validation contexts, or NaN */
 } FmEpochReport;
 
 typedef struct FmTrainHooks
@@ -71,6 +79,8 @@ typedef struct FmTrainResult
 	 * mean projected onto those averaged predictions, see mcmc.c).
 	 */
 	double		valid_rmse_mean_model;
+	double		train_loss;		/* iALS: the final objective; NaN for the others */
+	double		valid_ndcg;		/* iALS: NDCG@10 of the validation contexts, or NaN */
 } FmTrainResult;
 
 /*
@@ -92,12 +102,12 @@ extern void fm_train_als(const FmDataset *, const FmDataset *, const FmTrainPara
 extern void fm_train_mcmc(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
 						  const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
 
-/* Dispatch on params->method. */
+/* Dispatch on params->method (not iALS: it trains on FmImplicitData, see ials.h). */
 extern void fm_train(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 					 FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
 					 FmTrainResult *result);
 
-/* Method name <-> enum ("sgd", "adam", "als", "mcmc"); returns false if unknown. */
+/* Method name <-> enum ("sgd", "adam", "als", "mcmc", "ials"); returns false if unknown. */
 extern bool fm_method_from_name(const char *name, FmMethod *method);
 extern const char *fm_method_name(FmMethod method);
 

@@ -1,0 +1,633 @@
+/*
+ * ials.c - coordinate descent for implicit feedback over every (context,
+ * item) pair with the Gram-matrix trick (see ials.h for the equations).
+ *
+ * Work in double: the augmented vectors, their residual products r and the
+ * cached predictions of the observed pairs are updated incrementally after
+ * each of the (k + 1) * m steps of an entity, and recomputed from the model
+ * at the start of every side's sweep, so rounding never accumulates over
+ * epochs.  The model itself is float: each step rounds the new value to
+ * float first and propagates exactly the rounded change.
+ */
+#include "ials.h"
+#include "rank_eval.h"
+#include "train_util.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Work units (multiply-adds) between two ticks: a few milliseconds. */
+#define FM_IALS_TICK_WORK (1 << 21)
+
+struct FmIals
+{
+	const FmImplicitData *d;
+	int32_t		k;
+	int32_t		dim;			/* k + 2 */
+	double		alpha0;
+	double		reg_w;
+	double		reg_v;
+	double	   *aug[2];			/* contexts, items: n x dim */
+	double	   *r;				/* G aug of the side being swept */
+	double	   *gram;			/* dim x dim, of the other side */
+	double	   *y;				/* predictions of the observed pairs */
+	double	   *penalty;		/* lambda_f */
+	double	   *coef;			/* scratch: the own-slot coefficient per entity */
+	int			side;
+	const FmTrainHooks *hooks;
+	int64_t		work;
+
+	/* validation */
+	int32_t    *valid_context;	/* the context of each user */
+	FmRankUser *users;
+	int32_t		n_users;
+	float	   *item_embeddings;
+	float	   *item_bias;
+	float	   *queries;
+	const FmAllocator *a;
+};
+
+static int32_t
+side_size(const FmIals *s, int side)
+{
+	return side == 0 ? s->d->contexts.n : s->d->items.n;
+}
+
+static const FmSparseRows *
+side_rows(const FmIals *s, int side)
+{
+	return side == 0 ? &s->d->contexts : &s->d->items;
+}
+
+static const FmPairLists *
+side_pairs(const FmIals *s, int side)
+{
+	return side == 0 ? &s->d->by_context : &s->d->by_item;
+}
+
+static void
+add_work(FmIals *s, int64_t units)
+{
+	s->work += units;
+	if (s->work >= FM_IALS_TICK_WORK)
+	{
+		s->work = 0;
+		fm_hooks_tick(s->hooks);
+	}
+}
+
+/* ---- augmented vectors, Gram matrix, residual products, predictions ---- */
+
+/* aug of every entity of a side from the model: (own, 1, sum) or (1, own, sum). */
+static void
+compute_aug(FmIals *s, const FmModel *m, int side)
+{
+	const FmSparseRows *rows = side_rows(s, side);
+	int32_t		k = s->k;
+
+	for (int32_t e = 0; e < rows->n; e++)
+	{
+		double	   *v = s->aug[side] + (size_t) e * s->dim;
+		double		own = side == 0 ? m->w0 : 0.0;
+		double		squares = 0.0,
+					norm = 0.0;
+
+		memset(v, 0, (size_t) s->dim * sizeof(double));
+		for (int64_t p = rows->start[e]; p < rows->start[e + 1]; p++)
+		{
+			const float *vf = fm_model_v(m, rows->ids[p]);
+			double		x = rows->x[p];
+
+			own += x * m->w[rows->ids[p]];
+			for (int32_t f = 0; f < k; f++)
+			{
+				v[2 + f] += x * vf[f];
+				squares += x * x * (double) vf[f] * vf[f];
+			}
+		}
+		for (int32_t f = 0; f < k; f++)
+			norm += v[2 + f] * v[2 + f];
+		v[side] = own + 0.5 * (norm - squares);
+		v[1 - side] = 1.0;
+		add_work(s, (rows->start[e + 1] - rows->start[e]) * k);
+	}
+}
+
+/* G = sum_e aug_e aug_e^T over a side. */
+static void
+compute_gram(FmIals *s, int side)
+{
+	int32_t		n = side_size(s, side),
+				dim = s->dim;
+
+	memset(s->gram, 0, (size_t) dim * dim * sizeof(double));
+	for (int32_t e = 0; e < n; e++)
+	{
+		const double *v = s->aug[side] + (size_t) e * dim;
+
+		for (int32_t i = 0; i < dim; i++)
+		{
+			double		vi = v[i];
+			double	   *row = s->gram + (size_t) i * dim;
+
+			for (int32_t j = i; j < dim; j++)
+				row[j] += vi * v[j];
+		}
+		add_work(s, dim * dim / 2);
+	}
+	for (int32_t i = 0; i < dim; i++)
+		for (int32_t j = 0; j < i; j++)
+			s->gram[(size_t) i * dim + j] = s->gram[(size_t) j * dim + i];
+}
+
+/* r_e = G aug_e for every entity of a side. */
+static void
+compute_r(FmIals *s, int side)
+{
+	int32_t		n = side_size(s, side),
+				dim = s->dim;
+
+	for (int32_t e = 0; e < n; e++)
+	{
+		const double *v = s->aug[side] + (size_t) e * dim;
+		double	   *r = s->r + (size_t) e * dim;
+
+		for (int32_t i = 0; i < dim; i++)
+		{
+			const double *row = s->gram + (size_t) i * dim;
+			double		sum = 0.0;
+
+			for (int32_t j = 0; j < dim; j++)
+				sum += row[j] * v[j];
+			r[i] = sum;
+		}
+		add_work(s, dim * dim);
+	}
+}
+
+static double
+dot(const double *a, const double *b, int32_t n)
+{
+	double		sum = 0.0;
+
+	for (int32_t i = 0; i < n; i++)
+		sum += a[i] * b[i];
+	return sum;
+}
+
+static void
+compute_predictions(FmIals *s)
+{
+	const FmImplicitData *d = s->d;
+
+	for (int64_t p = 0; p < d->n_pairs; p++)
+		s->y[p] = dot(s->aug[0] + (size_t) d->pair_context[p] * s->dim,
+					  s->aug[1] + (size_t) d->pair_item[p] * s->dim, s->dim);
+	add_work(s, d->n_pairs * s->dim);
+}
+
+void
+fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
+{
+	s->side = side;
+	compute_aug(s, model, 0);
+	compute_aug(s, model, 1);
+	compute_gram(s, 1 - side);
+	compute_r(s, side);
+	compute_predictions(s);
+}
+
+/* ---- one parameter ---- */
+
+/*
+ * The entities of a step: those having the feature (or every context, for
+ * w0), each with x; theta is the parameter, j the slot of its factor (-1
+ * for a linear term).  On entity e with value x the derivative of y is the
+ * augmented vector a_e u_own + b_e u_j with a_e = x for a linear term and
+ * x (aug_e[j] - x theta) for a factor, b_e = x.
+ */
+typedef struct Step
+{
+	int32_t		n;
+	const int32_t *entity;		/* NULL: entities 0 .. n-1 */
+	const float *x;				/* NULL: x = 1 */
+	int32_t		j;
+	double		theta;
+	double		penalty;
+} Step;
+
+static void
+step_entity(const Step *st, int32_t t, int32_t *e, double *x)
+{
+	*e = st->entity ? st->entity[t] : t;
+	*x = st->x ? st->x[t] : 1.0;
+}
+
+/* Set the parameter to its minimiser; returns the change (of the float value when rounded). */
+static double
+minimise(FmIals *s, const Step *st, bool round_to_float)
+{
+	const int	o = s->side;
+	const int32_t dim = s->dim,
+				j = st->j;
+	const FmPairLists *pl = side_pairs(s, o);
+	const double *other = s->aug[1 - o];
+	const double *G = s->gram;
+	const double goo = G[o * dim + o];
+	const double goj = j >= 0 ? G[o * dim + j] : 0.0;
+	const double gjj = j >= 0 ? G[j * dim + j] : 0.0;
+	double		grad_all = 0.0,
+				hess_all = 0.0,
+				grad_obs = 0.0,
+				hess_obs = 0.0;
+	double		grad,
+				hess,
+				next,
+				delta;
+	int64_t		pairs = 0;
+
+	for (int32_t t = 0; t < st->n; t++)
+	{
+		int32_t		e;
+		double		x,
+					a,
+					b;
+		const double *v,
+				   *r;
+
+		step_entity(st, t, &e, &x);
+		v = s->aug[o] + (size_t) e * dim;
+		r = s->r + (size_t) e * dim;
+		a = j >= 0 ? x * (v[j] - x * st->theta) : x;
+		b = j >= 0 ? x : 0.0;
+		s->coef[t] = a;
+		grad_all += a * r[o] + (j >= 0 ? b * r[j] : 0.0);
+		hess_all += a * a * goo + 2.0 * a * b * goj + b * b * gjj;
+		for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
+		{
+			int64_t		pair = pl->pair[p];
+			double		h = a + (j >= 0 ? b * other[(size_t) pl->other[p] * dim + j] : 0.0);
+			double		w = s->d->pair_weight[pair];
+
+			grad_obs += w * h * (s->y[pair] - 1.0);
+			hess_obs += w * h * h;
+		}
+		pairs += pl->start[e + 1] - pl->start[e];
+	}
+	grad = s->alpha0 * grad_all + grad_obs + st->penalty * st->theta;
+	hess = s->alpha0 * hess_all + hess_obs + st->penalty;
+	add_work(s, st->n + pairs);
+	if (!(hess > 0.0))
+		return 0.0;
+	next = st->theta - grad / hess;
+	if (round_to_float)
+		next = (double) (float) next;
+	delta = next - st->theta;
+	if (delta == 0.0)
+		return 0.0;
+
+	/* propagate: aug, r = G aug, and the observed predictions */
+	for (int32_t t = 0; t < st->n; t++)
+	{
+		int32_t		e;
+		double		x,
+					da,
+					db;
+		double	   *v,
+				   *r;
+
+		step_entity(st, t, &e, &x);
+		v = s->aug[o] + (size_t) e * dim;
+		r = s->r + (size_t) e * dim;
+		da = delta * s->coef[t];
+		db = j >= 0 ? delta * x : 0.0;
+		v[o] += da;
+		if (j >= 0)
+			v[j] += db;
+		for (int32_t i = 0; i < dim; i++)
+			r[i] += da * G[i * dim + o] + (j >= 0 ? db * G[i * dim + j] : 0.0);
+		for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
+			s->y[pl->pair[p]] += da + (j >= 0 ? db * other[(size_t) pl->other[p] * dim + j] : 0.0);
+	}
+	add_work(s, (int64_t) st->n * dim + pairs);
+	return delta;
+}
+
+void
+fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t factor)
+{
+	const FmImplicitData *d = s->d;
+	Step		st;
+
+	if (feature < 0)
+	{
+		st.n = d->contexts.n;
+		st.entity = NULL;
+		st.x = NULL;
+		st.j = -1;
+		st.theta = model->w0;
+		st.penalty = 0.0;
+		model->w0 += minimise(s, &st, false);
+		return;
+	}
+	st.n = (int32_t) (d->feature_start[feature + 1] - d->feature_start[feature]);
+	st.entity = d->feature_entity + d->feature_start[feature];
+	st.x = d->feature_x + d->feature_start[feature];
+	if (factor < 0)
+	{
+		st.j = -1;
+		st.theta = model->w[feature];
+		st.penalty = s->reg_w * s->penalty[feature];
+		model->w[feature] = (float) (st.theta + minimise(s, &st, true));
+	}
+	else
+	{
+		float	   *v = fm_model_v(model, feature);
+
+		st.j = 2 + factor;
+		st.theta = v[factor];
+		st.penalty = s->reg_v * s->penalty[feature];
+		v[factor] = (float) (st.theta + minimise(s, &st, true));
+	}
+}
+
+static void
+sweep_side(FmIals *s, FmModel *model, int side)
+{
+	fm_ials_begin_side(s, model, side);
+	if (side == 0)
+		fm_ials_update(s, model, -1, -1);
+	for (int32_t f = 0; f < s->d->n_features; f++)
+	{
+		if (s->d->item_side[f] != side)
+			continue;
+		fm_ials_update(s, model, f, -1);
+		for (int32_t factor = 0; factor < s->k; factor++)
+			fm_ials_update(s, model, f, factor);
+	}
+}
+
+void
+fm_ials_epoch(FmIals *s, FmModel *model)
+{
+	sweep_side(s, model, 0);
+	sweep_side(s, model, 1);
+}
+
+/* ---- objective ---- */
+
+static double
+penalty_sum(const FmIals *s, const FmModel *m)
+{
+	double		sum = 0.0;
+
+	for (int32_t f = 0; f < m->n_features; f++)
+	{
+		const float *v = fm_model_v(m, f);
+		double		norm = 0.0;
+
+		for (int32_t i = 0; i < m->k; i++)
+			norm += (double) v[i] * v[i];
+		sum += s->penalty[f] * (s->reg_w * (double) m->w[f] * m->w[f] + s->reg_v * norm);
+	}
+	return sum;
+}
+
+static double
+observed_loss(const FmIals *s)
+{
+	double		sum = 0.0;
+
+	for (int64_t p = 0; p < s->d->n_pairs; p++)
+	{
+		double		err = s->y[p] - 1.0;
+
+		sum += s->d->pair_weight[p] * err * err;
+	}
+	return sum;
+}
+
+double
+fm_ials_objective(FmIals *s, const FmModel *model)
+{
+	double		all = 0.0;
+
+	fm_ials_begin_side(s, model, 0);
+	/* r_c = G_items aug_c, so sum_{c,i} y_ci^2 = sum_c <aug_c, r_c> */
+	for (int32_t c = 0; c < s->d->contexts.n; c++)
+		all += dot(s->aug[0] + (size_t) c * s->dim, s->r + (size_t) c * s->dim, s->dim);
+	return observed_loss(s) + s->alpha0 * all + penalty_sum(s, model);
+}
+
+/* The objective from the caches left by the item sweep: no recomputation. */
+static double
+objective_after_item_sweep(FmIals *s, const FmModel *model)
+{
+	double		all = 0.0;
+
+	for (int32_t i = 0; i < s->d->items.n; i++)
+		all += dot(s->aug[1] + (size_t) i * s->dim, s->r + (size_t) i * s->dim, s->dim);
+	return observed_loss(s) + s->alpha0 * all + penalty_sum(s, model);
+}
+
+double
+fm_ials_penalty(const FmIals *s, int32_t feature)
+{
+	return s->penalty[feature];
+}
+
+/* lambda_f = (sum_e x_ef^2 (W_e + alpha0 N_other))^exponent */
+static void
+compute_penalties(FmIals *s, double exponent)
+{
+	const FmImplicitData *d = s->d;
+
+	for (int32_t f = 0; f < d->n_features; f++)
+	{
+		int			side = d->item_side[f];
+		const FmPairLists *pl = side_pairs(s, side);
+		double		n_other = side_size(s, 1 - side);
+		double		frequency = 0.0;
+
+		for (int64_t t = d->feature_start[f]; t < d->feature_start[f + 1]; t++)
+		{
+			int32_t		e = d->feature_entity[t];
+			double		x = d->feature_x[t];
+			double		weights = 0.0;
+
+			for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
+				weights += d->pair_weight[pl->pair[p]];
+			frequency += x * x * (weights + s->alpha0 * n_other);
+		}
+		s->penalty[f] = pow(frequency, exponent);
+	}
+}
+
+/* ---- validation ---- */
+
+/* Up to FM_IALS_VALID_CONTEXTS contexts with held-out pairs, a seeded sample, ascending. */
+static void
+choose_validation_contexts(FmIals *s, uint64_t seed)
+{
+	const FmImplicitData *d = s->d;
+	int32_t    *chosen = fm_alloc(s->a, ((size_t) d->contexts.n + 1) * sizeof(int32_t));
+	int32_t		n = 0;
+	FmRng		rng;
+
+	for (int32_t c = 0; c < d->contexts.n; c++)
+		if (d->valid_start[c + 1] > d->valid_start[c])
+			chosen[n++] = c;
+	if (n > FM_IALS_VALID_CONTEXTS)
+	{
+		fm_rng_seed(&rng, seed);
+		fm_rng_shuffle_int32(&rng, chosen, n);
+		n = FM_IALS_VALID_CONTEXTS;
+		/* ascending again (insertion sort of a small list) */
+		for (int32_t i = 1; i < n; i++)
+			for (int32_t j = i; j > 0 && chosen[j - 1] > chosen[j]; j--)
+			{
+				int32_t		t = chosen[j];
+
+				chosen[j] = chosen[j - 1];
+				chosen[j - 1] = t;
+			}
+	}
+	s->valid_context = chosen;
+	s->n_users = n;
+	s->users = fm_alloc(s->a, ((size_t) n + 1) * sizeof(FmRankUser));
+	s->queries = fm_alloc(s->a, ((size_t) n * s->k + 1) * sizeof(float));
+	for (int32_t u = 0; u < n; u++)
+	{
+		int32_t		c = chosen[u];
+		FmRankUser *user = &s->users[u];
+
+		user->query = s->queries + (size_t) u * s->k;
+		user->excluded = d->by_context.other + d->by_context.start[c];
+		user->n_excluded = (int32_t) (d->by_context.start[c + 1] - d->by_context.start[c]);
+		user->relevant = d->valid_item + d->valid_start[c];
+		user->n_relevant = (int32_t) (d->valid_start[c + 1] - d->valid_start[c]);
+		user->n_relevant_outside = 0;
+	}
+	s->item_embeddings = fm_alloc(s->a, ((size_t) d->items.n * s->k + 1) * sizeof(float));
+	s->item_bias = fm_alloc(s->a, ((size_t) d->items.n + 1) * sizeof(float));
+}
+
+static void
+rank_tick(void *arg)
+{
+	fm_hooks_tick((const FmTrainHooks *) arg);
+}
+
+/*
+ * Served scores: item bias + <q_c, e_i> in float, as fm_item and fm_query
+ * store them (the context's own terms do not change its ranking).
+ */
+double
+fm_ials_validation_ndcg(FmIals *s, const FmModel *model)
+{
+	const FmImplicitData *d = s->d;
+	FmRankItems items;
+	FmRankQuality q;
+
+	if (s->n_users == 0)
+		return NAN;
+	compute_aug(s, model, 0);
+	compute_aug(s, model, 1);
+	for (int32_t i = 0; i < d->items.n; i++)
+	{
+		const double *v = s->aug[1] + (size_t) i * s->dim;
+
+		s->item_bias[i] = (float) v[1];
+		for (int32_t f = 0; f < s->k; f++)
+			s->item_embeddings[(size_t) i * s->k + f] = (float) v[2 + f];
+	}
+	for (int32_t u = 0; u < s->n_users; u++)
+	{
+		const double *v = s->aug[0] + (size_t) s->valid_context[u] * s->dim;
+
+		for (int32_t f = 0; f < s->k; f++)
+			s->queries[(size_t) u * s->k + f] = (float) v[2 + f];
+	}
+	items.n_items = d->items.n;
+	items.dim = s->k;
+	items.embeddings = s->item_embeddings;
+	items.bias = s->item_bias;
+	items.ids = d->item_ids;
+	q = fm_rank_evaluate(&items, s->users, s->n_users, FM_IALS_VALID_K, rank_tick,
+						 (void *) s->hooks, s->a);
+	return q.ndcg_at_k;
+}
+
+/* ---- setup and the training loop ---- */
+
+static int64_t
+longest_feature(const FmImplicitData *d)
+{
+	int64_t		longest = d->contexts.n;	/* w0 spans every context */
+
+	for (int32_t f = 0; f < d->n_features; f++)
+		if (d->feature_start[f + 1] - d->feature_start[f] > longest)
+			longest = d->feature_start[f + 1] - d->feature_start[f];
+	return longest;
+}
+
+FmIals *
+fm_ials_new(const FmImplicitData *d, const FmTrainParams *params, const FmModel *model,
+			const FmTrainHooks *hooks, const FmAllocator *a)
+{
+	FmIals	   *s = fm_alloc(a, sizeof(FmIals));
+	int32_t		largest = d->contexts.n > d->items.n ? d->contexts.n : d->items.n;
+
+	s->d = d;
+	s->a = a;
+	s->hooks = hooks;
+	s->k = model->k;
+	s->dim = model->k + 2;
+	s->alpha0 = params->unobserved_weight;
+	s->reg_w = params->reg_w;
+	s->reg_v = params->reg_v;
+	s->aug[0] = fm_alloc(a, ((size_t) d->contexts.n + 1) * s->dim * sizeof(double));
+	s->aug[1] = fm_alloc(a, ((size_t) d->items.n + 1) * s->dim * sizeof(double));
+	s->r = fm_alloc(a, ((size_t) largest + 1) * s->dim * sizeof(double));
+	s->gram = fm_alloc(a, (size_t) s->dim * s->dim * sizeof(double));
+	s->y = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
+	s->penalty = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(double));
+	s->coef = fm_alloc(a, ((size_t) longest_feature(d) + 1) * sizeof(double));
+	compute_penalties(s, params->reg_exponent);
+	choose_validation_contexts(s, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
+	return s;
+}
+
+void
+fm_train_ials(const FmImplicitData *d, const FmTrainParams *params, FmModel *model,
+			  const FmTrainHooks *hooks, const FmAllocator *a, FmTrainResult *result)
+{
+	FmIals	   *s;
+
+	fm_model_init_random(model, 0.0, params->init_stdev, fm_seed_for(params->seed, FM_SEED_INIT));
+	s = fm_ials_new(d, params, model, hooks, a);
+	result->epochs_run = 0;
+	result->train_rmse = NAN;
+	result->valid_rmse = NAN;
+	result->valid_rmse_mean_model = NAN;
+	result->train_loss = NAN;
+	result->valid_ndcg = NAN;
+	for (int32_t epoch = 0; epoch < params->epochs; epoch++)
+	{
+		double		started = fm_wall_seconds();
+		FmEpochReport report;
+
+		fm_ials_epoch(s, model);
+		report.epoch = epoch + 1;
+		report.train_rmse = NAN;
+		report.valid_rmse = NAN;
+		report.train_loss = objective_after_item_sweep(s, model);
+		report.valid_ndcg = fm_ials_validation_ndcg(s, model);
+		report.seconds = fm_wall_seconds() - started;
+		result->epochs_run = epoch + 1;
+		result->train_loss = report.train_loss;
+		result->valid_ndcg = report.valid_ndcg;
+		if (hooks != NULL && hooks->epoch_done != NULL && !hooks->epoch_done(&report, hooks->arg))
+			break;
+	}
+}

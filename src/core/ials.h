@@ -1,0 +1,82 @@
+/*
+ * ials.h - implicit alternating least squares for factorization machines:
+ * coordinate descent with the Gram-matrix trick (Bayer, He, Kanagal,
+ * Rendle, "A Generic Coordinate Descent Framework for Learning from
+ * Implicit Feedback", WWW 2017), with the recipe of Rendle, Krichene, Zhang,
+ * Koren, "Revisiting the Performance of iALS on Item Recommendation
+ * Benchmarks" (2021): frequency-scaled penalty, a small initialisation.
+ *
+ * Objective, over every (context c, item i) pair of the catalogue:
+ *
+ *   L = sum_{observed} w_ci (y_ci - 1)^2  +  alpha0 sum_{all c, i} y_ci^2
+ *       + sum_f lambda_f (reg_w w_f^2 + reg_v |v_f|^2)
+ *
+ * with y the full FM prediction (implicit.h), w_ci the confidence of an
+ * observed pair and lambda_f = (sum over the entities e of f's side having
+ * f of x_ef^2 (W_e + alpha0 N_other))^reg_exponent, W_e the summed
+ * confidences of e's pairs and N_other the size of the other side.  w0 is
+ * not penalised.
+ *
+ * Augmented vectors.  Write a context as qa_c = (s_c, 1, q_c) and an item as
+ * ea_i = (1, s_i, e_i), s being the side's own scalar terms (w0 + linear +
+ * pairwise among its features for a context; the item bias for an item):
+ * then y_ci = <qa_c, ea_i>.  The FM is linear in each single parameter
+ * theta of one side, and its derivative is again an augmented vector of
+ * that side: for a feature f of a context with value x,
+ *
+ *   dy/dw_f  = <x u_0, ea_i>,   dy/dv_fd = <x (q_cd - x v_fd) u_0 + x u_{2+d}, ea_i>
+ *
+ * (u_j the unit vectors; items alike with slot 1).  So the sum over every
+ * item of h * y and of h^2 needs only the k+2 square Gram matrix
+ * G = sum_i ea_i ea_i^T and r_c = G qa_c, kept up to date after each step:
+ * an exact one-dimensional minimisation per parameter, and one epoch (a
+ * sweep over the context side, then the item side) costs
+ * O(nnz_pairs * m * k + (n_contexts * m_c + n_items * m_i) * k^2), never
+ * O(contexts x items).
+ */
+#ifndef FM_IALS_H
+#define FM_IALS_H
+
+#include "implicit.h"
+#include "train.h"
+
+/* Contexts whose held-out items the per-epoch NDCG@10 ranks, at most. */
+#define FM_IALS_VALID_CONTEXTS 1000
+#define FM_IALS_VALID_K 10
+
+/* The sweep's caches; opaque outside ials.c except for tests. */
+typedef struct FmIals FmIals;
+
+extern FmIals *fm_ials_new(const FmImplicitData *d, const FmTrainParams *params,
+						   const FmModel *model, const FmTrainHooks *hooks,
+						   const FmAllocator *a);
+
+/* One epoch: every context-side parameter (w0 first), then every item-side one. */
+extern void fm_ials_epoch(FmIals *s, FmModel *model);
+
+/*
+ * For tests: start a sweep of one side (0 contexts, 1 items) from the model,
+ * then set one parameter to its exact minimiser: feature -1 is w0 (context
+ * side), factor -1 is w_f.
+ */
+extern void fm_ials_begin_side(FmIals *s, const FmModel *model, int side);
+extern void fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t factor);
+
+/* L of the model, computed from scratch. */
+extern double fm_ials_objective(FmIals *s, const FmModel *model);
+
+/* The penalty weight lambda_f (before reg_w / reg_v). */
+extern double fm_ials_penalty(const FmIals *s, int32_t feature);
+
+/* NDCG@10 over the sampled validation contexts (NaN without any). */
+extern double fm_ials_validation_ndcg(FmIals *s, const FmModel *model);
+
+/*
+ * The whole training: initialise the model (w0 = w = 0, V ~ N(0,
+ * init_stdev^2)), run params->epochs epochs, reporting the objective and
+ * the validation NDCG@10 after each.
+ */
+extern void fm_train_ials(const FmImplicitData *d, const FmTrainParams *params, FmModel *model,
+						  const FmTrainHooks *hooks, const FmAllocator *a, FmTrainResult *result);
+
+#endif							/* FM_IALS_H */

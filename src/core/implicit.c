@@ -1,0 +1,461 @@
+/*
+ * implicit.c - builds the contexts, items and observed pairs of
+ * implicit-feedback training from source and catalogue rows (implicit.h).
+ */
+#include "implicit.h"
+#include "rng.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A (feature id, x) entry, for sorting a row's context features. */
+typedef struct Entry
+{
+	int32_t		id;
+	float		x;
+} Entry;
+
+/* An observed row on its way to a pair. */
+typedef struct RawPair
+{
+	int32_t		item;
+	float		weight;
+} RawPair;
+
+static int
+compare_raw_pairs(const void *a, const void *b)
+{
+	const RawPair *p = a,
+			   *q = b;
+
+	return (p->item > q->item) - (p->item < q->item);
+}
+
+static bool
+is_item_feature(const FmDataset *rows, const FmImplicitSpec *spec, int32_t id)
+{
+	return spec->item_group[rows->feature_group[id]] != 0;
+}
+
+static bool
+is_key_feature(const FmDataset *rows, const FmImplicitSpec *spec, int32_t id)
+{
+	return rows->feature_group[id] == spec->key_group;
+}
+
+/* The key feature of a row, or -1 when the row has none (a NULL key). */
+static int32_t
+row_key(const FmDataset *ds, const FmDataset *rows, const FmImplicitSpec *spec, int64_t r)
+{
+	for (int64_t p = ds->row_start[r]; p < ds->row_start[r + 1]; p++)
+		if (is_key_feature(rows, spec, ds->ids[p]))
+			return ds->ids[p];
+	return -1;
+}
+
+/* ---- contexts: distinct sorted feature lists, found through a hash table ---- */
+
+typedef struct ContextTable
+{
+	FmSparseRows *rows;			/* the contexts found so far */
+	int32_t    *slots;			/* context index + 1, 0 = empty */
+	uint64_t	mask;
+} ContextTable;
+
+static uint64_t
+entries_hash(const Entry *e, int32_t n)
+{
+	uint64_t	h = UINT64_C(1469598103934665603);
+
+	for (int32_t i = 0; i < n; i++)
+	{
+		uint32_t	bits;
+
+		memcpy(&bits, &e[i].x, sizeof(bits));
+		h = (h ^ (uint32_t) e[i].id) * UINT64_C(1099511628211);
+		h = (h ^ bits) * UINT64_C(1099511628211);
+	}
+	return h ^ (h >> 29);
+}
+
+static bool
+context_equals(const FmSparseRows *c, int32_t index, const Entry *e, int32_t n)
+{
+	int64_t		begin = c->start[index];
+
+	if (c->start[index + 1] - begin != n)
+		return false;
+	for (int32_t i = 0; i < n; i++)
+		if (c->ids[begin + i] != e[i].id || c->x[begin + i] != e[i].x)
+			return false;
+	return true;
+}
+
+/* The index of the context with these entries, added when new. */
+static int32_t
+context_index(ContextTable *t, const Entry *e, int32_t n)
+{
+	FmSparseRows *c = t->rows;
+	uint64_t	slot = entries_hash(e, n) & t->mask;
+	int64_t		begin;
+
+	while (t->slots[slot] != 0)
+	{
+		if (context_equals(c, t->slots[slot] - 1, e, n))
+			return t->slots[slot] - 1;
+		slot = (slot + 1) & t->mask;
+	}
+	begin = c->start[c->n];
+	for (int32_t i = 0; i < n; i++)
+	{
+		c->ids[begin + i] = e[i].id;
+		c->x[begin + i] = e[i].x;
+	}
+	c->start[c->n + 1] = begin + n;
+	t->slots[slot] = ++c->n;
+	return c->n - 1;
+}
+
+/* The context features of row r, sorted by id (insertion sort: rows are short). */
+static int32_t
+context_entries(const FmDataset *rows, const FmImplicitSpec *spec, int64_t r, Entry *out)
+{
+	int32_t		n = 0;
+
+	for (int64_t p = rows->row_start[r]; p < rows->row_start[r + 1]; p++)
+	{
+		Entry		e = {rows->ids[p], rows->weights[p]};
+		int32_t		i = n++;
+
+		if (is_item_feature(rows, spec, e.id))
+		{
+			n--;
+			continue;
+		}
+		while (i > 0 && out[i - 1].id > e.id)
+		{
+			out[i] = out[i - 1];
+			i--;
+		}
+		out[i] = e;
+	}
+	return n;
+}
+
+/* ---- the catalogue ---- */
+
+/* Item keys as numbers when every key is an integer, else catalogue positions. */
+static void
+set_item_ids(FmImplicitData *d, const int32_t *item_key, const FmImplicitSpec *spec)
+{
+	bool		numeric = spec->feature_value != NULL;
+
+	for (int32_t i = 0; numeric && i < d->items.n; i++)
+	{
+		const char *text = spec->feature_value[item_key[i]];
+		char	   *end;
+
+		errno = 0;
+		d->item_ids[i] = strtoll(text, &end, 10);
+		numeric = errno == 0 && end != text && *end == '\0';
+	}
+	for (int32_t i = 0; !numeric && i < d->items.n; i++)
+		d->item_ids[i] = i;
+	/* distinct keys may still print as one number ("1", "01"): then positions */
+	for (int32_t i = 0; numeric && i < d->items.n; i++)
+		for (int32_t j = 0; j < i && numeric; j++)
+			numeric = d->item_ids[i] != d->item_ids[j];
+	for (int32_t i = 0; !numeric && i < d->items.n; i++)
+		d->item_ids[i] = i;
+}
+
+static FmImplicitStatus
+read_catalogue(const FmDataset *rows, const FmDataset *cat, const FmImplicitSpec *spec,
+			   FmImplicitData *d, int32_t *item_of_key, FmImplicitProblem *problem,
+			   const FmAllocator *a)
+{
+	FmSparseRows *items = &d->items;
+	int32_t    *item_key;
+
+	if (cat->n_rows == 0)
+		return FM_IMPLICIT_EMPTY_CATALOGUE;
+	items->n = (int32_t) cat->n_rows;
+	items->start = fm_alloc(a, ((size_t) items->n + 1) * sizeof(int64_t));
+	items->ids = fm_alloc(a, (size_t) cat->n_nonzeros * sizeof(int32_t));
+	items->x = fm_alloc(a, (size_t) cat->n_nonzeros * sizeof(float));
+	item_key = fm_alloc(a, (size_t) items->n * sizeof(int32_t));
+	d->item_ids = fm_alloc(a, (size_t) items->n * sizeof(int64_t));
+	for (int32_t i = 0; i < items->n; i++)
+	{
+		int32_t		key = row_key(cat, rows, spec, i);
+		int64_t		n = items->start[i];
+
+		problem->row = i;
+		if (key < 0)
+			return FM_IMPLICIT_CATALOGUE_ROW_WITHOUT_KEY;
+		if (item_of_key[key] >= 0)
+		{
+			problem->feature = key;
+			return FM_IMPLICIT_DUPLICATE_ITEM;
+		}
+		item_of_key[key] = i;
+		item_key[i] = key;
+		for (int64_t p = cat->row_start[i]; p < cat->row_start[i + 1]; p++)
+		{
+			if (!is_item_feature(rows, spec, cat->ids[p]))
+				continue;
+			items->ids[n] = cat->ids[p];
+			items->x[n] = cat->weights[p];
+			n++;
+		}
+		items->start[i + 1] = n;
+	}
+	set_item_ids(d, item_key, spec);
+	return FM_IMPLICIT_OK;
+}
+
+/* ---- pairs ---- */
+
+/* Sort each context's raw pairs by item and merge repeats (weights add up). */
+static int64_t
+merge_pairs(RawPair *raw, int64_t *start, int32_t n_contexts)
+{
+	int64_t		out = 0;
+
+	for (int32_t c = 0; c < n_contexts; c++)
+	{
+		int64_t		begin = start[c],
+					end = start[c + 1];
+
+		qsort(raw + begin, (size_t) (end - begin), sizeof(RawPair), compare_raw_pairs);
+		start[c] = out;
+		for (int64_t p = begin; p < end; p++)
+		{
+			if (out > start[c] && raw[out - 1].item == raw[p].item)
+				raw[out - 1].weight += raw[p].weight;
+			else
+				raw[out++] = raw[p];
+		}
+	}
+	start[n_contexts] = out;
+	return out;
+}
+
+/*
+ * Each pair is held out with probability validation_fraction; a context
+ * keeps at least one training pair (its first), so that it has a vector.
+ */
+static void
+split_pairs(FmImplicitData *d, const RawPair *raw, const int64_t *start, const FmImplicitSpec *spec,
+			const FmAllocator *a)
+{
+	int64_t		total = start[d->contexts.n];
+	uint8_t    *held = fm_alloc(a, (size_t) total + 1);
+	FmRng		rng;
+	int64_t		t = 0,
+				v = 0;
+
+	fm_rng_seed(&rng, spec->seed ^ UINT64_C(0x9E3779B97F4A7C15));
+	for (int32_t c = 0; c < d->contexts.n; c++)
+	{
+		bool		kept = false;
+
+		for (int64_t p = start[c]; p < start[c + 1]; p++)
+		{
+			held[p] = fm_rng_uniform(&rng) < spec->validation_fraction;
+			kept |= !held[p];
+		}
+		if (!kept)
+			held[start[c]] = 0;
+		for (int64_t p = start[c]; p < start[c + 1]; p++)
+			v += held[p];
+	}
+	d->n_valid = v;
+	d->n_pairs = total - v;
+	d->pair_context = fm_alloc(a, (size_t) d->n_pairs * sizeof(int32_t));
+	d->pair_item = fm_alloc(a, (size_t) d->n_pairs * sizeof(int32_t));
+	d->pair_weight = fm_alloc(a, (size_t) d->n_pairs * sizeof(float));
+	d->valid_item = fm_alloc(a, (size_t) d->n_valid * sizeof(int32_t));
+	d->valid_start = fm_alloc(a, ((size_t) d->contexts.n + 1) * sizeof(int64_t));
+	d->by_context.start = fm_alloc(a, ((size_t) d->contexts.n + 1) * sizeof(int64_t));
+	v = 0;
+	for (int32_t c = 0; c < d->contexts.n; c++)
+	{
+		for (int64_t p = start[c]; p < start[c + 1]; p++)
+		{
+			if (held[p])
+				d->valid_item[v++] = raw[p].item;
+			else
+			{
+				d->pair_context[t] = c;
+				d->pair_item[t] = raw[p].item;
+				d->pair_weight[t] = raw[p].weight;
+				t++;
+			}
+		}
+		d->by_context.start[c + 1] = t;
+		d->valid_start[c + 1] = v;
+	}
+}
+
+/* The pair lists of both sides: by context (pairs in order) and by item (counting sort). */
+static void
+index_pairs(FmImplicitData *d, const FmAllocator *a)
+{
+	FmPairLists *bc = &d->by_context,
+			   *bi = &d->by_item;
+	int64_t    *fill;
+
+	bc->other = d->pair_item;
+	bc->pair = fm_alloc(a, (size_t) d->n_pairs * sizeof(int64_t));
+	for (int64_t p = 0; p < d->n_pairs; p++)
+		bc->pair[p] = p;
+
+	bi->start = fm_alloc(a, ((size_t) d->items.n + 1) * sizeof(int64_t));
+	bi->other = fm_alloc(a, (size_t) d->n_pairs * sizeof(int32_t));
+	bi->pair = fm_alloc(a, (size_t) d->n_pairs * sizeof(int64_t));
+	for (int64_t p = 0; p < d->n_pairs; p++)
+		bi->start[d->pair_item[p] + 1]++;
+	for (int32_t i = 0; i < d->items.n; i++)
+		bi->start[i + 1] += bi->start[i];
+	fill = fm_alloc(a, ((size_t) d->items.n + 1) * sizeof(int64_t));
+	memcpy(fill, bi->start, ((size_t) d->items.n + 1) * sizeof(int64_t));
+	for (int64_t p = 0; p < d->n_pairs; p++)
+	{
+		int64_t		dst = fill[d->pair_item[p]]++;
+
+		bi->other[dst] = d->pair_context[p];
+		bi->pair[dst] = p;
+	}
+}
+
+/* feature -> the entities of its side that have it, with x. */
+static void
+index_features(FmImplicitData *d, const FmAllocator *a)
+{
+	const FmSparseRows *sides[2] = {&d->contexts, &d->items};
+	int64_t		total = d->contexts.start[d->contexts.n] + d->items.start[d->items.n];
+	int64_t    *fill;
+
+	d->feature_start = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(int64_t));
+	d->feature_entity = fm_alloc(a, (size_t) total * sizeof(int32_t));
+	d->feature_x = fm_alloc(a, (size_t) total * sizeof(float));
+	for (int s = 0; s < 2; s++)
+		for (int64_t p = 0; p < sides[s]->start[sides[s]->n]; p++)
+			d->feature_start[sides[s]->ids[p] + 1]++;
+	for (int32_t f = 0; f < d->n_features; f++)
+		d->feature_start[f + 1] += d->feature_start[f];
+	fill = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(int64_t));
+	memcpy(fill, d->feature_start, ((size_t) d->n_features + 1) * sizeof(int64_t));
+	for (int s = 0; s < 2; s++)
+		for (int32_t e = 0; e < sides[s]->n; e++)
+			for (int64_t p = sides[s]->start[e]; p < sides[s]->start[e + 1]; p++)
+			{
+				int64_t		dst = fill[sides[s]->ids[p]]++;
+
+				d->feature_entity[dst] = e;
+				d->feature_x[dst] = sides[s]->x[p];
+			}
+}
+
+static uint64_t
+table_size(int64_t n)
+{
+	uint64_t	size = 16;
+
+	while (size < (uint64_t) n * 2)
+		size <<= 1;
+	return size;
+}
+
+FmImplicitStatus
+fm_implicit_build(const FmDataset *rows, const FmDataset *catalogue, const FmImplicitSpec *spec,
+				  FmImplicitData *out, FmImplicitProblem *problem, const FmAllocator *a)
+{
+	int32_t    *item_of_key = fm_alloc(a, ((size_t) rows->n_features + 1) * sizeof(int32_t));
+	Entry	   *entries;
+	RawPair    *raw;
+	int32_t    *row_context;
+	int64_t    *start;
+	int64_t		n_raw = 0;
+	int32_t		longest = 1;
+	ContextTable table;
+	FmImplicitStatus status;
+
+	memset(out, 0, sizeof(*out));
+	memset(problem, 0, sizeof(*problem));
+	out->n_features = rows->n_features;
+	out->item_side = fm_alloc(a, (size_t) rows->n_features + 1);
+	for (int32_t f = 0; f < rows->n_features; f++)
+	{
+		item_of_key[f] = -1;
+		out->item_side[f] = is_item_feature(rows, spec, f);
+	}
+	status = read_catalogue(rows, catalogue, spec, out, item_of_key, problem, a);
+	if (status != FM_IMPLICIT_OK)
+		return status;
+
+	/* room for every row being a new context */
+	for (int64_t r = 0; r < rows->n_rows; r++)
+		if (rows->row_start[r + 1] - rows->row_start[r] > longest)
+			longest = (int32_t) (rows->row_start[r + 1] - rows->row_start[r]);
+	entries = fm_alloc(a, (size_t) longest * sizeof(Entry));
+	out->contexts.start = fm_alloc(a, ((size_t) rows->n_rows + 1) * sizeof(int64_t));
+	out->contexts.ids = fm_alloc(a, (size_t) rows->n_nonzeros * sizeof(int32_t));
+	out->contexts.x = fm_alloc(a, (size_t) rows->n_nonzeros * sizeof(float));
+	table.rows = &out->contexts;
+	table.mask = table_size(rows->n_rows) - 1;
+	table.slots = fm_alloc(a, (size_t) (table.mask + 1) * sizeof(int32_t));
+	raw = fm_alloc(a, (size_t) rows->n_rows * sizeof(RawPair));
+	row_context = fm_alloc(a, (size_t) rows->n_rows * sizeof(int32_t));
+
+	for (int64_t r = 0; r < rows->n_rows; r++)
+	{
+		int32_t		key = row_key(rows, rows, spec, r);
+		double		target = rows->targets[r];
+		double		weight = 1.0 + spec->confidence * target;
+
+		problem->row = r;
+		problem->feature = key;
+		if (key < 0)
+			return FM_IMPLICIT_ROW_WITHOUT_ITEM;
+		if (item_of_key[key] < 0)
+			return FM_IMPLICIT_UNKNOWN_ITEM;
+		if (!isnan(spec->positive_threshold) && !(target >= spec->positive_threshold))
+			continue;
+		if (!(weight > 0.0) || !isfinite((float) weight))
+			return FM_IMPLICIT_BAD_CONFIDENCE;
+		row_context[n_raw] = context_index(&table, entries, context_entries(rows, spec, r, entries));
+		raw[n_raw].item = item_of_key[key];
+		raw[n_raw].weight = (float) weight;
+		n_raw++;
+	}
+	problem->row = 0;
+	problem->feature = 0;
+	problem->positives = n_raw;
+	if (n_raw == 0)
+		return FM_IMPLICIT_NO_POSITIVE;
+
+	/* group the raw pairs by context (counting sort, stable) */
+	{
+		RawPair    *sorted = fm_alloc(a, (size_t) n_raw * sizeof(RawPair));
+		int64_t    *fill = fm_alloc(a, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
+
+		start = fm_alloc(a, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
+		for (int64_t p = 0; p < n_raw; p++)
+			start[row_context[p] + 1]++;
+		for (int32_t c = 0; c < out->contexts.n; c++)
+			start[c + 1] += start[c];
+		memcpy(fill, start, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
+		for (int64_t p = 0; p < n_raw; p++)
+			sorted[fill[row_context[p]]++] = raw[p];
+		raw = sorted;
+	}
+	merge_pairs(raw, start, out->contexts.n);
+	split_pairs(out, raw, start, spec, a);
+	index_pairs(out, a);
+	index_features(out, a);
+	return FM_IMPLICIT_OK;
+}

@@ -1,0 +1,120 @@
+/*
+ * implicit.h - implicit-feedback training data: contexts, items and the
+ * observed (context, item) pairs between them.
+ *
+ * A factorization machine whose features are split in two sides,
+ *
+ *     y(c, i) = w0 + lin(c) + pairs(c)  +  lin(i) + pairs(i)  +  <q_c, e_i>
+ *
+ * where q_c = sum of the context's feature vectors times x and e_i the same
+ * for the item, is what fm_query / fm_item serve: the context side is a
+ * constant per context, the item side is the item's bias and embedding.
+ *
+ * The builder turns training rows (context features plus the item key, as
+ * read from the source) and catalogue rows (item key plus item features)
+ * into
+ *   - contexts: each distinct set of context features (id, x) is one
+ *     context (a user, or a demographic group when there is no user id);
+ *   - items: one per catalogue row, found from the rows by the item key;
+ *   - observed pairs by context, items ascending, repeats merged, each with a
+ *     confidence 1 + confidence * target; a share of every context's pairs
+ *     is held out for validation, decided by a seeded generator.
+ * Both sides share the feature ids of one dictionary; a feature belongs to
+ * the context side or to the item side by its group (source column).
+ */
+#ifndef FM_IMPLICIT_H
+#define FM_IMPLICIT_H
+
+#include "dataset.h"
+
+/* Rows of sparse features: entity e has ids[start[e] .. start[e+1]). */
+typedef struct FmSparseRows
+{
+	int32_t		n;
+	int64_t    *start;			/* n + 1 */
+	int32_t    *ids;
+	float	   *x;
+} FmSparseRows;
+
+/* Lists of pairs per entity: entity e has pairs start[e] .. start[e+1]). */
+typedef struct FmPairLists
+{
+	int64_t    *start;			/* n + 1 */
+	int32_t    *other;			/* the entity of the other side */
+	int64_t    *pair;			/* the pair's index in FmImplicitData */
+} FmPairLists;
+
+typedef struct FmImplicitData
+{
+	int32_t		n_features;
+	uint8_t    *item_side;		/* n_features: 1 for an item feature */
+	FmSparseRows contexts;
+	FmSparseRows items;
+	int64_t    *item_ids;		/* n_items: the key as a number where it is
+								 * one, else the catalogue position; ties in
+								 * ranking go to the smaller */
+
+	/* observed training pairs, by context then item */
+	int64_t		n_pairs;
+	int32_t    *pair_context;
+	int32_t    *pair_item;
+	float	   *pair_weight;	/* confidence, > 0 */
+	FmPairLists by_context;		/* n_contexts lists */
+	FmPairLists by_item;		/* n_items lists */
+
+	/* held-out pairs, by context then item */
+	int64_t		n_valid;
+	int64_t    *valid_start;	/* n_contexts + 1 */
+	int32_t    *valid_item;
+
+	/* feature f occurs in entities feature_entity[feature_start[f] ..) of its side */
+	int64_t    *feature_start;	/* n_features + 1 */
+	int32_t    *feature_entity;
+	float	   *feature_x;
+} FmImplicitData;
+
+typedef struct FmImplicitSpec
+{
+	int32_t		key_group;		/* group of the item key feature */
+	const uint8_t *item_group;	/* n_groups: 1 for an item-side group */
+	double		positive_threshold; /* rows with target >= it are positive; NaN: all */
+	double		confidence;		/* weight of a positive = 1 + confidence * target */
+	double		validation_fraction;
+	uint64_t	seed;
+	/*
+	 * Item key value (text) of a feature id, to turn numeric keys into
+	 * ranking ids; may be NULL (ids are catalogue positions).
+	 */
+	const char *const *feature_value;
+} FmImplicitSpec;
+
+typedef enum FmImplicitStatus
+{
+	FM_IMPLICIT_OK,
+	FM_IMPLICIT_EMPTY_CATALOGUE,
+	FM_IMPLICIT_CATALOGUE_ROW_WITHOUT_KEY,	/* problem_row: catalogue row */
+	FM_IMPLICIT_DUPLICATE_ITEM, /* problem_row: catalogue row */
+	FM_IMPLICIT_ROW_WITHOUT_ITEM,	/* problem_row: source row, NULL key */
+	FM_IMPLICIT_UNKNOWN_ITEM,	/* problem_row, problem_feature: key not in catalogue */
+	FM_IMPLICIT_NO_POSITIVE,
+	FM_IMPLICIT_BAD_CONFIDENCE	/* problem_row: 1 + confidence * target <= 0 */
+} FmImplicitStatus;
+
+typedef struct FmImplicitProblem
+{
+	int64_t		row;
+	int32_t		feature;
+	int64_t		positives;		/* rows at or above the threshold */
+} FmImplicitProblem;
+
+/*
+ * Build `out` from source rows and catalogue rows sharing one feature
+ * dictionary (rows->n_features counts every feature; feature_group of
+ * `rows` gives each feature's group).  Returns FM_IMPLICIT_OK or what is
+ * wrong, with `problem` saying where.
+ */
+extern FmImplicitStatus fm_implicit_build(const FmDataset *rows, const FmDataset *catalogue,
+										  const FmImplicitSpec *spec, FmImplicitData *out,
+										  FmImplicitProblem *problem, const FmAllocator *a);
+
+#endif							/* FM_IMPLICIT_H */
