@@ -26,6 +26,7 @@
 #include "core/train.h"
 #include "fm_memory.h"
 #include "fm_model_store.h"
+#include "fm_train_implicit.h"
 #include "fm_train_source.h"
 
 #define FM_MAX_K 1024
@@ -36,7 +37,8 @@ enum
 {
 	ARG_SOURCE, ARG_TARGET, ARG_FEATURES, ARG_MODEL, ARG_K, ARG_EPOCHS, ARG_METHOD,
 	ARG_LEARNING_RATE, ARG_REGULARIZATION, ARG_INIT_STDEV, ARG_VALIDATION_FRACTION, ARG_SEED,
-	ARG_VALIDATION
+	ARG_VALIDATION, ARG_ITEM_FEATURES, ARG_ITEMS, ARG_POSITIVE_THRESHOLD, ARG_UNOBSERVED_WEIGHT,
+	ARG_CONFIDENCE
 };
 
 static void
@@ -57,6 +59,51 @@ check_positive_finite(double value, const char *name)
 				 errmsg("%s must be a positive finite number, not %g", name, value)));
 }
 
+/* iALS's own hyper-parameters; the implicit arguments are refused for the other methods. */
+static void
+read_implicit_params(FunctionCallInfo fcinfo, FmTrainParams *p)
+{
+	static const int args[] = {ARG_ITEM_FEATURES, ARG_ITEMS, ARG_POSITIVE_THRESHOLD,
+	ARG_UNOBSERVED_WEIGHT, ARG_CONFIDENCE};
+	static const char *const names[] = {"item_features", "items", "positive_threshold",
+	"unobserved_weight", "confidence"};
+
+	if (p->method != FM_METHOD_IALS)
+	{
+		for (int i = 0; i < lengthof(args); i++)
+			if (!PG_ARGISNULL(args[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s applies only to method 'ials', not '%s'", names[i],
+								fm_method_name(p->method))));
+		return;
+	}
+	require_argument(fcinfo, ARG_ITEM_FEATURES, "item_features (with method 'ials')");
+	require_argument(fcinfo, ARG_ITEMS, "items (with method 'ials')");
+	if (!PG_ARGISNULL(ARG_VALIDATION))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("method 'ials' does not take a validation relation"),
+				 errhint("It holds out validation_fraction of each context's positives instead.")));
+	if (!PG_ARGISNULL(ARG_LEARNING_RATE))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("method 'ials' has no learning_rate: each step is an exact minimisation")));
+	if (!PG_ARGISNULL(ARG_UNOBSERVED_WEIGHT))
+	{
+		p->unobserved_weight = PG_GETARG_FLOAT8(ARG_UNOBSERVED_WEIGHT);
+		check_positive_finite(p->unobserved_weight, "unobserved_weight");
+	}
+	if (!PG_ARGISNULL(ARG_CONFIDENCE))
+	{
+		p->confidence = PG_GETARG_FLOAT8(ARG_CONFIDENCE);
+		if (!(p->confidence >= 0.0) || isinf(p->confidence))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("confidence must be a non-negative finite number, not %g", p->confidence)));
+	}
+}
+
 /* Reads the hyper-parameters; NULL means the method's default. */
 static void
 read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fraction)
@@ -68,8 +115,9 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown training method \"%s\"", method_name),
-				 errhint("Use one of 'sgd', 'adam', 'als' or 'mcmc'.")));
+				 errhint("Use one of 'sgd', 'adam', 'als', 'mcmc' or 'ials'.")));
 	fm_train_params_default(p, method);
+	read_implicit_params(fcinfo, p);
 
 	if (!PG_ARGISNULL(ARG_K))
 	{
@@ -104,6 +152,8 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 		p->reg_w = reg;
 		p->reg_v = reg;
 	}
+	if (p->method == FM_METHOD_IALS)
+		p->init_stdev = 0.1 / sqrt((double) p->k);	/* Rendle et al. 2021 */
 	if (!PG_ARGISNULL(ARG_INIT_STDEV))
 	{
 		p->init_stdev = PG_GETARG_FLOAT8(ARG_INIT_STDEV);
@@ -117,6 +167,52 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 				 errmsg("validation_fraction must be between 0 and 0.5, not %g", *validation_fraction)));
 	if (!PG_ARGISNULL(ARG_SEED))
 		p->seed = (uint64) PG_GETARG_INT64(ARG_SEED);
+}
+
+/* item_features: a subset of features, the first one the item key; items: the catalogue. */
+static void
+read_item_columns(FunctionCallInfo fcinfo, TrainingSource *src)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(ARG_ITEM_FEATURES);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item_features must be a one-dimensional array of column names")));
+	deconstruct_array(array, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("item_features must name at least the item key column")));
+	src->item_column = palloc0(sizeof(bool) * src->n_columns);
+	src->items_relid = PG_GETARG_OID(ARG_ITEMS);
+	for (int i = 0; i < n; i++)
+	{
+		int			c;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("item_features must not contain NULL")));
+		for (c = 0; c < src->n_columns; c++)
+			if (strcmp(src->columns[c].name, NameStr(*DatumGetName(elems[i]))) == 0)
+				break;
+		if (c == src->n_columns)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("item feature \"%s\" is not one of features", NameStr(*DatumGetName(elems[i]))),
+					 errdetail("item_features says which of features describe the item, the first one being its key.")));
+		if (src->item_column[c])
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_COLUMN),
+					 errmsg("item feature \"%s\" is listed more than once", src->columns[c].name)));
+		src->item_column[c] = true;
+		if (i == 0)
+			src->key_column = c;
+	}
 }
 
 static void
@@ -148,6 +244,8 @@ read_source_args(FunctionCallInfo fcinfo, TrainingSource *src)
 					 errmsg("features must not contain NULL")));
 		src->columns[i].name = pstrdup(NameStr(*DatumGetName(elems[i])));
 	}
+	if (!PG_ARGISNULL(ARG_ITEM_FEATURES) && !PG_ARGISNULL(ARG_ITEMS))
+		read_item_columns(fcinfo, src);
 	fm_source_check_columns(src);
 }
 
@@ -207,6 +305,22 @@ read_source_deterministically(TrainingSource *src, FmBudget *budget)
 	AtEOXact_GUC(true, nest_level);
 }
 
+/* The same for implicit training, which reads the source and the catalogue. */
+static double
+train_implicit_deterministically(TrainingSource *src, const FmTrainParams *params,
+								 const ImplicitOptions *options, FmBudget *budget,
+								 ModelSummary *summary, int32 *n_features)
+{
+	int			nest_level = NewGUCNestLevel();
+	double		ndcg;
+
+	(void) set_config_option("synchronize_seqscans", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	ndcg = fm_train_implicit(src, params, options, budget, summary, n_features);
+	AtEOXact_GUC(true, nest_level);
+	return ndcg;
+}
+
 static void
 check_usable_rows(const TrainingSource *src, const FmDataset *train)
 {
@@ -242,11 +356,12 @@ params_json(const FmTrainParams *p, double validation_fraction)
 }
 
 static Datum
-summary_tuple(FunctionCallInfo fcinfo, const ModelSummary *s, int32 k, int32 n_features)
+summary_tuple(FunctionCallInfo fcinfo, const ModelSummary *s, int32 k, int32 n_features,
+			  double validation_ndcg)
 {
 	TupleDesc	desc;
-	Datum		values[10];
-	bool		nulls[10] = {0};
+	Datum		values[11];
+	bool		nulls[11] = {0};
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "fm_train_from_table must return a composite type");
@@ -259,9 +374,12 @@ summary_tuple(FunctionCallInfo fcinfo, const ModelSummary *s, int32 k, int32 n_f
 	values[5] = Int64GetDatum(s->rows_skipped);
 	values[6] = Int32GetDatum(n_features);
 	values[7] = Float8GetDatum(s->train_rmse);
+	nulls[7] = isnan(s->train_rmse);
 	values[8] = Float8GetDatum(s->validation_rmse);
 	nulls[8] = isnan(s->validation_rmse);
 	values[9] = Float8GetDatum(s->seconds);
+	values[10] = Float8GetDatum(validation_ndcg);
+	nulls[10] = isnan(validation_ndcg);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
@@ -318,6 +436,25 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	fm_budget_init(&budget, train_context);
 	alloc = fm_budget_allocator(&budget);
 
+	if (params.method == FM_METHOD_IALS)
+	{
+		ImplicitOptions options;
+		int32		n_features;
+		double		ndcg;
+
+		options.positive_threshold = PG_ARGISNULL(ARG_POSITIVE_THRESHOLD) ? NAN :
+			PG_GETARG_FLOAT8(ARG_POSITIVE_THRESHOLD);
+		if (isinf(options.positive_threshold))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("positive_threshold must be finite or NULL")));
+		options.validation_fraction = validation_fraction;
+		summary.model = model_name;
+		summary.method = fm_method_name(params.method);
+		ndcg = train_implicit_deterministically(&src, &params, &options, &budget, &summary, &n_features);
+		MemoryContextDelete(train_context);
+		PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, n_features, ndcg));
+	}
 	read_source_deterministically(&src, &budget);
 	if (PG_ARGISNULL(ARG_VALIDATION))
 		fm_dataset_split(&src.data, validation_fraction, params.seed, &train, &valid, &alloc);
@@ -368,5 +505,5 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 					result.epochs_run, progress_unit(params.method), train_seconds, model.n_features,
 					seconds_since(write_start), budget.used / 1048576.0)));
 	MemoryContextDelete(train_context);
-	PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, src.data.n_features));
+	PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, src.data.n_features, NAN));
 }

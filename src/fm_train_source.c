@@ -297,10 +297,28 @@ feature_type_is_array(Oid relid, const char *column)
 	return OidIsValid(element);
 }
 
+/* The relation a column is read from: the catalogue for an item column (implicit). */
+static Oid
+column_relation(const TrainingSource *src, int c)
+{
+	return src->item_column != NULL && src->item_column[c] ? src->items_relid : src->relid;
+}
+
 void
 fm_source_check_columns(TrainingSource *src)
 {
 	check_target_column(src->relid, src->target);
+	if (src->item_column != NULL)
+	{
+		/* the key is read from both: the source names items by it */
+		const char *key = src->columns[src->key_column].name;
+
+		if (feature_type_is_array(src->relid, key) || feature_type_is_array(src->items_relid, key))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("item key column \"%s\" must not be an array", key),
+					 errdetail("The first of item_features names the item: one value per row.")));
+	}
 	for (int c = 0; c < src->n_columns; c++)
 	{
 		if (strcmp(src->columns[c].name, src->target) == 0)
@@ -312,22 +330,45 @@ fm_source_check_columns(TrainingSource *src)
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
 						 errmsg("feature column \"%s\" is listed more than once", src->columns[c].name)));
-		src->columns[c].is_array = feature_type_is_array(src->relid, src->columns[c].name);
+		src->columns[c].is_array = feature_type_is_array(column_relation(src, c), src->columns[c].name);
 	}
 }
 
 /* ---- reading ---- */
 
+/*
+ * Which columns a query reads.  Implicit feedback reads the context columns
+ * and the item key from the source, the item columns from the catalogue
+ * (which has no target: every row counts); the other columns are NULL.
+ */
+static bool
+query_reads_column(const TrainingSource *src, Oid relid, int c)
+{
+	if (src->item_column == NULL || c == src->key_column)
+		return true;
+	return src->item_column[c] == (relid == src->items_relid);
+}
+
 static char *
 build_query(TrainingSource *src, Oid relid)
 {
 	StringInfoData q;
+	bool		catalogue = src->item_column != NULL && relid == src->items_relid;
 
 	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT (%s)::float8", quote_identifier(src->target));
+	if (catalogue)
+		appendStringInfoString(&q, "SELECT 0::float8");
+	else
+		appendStringInfo(&q, "SELECT (%s)::float8", quote_identifier(src->target));
 	for (int c = 0; c < src->n_columns; c++)
-		appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name),
-						 src->columns[c].is_array ? "text[]" : "text");
+	{
+		const char *type = src->columns[c].is_array ? "text[]" : "text";
+
+		if (query_reads_column(src, relid, c))
+			appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name), type);
+		else
+			appendStringInfo(&q, ", NULL::%s", type);
+	}
 	appendStringInfo(&q, " FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid)));
@@ -442,4 +483,35 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	b->feature_value = train->feature_value;
 	read_rows(b, relid);
 	finish_dataset(b, valid);
+}
+
+void
+fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catalogue)
+{
+	Builder    *train = (Builder *) src->builder;
+	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	TimestampTz start = GetCurrentTimestamp();
+	long		secs;
+	int			usecs;
+
+	/* the same dictionary, growing: catalogue values get ids after the source's */
+	*b = *train;
+	b->skipped_null = b->skipped_not_finite = 0;
+	b->n_rows = b->n_nonzeros = b->cap_rows = b->cap_nonzeros = 0;
+	b->row_start = NULL;
+	b->ids = NULL;
+	b->weights = NULL;
+	b->targets = NULL;
+	read_rows(b, src->items_relid);
+	finish_dataset(b, catalogue);
+	/* the arrays of the dictionary may have moved */
+	train->n_features = b->n_features;
+	train->cap_features = b->cap_features;
+	train->feature_column = b->feature_column;
+	train->feature_value = b->feature_value;
+	src->feature_value = b->feature_value;
+	src->data.n_features = b->n_features;
+	src->data.feature_group = b->feature_column;
+	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
+	src->catalogue_read_seconds = secs + usecs / 1e6;
 }

@@ -36,6 +36,17 @@ typedef struct TrainingSource
 	int64		rows_skipped_not_finite;
 	double		read_seconds;
 	void	   *builder;		/* the dictionary, for reading validation rows */
+
+	/*
+	 * Implicit feedback (fm_train_implicit.c): item_column[c] marks the
+	 * columns that describe the item, read from the catalogue items_relid;
+	 * the source needs only the others and the item key key_column.  NULL
+	 * for the rating methods.
+	 */
+	bool	   *item_column;
+	int			key_column;
+	Oid			items_relid;
+	double		catalogue_read_seconds;
 } TrainingSource;
 
 /*
@@ -44,7 +55,10 @@ typedef struct TrainingSource
  */
 extern void fm_source_check_columns(TrainingSource *src);
 
-/* Reads every row into src->data, allocating from the budget. */
+/*
+ * Reads every row into src->data, allocating from the budget.  With
+ * src->item_column set, only the context columns and the item key.
+ */
 extern void fm_source_read(TrainingSource *src, FmBudget *budget);
 
 /*
@@ -54,5 +68,12 @@ extern void fm_source_read(TrainingSource *src, FmBudget *budget);
  */
 extern void fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget,
 									  FmDataset *valid);
+
+/*
+ * After fm_source_read, with src->item_column set: reads the catalogue (the
+ * item columns of items_relid, one row per item) into `catalogue`, adding
+ * its values to the dictionary; src->data then counts the new features too.
+ */
+extern void fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catalogue);
 
 #endif							/* FMREC_FM_TRAIN_SOURCE_H */

@@ -54,7 +54,8 @@ CREATE TYPE fm_train_result AS (
 	n_features      integer,
 	train_rmse      double precision,
 	validation_rmse double precision,
-	seconds         double precision
+	seconds         double precision,
+	validation_ndcg double precision     -- ials: NDCG@10 of the held-out positives
 );
 
 -- NULL for a hyper-parameter means "the method's default" (see README).
@@ -72,11 +73,20 @@ CREATE FUNCTION fm_train_from_table(
 	init_stdev          double precision DEFAULT NULL,
 	validation_fraction double precision DEFAULT 0.1,
 	seed                bigint DEFAULT 42,
-	validation          regclass DEFAULT NULL)
+	validation          regclass DEFAULT NULL,
+	item_features       name[] DEFAULT NULL,
+	items               regclass DEFAULT NULL,
+	positive_threshold  double precision DEFAULT NULL,
+	unobserved_weight   double precision DEFAULT NULL,
+	confidence          double precision DEFAULT NULL)
 	RETURNS fm_train_result
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION fm_train_from_table IS
-	'trains a degree-2 factorization machine on a table and stores it in fm_model/fm_feature';
+	'trains a degree-2 factorization machine on a table and stores it in fm_model/fm_feature; '
+	'method ials learns a ranking from implicit feedback: item_features names the item columns '
+	'(the first is the item key), items the catalogue (one row per item), positive_threshold which '
+	'rows are positives (NULL: all), unobserved_weight the weight of every unobserved pair, '
+	'confidence how a positive''s target raises its weight (1 + confidence * target)';
 
 CREATE FUNCTION fm_drop_model(model text, if_exists boolean DEFAULT false) RETURNS boolean
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
