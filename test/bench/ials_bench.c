@@ -10,16 +10,21 @@
  * movie id, genres (item; each genre weighs 1 / number of genres).
  *
  * usage: ials_bench [--dir DIR] [--fold N | --all-folds] [--tune] [--cold]
- *        [--k N] [--epochs N] [--reg X] [--alpha0 X] [--confidence X]
- *        [--exponent X] [--init X] [--threshold X] [--no-user-id]
- *        [--sgd-epoch] [--verbose]
+ *        [--k N] [--epochs N] [--reg X] [--reg-w X] [--alpha0 X]
+ *        [--confidence X] [--exponent X] [--init X] [--threshold X]
+ *        [--seed N] [--no-user-id] [--no-demographics] [--no-genres]
+ *        [--augment] [--popularity] [--sgd-epoch] [--verbose]
  *
- *   --tune   train on 90% of u<fold>.base (per user, seeded), evaluate on
- *            the other 10%;
- *   --cold   hold out a random 20% of users entirely (seeded): train on the
- *            others' u<fold>.base, rank the held-out users from age group,
- *            gender and occupation, evaluate on their u<fold>.test;
- *   --sgd-epoch  also time one SGD epoch at the same k on the same rows.
+ *   --tune   train on 90% of u<fold>.base (each row held out with
+ *            probability 0.1, seeded), evaluate on the other 10%;
+ *   --cold   hold out a seeded random 20% of users entirely: train on the
+ *            others' u<fold>.base rows, rank the held-out users from age
+ *            group, gender and occupation against the whole catalogue,
+ *            relevant = all their ratings >= 4 (u<fold>.base and .test; with
+ *            --tune only their u<fold>.base rows);
+ *   --augment     every training row a second time without the user id;
+ *   --popularity  rank by the number of training ratings instead (baseline);
+ *   --sgd-epoch   also time SGD epochs at the same k on the same rows.
  */
 #include "fm_core.h"
 #include "dataset.h"
@@ -194,6 +199,7 @@ assign_ids(void)
 }
 
 static int32_t *feature_group_of;
+static bool no_demo, no_genres, popularity, augment;
 
 static void
 set_groups(const FmAllocator *a)
@@ -223,17 +229,21 @@ build_rows(const Rating *r, int n, bool no_user, FmDataset *ds, const FmAllocato
 			ds->ids[nz] = id_user0 + u - 1;
 			ds->weights[nz++] = 1;
 		}
-		ds->ids[nz] = id_age0 + user_age[u];
-		ds->weights[nz++] = 1;
-		ds->ids[nz] = id_gender0 + user_gender[u];
-		ds->weights[nz++] = 1;
-		ds->ids[nz] = id_occ0 + user_occ[u];
-		ds->weights[nz++] = 1;
+		if (!no_demo)
+		{
+			ds->ids[nz] = id_age0 + user_age[u];
+			ds->weights[nz++] = 1;
+			ds->ids[nz] = id_gender0 + user_gender[u];
+			ds->weights[nz++] = 1;
+			ds->ids[nz] = id_occ0 + user_occ[u];
+			ds->weights[nz++] = 1;
+		}
 		ds->ids[nz] = id_item0 + r[i].item - 1;
 		ds->weights[nz++] = 1;
 		ds->targets[i] = r[i].rating;
 	}
 	ds->row_start[n] = nz;
+	ds->n_nonzeros = nz;
 }
 
 static void
@@ -252,7 +262,7 @@ build_catalogue(FmDataset *ds, const FmAllocator *a)
 		ds->weights[nz++] = 1;
 		for (int g = 0; g < N_GENRES; g++)
 			ng += item_genre[m][g];
-		for (int g = 0; g < N_GENRES; g++)
+		for (int g = 0; g < N_GENRES && !no_genres; g++)
 			if (item_genre[m][g])
 			{
 				ds->ids[nz] = id_genre0 + g;
@@ -312,7 +322,7 @@ evaluate(const FmModel *m, const Rating *train, int n_train, const Rating *test,
 		xs[n++] = 1;
 		for (int g = 0; g < N_GENRES; g++)
 			ng += item_genre[i][g];
-		for (int g = 0; g < N_GENRES; g++)
+		for (int g = 0; g < N_GENRES && !no_genres; g++)
 			if (item_genre[i][g])
 			{
 				fs[n] = id_genre0 + g;
@@ -343,7 +353,7 @@ evaluate(const FmModel *m, const Rating *train, int n_train, const Rating *test,
 		int			e0 = ne,
 					r0 = nr;
 
-		for (int t = first; t < 4; t++)
+		for (int t = first; t < (no_demo ? 1 : 4); t++)
 			for (int f = 0; f < m->k; f++)
 				qv[f] += fm_model_v(m, fs[t])[f];
 		for (int i = 0; i < n_train; i++)
@@ -427,6 +437,14 @@ main(int argc, char **argv)
 			cold_mode = true;
 		else if (strcmp(argv[i], "--no-user-id") == 0)
 			no_user = true;
+		else if (strcmp(argv[i], "--no-demographics") == 0)
+			no_demo = true;
+		else if (strcmp(argv[i], "--augment") == 0)
+			augment = true;
+		else if (strcmp(argv[i], "--popularity") == 0)
+			popularity = true;
+		else if (strcmp(argv[i], "--no-genres") == 0)
+			no_genres = true;
 		else if (strcmp(argv[i], "--sgd-epoch") == 0)
 			sgd_epoch = true;
 		else if (strcmp(argv[i], "--verbose") == 0)
@@ -496,7 +514,18 @@ main(int argc, char **argv)
 		if (cold_mode)
 			for (int u = 1; u <= n_users; u++)
 				cold[u] = fm_rng_uniform(&rng) < 0.2;
-		if (tune)
+		if (tune && cold_mode)
+		{
+			/* the cold users' u<f>.base rows are their evaluation rows */
+			for (int i = 0; i < n_base; i++)
+			{
+				if (cold[base[i].user])
+					eval_rows[n_eval++] = base[i];
+				else
+					train_rows[n_train++] = base[i];
+			}
+		}
+		else if (tune)
 		{
 			/* 10% of each user's u<f>.base rows (by a seeded draw per row) */
 			for (int i = 0; i < n_base; i++)
@@ -507,15 +536,48 @@ main(int argc, char **argv)
 					train_rows[n_train++] = base[i];
 			}
 		}
-		else
+		else if (cold_mode)
 		{
+			/* the cold users' every rating is theirs to rank, none excluded */
 			for (int i = 0; i < n_base; i++)
 				if (!cold[base[i].user])
 					train_rows[n_train++] = base[i];
+				else
+					eval_rows[n_eval++] = base[i];
+			for (int i = 0; i < n_test; i++)
+				if (cold[test[i].user])
+					eval_rows[n_eval++] = test[i];
+		}
+		else
+		{
+			for (int i = 0; i < n_base; i++)
+				train_rows[n_train++] = base[i];
 			memcpy(eval_rows, test, n_test * sizeof(Rating));
 			n_eval = n_test;
 		}
 		build_rows(train_rows, n_train, no_user, &rows, &a);
+		if (augment)
+		{
+			/* every row a second time without the user id: the demographic contexts */
+			FmDataset	twice,
+						plain;
+
+			build_rows(train_rows, n_train, true, &plain, &a);
+			fm_dataset_alloc(&twice, rows.n_rows + plain.n_rows, rows.n_nonzeros + plain.n_nonzeros,
+							 n_features, N_GROUPS, &a);
+			twice.feature_group = feature_group_of;
+			memcpy(twice.ids, rows.ids, rows.n_nonzeros * sizeof(int32_t));
+			memcpy(twice.ids + rows.n_nonzeros, plain.ids, plain.n_nonzeros * sizeof(int32_t));
+			memcpy(twice.weights, rows.weights, rows.n_nonzeros * sizeof(float));
+			memcpy(twice.weights + rows.n_nonzeros, plain.weights, plain.n_nonzeros * sizeof(float));
+			memcpy(twice.targets, rows.targets, rows.n_rows * sizeof(float));
+			memcpy(twice.targets + rows.n_rows, plain.targets, plain.n_rows * sizeof(float));
+			for (int64_t r = 0; r <= rows.n_rows; r++)
+				twice.row_start[r] = rows.row_start[r];
+			for (int64_t r = 1; r <= plain.n_rows; r++)
+				twice.row_start[rows.n_rows + r] = rows.n_nonzeros + plain.row_start[r];
+			rows = twice;
+		}
 		build_catalogue(&cat, &a);
 		values = fm_alloc(&a, n_features * sizeof(char *));
 		for (int i = 0; i < n_features; i++)
@@ -538,8 +600,16 @@ main(int argc, char **argv)
 		t0 = now();
 		fm_train_ials(&d, &p, &model, &hooks, &a, &result);
 		t_train = now() - t0;
+		if (popularity)
+		{
+			/* the baseline: rank by the number of training ratings */
+			memset(model.V, 0, (size_t) n_features * p.k * sizeof(float));
+			memset(model.w, 0, (size_t) n_features * sizeof(float));
+			for (int i = 0; i < n_train; i++)
+				model.w[id_item0 + train_rows[i].item - 1] += 1.0f;
+		}
 		/* cold users' base rows are excluded too, as fm_evaluate(train => u<f>.base) does */
-		q = evaluate(&model, cold_mode ? base : train_rows, cold_mode ? n_base : n_train,
+		q = evaluate(&model, train_rows, n_train,
 					 eval_rows, n_eval, cold_mode ? cold : NULL, no_user, &a);
 		printf("fold %d: P@10 %.4f R@10 %.4f NDCG@10 %.4f users %ld; %d contexts, %d items, %lld pairs; "
 			   "train %.2f s (%.3f s/epoch)\n", f, q.p, q.r, q.ndcg, q.users, d.contexts.n, d.items.n,
