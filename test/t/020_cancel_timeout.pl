@@ -91,6 +91,27 @@ like($stderr, qr/ERROR:\s+57014: canceling statement due to statement timeout/,
 	'statement_timeout during the epochs: ERROR 57014');
 check_previous_models_intact('statement_timeout during the epochs');
 
+# 2b. Implicit training (method 'ials'): its sweeps tick too, so a cancel
+# and statement_timeout end it in 57014 with the previous models intact.
+$node->safe_psql('postgres',
+	q{CREATE TABLE items AS SELECT DISTINCT item_id, genre FROM ratings});
+my $ials_sql = q{SELECT rows_used FROM fm_train_from_table('ratings', 'rating',
+	ARRAY['user_id', 'item_id', 'genre'], 'm', k => 32, epochs => 100000, method => 'ials',
+	item_features => ARRAY['item_id', 'genre'], items => 'items')};
+($bg, $pid) = start_training($ials_sql, "SET statement_timeout = '120s'");
+ok(pump_until($bg->{run}, $bg->{timeout}, \$bg->{stderr}, qr/epoch 1\/100000/),
+	'ials training started its epochs');
+is($node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)"), 't', 'cancel sent to ials');
+$stderr = finish_training($bg);
+like($stderr, qr/ERROR:\s+57014: canceling statement due to user request/,
+	'ials: cancel during the epochs: ERROR 57014');
+check_previous_models_intact('ials cancel during the epochs');
+($bg, $pid) = start_training($ials_sql, "SET statement_timeout = '3s'");
+$stderr = finish_training($bg);
+like($stderr, qr/ERROR:\s+57014: canceling statement due to statement timeout/,
+	'ials: statement_timeout during the epochs: ERROR 57014');
+check_previous_models_intact('ials statement_timeout during the epochs');
+
 # 3. pg_cancel_backend() while the new model is being written: the old
 # rows are deleted and half of the new ones inserted, in the training's
 # own transaction, when the write gate stops it.  Meanwhile another
