@@ -25,6 +25,8 @@ struct FmIals
 	int32_t		k;
 	int32_t		dim;			/* k + 2 */
 	double		alpha0;
+	double	   *item_alpha;		/* weight of target 0 on every pair of item i */
+	double		alpha_sum;		/* sum of item_alpha */
 	double		reg_w;
 	double		reg_v;
 	double	   *aug[2];			/* contexts, items: n x dim */
@@ -124,10 +126,11 @@ compute_gram(FmIals *s, int side)
 	for (int32_t e = 0; e < n; e++)
 	{
 		const double *v = s->aug[side] + (size_t) e * dim;
+		double		weight = side == 1 ? s->item_alpha[e] : 1.0;
 
 		for (int32_t i = 0; i < dim; i++)
 		{
-			double		vi = v[i];
+			double		vi = weight * v[i];
 			double	   *row = s->gram + (size_t) i * dim;
 
 			for (int32_t j = i; j < dim; j++)
@@ -261,8 +264,13 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 		a = j >= 0 ? x * (v[j] - x * st->theta) : x;
 		b = j >= 0 ? x : 0.0;
 		s->coef[t] = a;
-		grad_all += a * r[o] + (j >= 0 ? b * r[j] : 0.0);
-		hess_all += a * a * goo + 2.0 * a * b * goj + b * b * gjj;
+		{
+			/* items weigh their own alpha; for contexts G holds the items' */
+			double		m = o == 1 ? s->item_alpha[e] : 1.0;
+
+			grad_all += m * (a * r[o] + (j >= 0 ? b * r[j] : 0.0));
+			hess_all += m * (a * a * goo + 2.0 * a * b * goj + b * b * gjj);
+		}
 		for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
 		{
 			int64_t		pair = pl->pair[p];
@@ -274,8 +282,8 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 		}
 		pairs += pl->start[e + 1] - pl->start[e];
 	}
-	grad = s->alpha0 * grad_all + grad_obs + st->penalty * st->theta;
-	hess = s->alpha0 * hess_all + hess_obs + st->penalty;
+	grad = grad_all + grad_obs + st->penalty * st->theta;
+	hess = hess_all + hess_obs + st->penalty;
 	add_work(s, st->n + pairs);
 	if (!(hess > 0.0))
 		return 0.0;
@@ -413,10 +421,10 @@ fm_ials_objective(FmIals *s, const FmModel *model)
 	double		all = 0.0;
 
 	fm_ials_begin_side(s, model, 0);
-	/* r_c = G_items aug_c, so sum_{c,i} y_ci^2 = sum_c <aug_c, r_c> */
+	/* r_c = G_items aug_c, so sum_{c,i} alpha_i y_ci^2 = sum_c <aug_c, r_c> */
 	for (int32_t c = 0; c < s->d->contexts.n; c++)
 		all += dot(s->aug[0] + (size_t) c * s->dim, s->r + (size_t) c * s->dim, s->dim);
-	return observed_loss(s) + s->alpha0 * all + penalty_sum(s, model);
+	return observed_loss(s) + all + penalty_sum(s, model);
 }
 
 /* The objective from the caches left by the item sweep: no recomputation. */
@@ -426,8 +434,8 @@ objective_after_item_sweep(FmIals *s, const FmModel *model)
 	double		all = 0.0;
 
 	for (int32_t i = 0; i < s->d->items.n; i++)
-		all += dot(s->aug[1] + (size_t) i * s->dim, s->r + (size_t) i * s->dim, s->dim);
-	return observed_loss(s) + s->alpha0 * all + penalty_sum(s, model);
+		all += s->item_alpha[i] * dot(s->aug[1] + (size_t) i * s->dim, s->r + (size_t) i * s->dim, s->dim);
+	return observed_loss(s) + all + penalty_sum(s, model);
 }
 
 double
@@ -436,7 +444,11 @@ fm_ials_penalty(const FmIals *s, int32_t feature)
 	return s->penalty[feature];
 }
 
-/* lambda_f = (sum_e x_ef^2 (W_e + alpha0 N_other))^exponent */
+/*
+ * lambda_f = (sum_e x_ef^2 (W_e + U_e))^exponent, U_e the summed weight of
+ * e's unobserved targets: sum_i alpha_i for a context, alpha_i N_contexts for
+ * an item.
+ */
 static void
 compute_penalties(FmIals *s, double exponent)
 {
@@ -446,7 +458,6 @@ compute_penalties(FmIals *s, double exponent)
 	{
 		int			side = d->item_side[f];
 		const FmPairLists *pl = side_pairs(s, side);
-		double		n_other = side_size(s, 1 - side);
 		double		frequency = 0.0;
 
 		for (int64_t t = d->feature_start[f]; t < d->feature_start[f + 1]; t++)
@@ -457,10 +468,42 @@ compute_penalties(FmIals *s, double exponent)
 
 			for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
 				weights += d->pair_weight[pl->pair[p]];
-			frequency += x * x * (weights + s->alpha0 * n_other);
+			frequency += x * x * (weights + (side == 0 ? s->alpha_sum :
+											 s->item_alpha[e] * d->contexts.n));
 		}
 		s->penalty[f] = pow(frequency, exponent);
 	}
+}
+
+/*
+ * alpha_i = alpha0 N_items (n_i + 1)^beta / sum_j (n_j + 1)^beta, n_i the
+ * item's training positives: the unobserved weight spread by popularity (He
+ * et al., SIGIR 2016), with the mean alpha0; beta = 0 is uniform.
+ */
+static void
+compute_item_alpha(FmIals *s, double beta)
+{
+	const FmImplicitData *d = s->d;
+	double		total = 0.0;
+
+	s->item_alpha = fm_alloc(s->a, ((size_t) d->items.n + 1) * sizeof(double));
+	for (int32_t i = 0; i < d->items.n; i++)
+	{
+		s->item_alpha[i] = pow((double) (d->by_item.start[i + 1] - d->by_item.start[i]) + 1.0, beta);
+		total += s->item_alpha[i];
+	}
+	s->alpha_sum = 0.0;
+	for (int32_t i = 0; i < d->items.n; i++)
+	{
+		s->item_alpha[i] *= s->alpha0 * d->items.n / total;
+		s->alpha_sum += s->item_alpha[i];
+	}
+}
+
+double
+fm_ials_unobserved_weight(const FmIals *s, int32_t item)
+{
+	return s->item_alpha[item];
 }
 
 /* ---- validation ---- */
@@ -593,6 +636,7 @@ fm_ials_new(const FmImplicitData *d, const FmTrainParams *params, const FmModel 
 	s->y = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
 	s->penalty = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(double));
 	s->coef = fm_alloc(a, ((size_t) longest_feature(d) + 1) * sizeof(double));
+	compute_item_alpha(s, params->popularity_exponent);
 	compute_penalties(s, params->reg_exponent);
 	choose_validation_contexts(s, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
 	return s;

@@ -8,14 +8,18 @@
  *
  * Objective, over every (context c, item i) pair of the catalogue:
  *
- *   L = sum_{observed} w_ci (y_ci - 1)^2  +  alpha0 sum_{all c, i} y_ci^2
+ *   L = sum_{observed} w_ci (y_ci - 1)^2  +  sum_{all c, i} alpha_i y_ci^2
  *       + sum_f lambda_f (reg_w w_f^2 + reg_v |v_f|^2)
  *
  * with y the full FM prediction (implicit.h), w_ci the confidence of an
- * observed pair and lambda_f = (sum over the entities e of f's side having
- * f of x_ef^2 (W_e + alpha0 N_other))^reg_exponent, W_e the summed
- * confidences of e's pairs and N_other the size of the other side.  w0 is
- * not penalised.
+ * observed pair, alpha_i = alpha0 N_items (n_i + 1)^beta / sum_j (n_j + 1)^beta
+ * the unobserved weight of item i spread by its number of positives n_i
+ * (popularity-aware weighting, He, Zhang, Kan, Chua, SIGIR 2016; beta =
+ * popularity_exponent, 0 for uniform alpha0), and lambda_f = (sum over the
+ * entities e of f's side having f of x_ef^2 (W_e + U_e))^reg_exponent, W_e
+ * the summed confidences of e's pairs, U_e its summed unobserved weights
+ * (sum_i alpha_i for a context, alpha_i N_contexts for an item).  w0 is not
+ * penalised.
  *
  * Augmented vectors.  Write a context as qa_c = (s_c, 1, q_c) and an item as
  * ea_i = (1, s_i, e_i), s being the side's own scalar terms (w0 + linear +
@@ -64,6 +68,9 @@ extern void fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t f
 
 /* L of the model, computed from scratch. */
 extern double fm_ials_objective(FmIals *s, const FmModel *model);
+
+/* The weight of target 0 on every pair of an item (alpha0 when uniform). */
+extern double fm_ials_unobserved_weight(const FmIals *s, int32_t item);
 
 /* The penalty weight lambda_f (before reg_w / reg_v). */
 extern double fm_ials_penalty(const FmIals *s, int32_t feature);

@@ -38,6 +38,7 @@ typedef struct FmTrainParams
 	double		unobserved_weight;	/* alpha0: weight of every pair's target 0 */
 	double		confidence;		/* a positive weighs 1 + confidence * target */
 	double		reg_exponent;	/* penalty of a feature = reg * frequency^exponent */
+	double		popularity_exponent;	/* item i's unobserved weight grows as popularity^it */
 } FmTrainParams;
 
 /* What an epoch hook sees. */

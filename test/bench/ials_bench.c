@@ -463,6 +463,8 @@ main(int argc, char **argv)
 			p.confidence = atof(argv[++i]);
 		else if (ARG("--exponent"))
 			p.reg_exponent = atof(argv[++i]);
+		else if (ARG("--popularity-exponent"))
+			p.popularity_exponent = atof(argv[++i]);
 		else if (ARG("--init"))
 			p.init_stdev = atof(argv[++i]);
 		else if (ARG("--threshold"))

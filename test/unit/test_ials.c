@@ -125,6 +125,7 @@ params_for_test(FmTrainParams *p)
 	p->unobserved_weight = 0.3;
 	p->init_stdev = 0.3;
 	p->reg_exponent = 0.7;
+	p->popularity_exponent = 0.4;
 }
 
 /* ---- brute force ---- */
@@ -160,30 +161,55 @@ pair_weight(const FmImplicitData *d, int32_t c, int32_t i)
 }
 
 /* lambda_f from the definition, by looping over both sides' rows. */
-static double
-brute_penalty(const FmImplicitData *d, int32_t f, double alpha0, double exponent)
+/* The items' unobserved weights from their definition (mean alpha0). */
+static void
+brute_alpha(const FmImplicitData *d, const FmTrainParams *p, double *alpha)
 {
+	double		total = 0.0;
+
+	for (int32_t i = 0; i < d->items.n; i++)
+	{
+		double		n = 0.0;
+
+		for (int32_t c = 0; c < d->contexts.n; c++)
+			n += pair_weight(d, c, i) > 0;
+		alpha[i] = pow(n + 1.0, p->popularity_exponent);
+		total += alpha[i];
+	}
+	for (int32_t i = 0; i < d->items.n; i++)
+		alpha[i] *= p->unobserved_weight * d->items.n / total;
+}
+
+static double
+brute_penalty(const FmImplicitData *d, int32_t f, const FmTrainParams *p)
+{
+	double		alpha[N_ITEMS];
+	double		alpha_sum = 0.0;
+	double		exponent = p->reg_exponent;
 	double		freq = 0.0;
 
+	brute_alpha(d, p, alpha);
+	for (int32_t i = 0; i < d->items.n; i++)
+		alpha_sum += alpha[i];
 	for (int32_t c = 0; c < d->contexts.n; c++)
-		for (int64_t p = d->contexts.start[c]; p < d->contexts.start[c + 1]; p++)
-			if (d->contexts.ids[p] == f)
+		for (int64_t q = d->contexts.start[c]; q < d->contexts.start[c + 1]; q++)
+			if (d->contexts.ids[q] == f)
 			{
 				double		w = 0.0;
 
 				for (int32_t i = 0; i < d->items.n; i++)
 					w += pair_weight(d, c, i);
-				freq += (double) d->contexts.x[p] * d->contexts.x[p] * (w + alpha0 * d->items.n);
+				freq += (double) d->contexts.x[q] * d->contexts.x[q] * (w + alpha_sum);
 			}
 	for (int32_t i = 0; i < d->items.n; i++)
-		for (int64_t p = d->items.start[i]; p < d->items.start[i + 1]; p++)
-			if (d->items.ids[p] == f)
+		for (int64_t q = d->items.start[i]; q < d->items.start[i + 1]; q++)
+			if (d->items.ids[q] == f)
 			{
 				double		w = 0.0;
 
 				for (int32_t c = 0; c < d->contexts.n; c++)
 					w += pair_weight(d, c, i);
-				freq += (double) d->items.x[p] * d->items.x[p] * (w + alpha0 * d->contexts.n);
+				freq += (double) d->items.x[q] * d->items.x[q] * (w + alpha[i] * d->contexts.n);
 			}
 	return pow(freq, exponent);
 }
@@ -192,14 +218,16 @@ static double
 brute_objective(const FmModel *m, const FmImplicitData *d, const FmTrainParams *p)
 {
 	double		loss = 0.0;
+	double		alpha[N_ITEMS];
 
+	brute_alpha(d, p, alpha);
 	for (int32_t c = 0; c < d->contexts.n; c++)
 		for (int32_t i = 0; i < d->items.n; i++)
 		{
 			double		y = predict_pair(m, d, c, i);
 			double		w = pair_weight(d, c, i);
 
-			loss += w * (y - 1.0) * (y - 1.0) + p->unobserved_weight * y * y;
+			loss += w * (y - 1.0) * (y - 1.0) + alpha[i] * y * y;
 		}
 	for (int32_t f = 0; f < m->n_features; f++)
 	{
@@ -207,7 +235,7 @@ brute_objective(const FmModel *m, const FmImplicitData *d, const FmTrainParams *
 
 		for (int32_t j = 0; j < m->k; j++)
 			norm += (double) fm_model_v(m, f)[j] * fm_model_v(m, f)[j];
-		loss += brute_penalty(d, f, p->unobserved_weight, p->reg_exponent) *
+		loss += brute_penalty(d, f, p) *
 			(p->reg_w * (double) m->w[f] * m->w[f] + p->reg_v * norm);
 	}
 	return loss;
@@ -323,8 +351,7 @@ test_objective_matches_brute_force(void)
 		m.w[f] = 0.1f * (float) ((f % 5) - 2);
 	s = fm_ials_new(&t.d, &p, &m, NULL, &t.a);
 	for (int f = 0; f < N_FEATURES; f++)
-		CHECK_NEAR(fm_ials_penalty(s, f), brute_penalty(&t.d, f, p.unobserved_weight, p.reg_exponent),
-				   1e-9 * (1 + brute_penalty(&t.d, f, p.unobserved_weight, p.reg_exponent)));
+		CHECK_NEAR(fm_ials_penalty(s, f), brute_penalty(&t.d, f, &p), 1e-9 * (1 + brute_penalty(&t.d, f, &p)));
 	{
 		double		brute = brute_objective(&m, &t.d, &p);
 
