@@ -21,7 +21,7 @@ SELECT model, method, k, rows_used, n_features, train_rmse IS NULL AS no_rmse,
   FROM fm_train_from_table('watched_meta', 'rating', ARRAY['u', 'grp', 'i', 'genres'], 'imp',
                            method => 'ials', k => 4, epochs => 5,
                            item_features => ARRAY['i', 'genres'], items => 'things');
-SELECT method, params->>'unobserved_weight' AS unobserved_weight, params->'item_features' AS item_features,
+SELECT method, (params->>'unobserved_weight')::float8 AS unobserved_weight, params ? 'popularity_exponent' AS has_beta, params->'item_features' AS item_features,
        params->>'items' AS items, (params->>'validation_ndcg_at_10')::float8 BETWEEN 0 AND 1 AS ndcg_stored
   FROM fm_model WHERE model = 'imp';
 -- the item nobody rated has its feature row (its id and its genres)

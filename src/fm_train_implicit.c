@@ -154,9 +154,10 @@ params_json(const TrainingSource *src, const FmTrainParams *p, const ImplicitOpt
 	initStringInfo(&s);
 	appendStringInfo(&s, "{\"k\": %d, \"epochs\": %d, \"regularization\": %.17g, "
 					 "\"init_stdev\": %.17g, \"unobserved_weight\": %.17g, \"confidence\": %.17g, "
-					 "\"reg_exponent\": %.17g, \"validation_fraction\": %.17g, \"seed\": %lld, ",
+					 "\"reg_exponent\": %.17g, \"popularity_exponent\": %.17g, "
+					 "\"validation_fraction\": %.17g, \"seed\": %lld, ",
 					 p->k, p->epochs, p->reg_v, p->init_stdev, p->unobserved_weight, p->confidence,
-					 p->reg_exponent, o->validation_fraction, (long long) p->seed);
+					 p->reg_exponent, p->popularity_exponent, o->validation_fraction, (long long) p->seed);
 	if (isnan(o->positive_threshold))
 		appendStringInfoString(&s, "\"positive_threshold\": null, ");
 	else

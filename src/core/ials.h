@@ -32,7 +32,7 @@
  *
  * (u_j the unit vectors; items alike with slot 1).  So the sum over every
  * item of h * y and of h^2 needs only the k+2 square Gram matrix
- * G = sum_i ea_i ea_i^T and r_c = G qa_c, kept up to date after each step:
+ * G = sum_i alpha_i ea_i ea_i^T and r_c = G qa_c, kept up to date after each step:
  * an exact one-dimensional minimisation per parameter, and one epoch (a
  * sweep over the context side, then the item side) costs
  * O(nnz_pairs * m * k + (n_contexts * m_c + n_items * m_i) * k^2), never
