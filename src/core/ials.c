@@ -10,7 +10,7 @@
  * float first and propagates exactly the rounded change.
  */
 #include "ials.h"
-#include "rank_eval.h"
+#include "implicit_eval.h"
 #include "train_util.h"
 
 #include <math.h>
@@ -39,13 +39,7 @@ struct FmIals
 	const FmTrainHooks *hooks;
 	int64_t		work;
 
-	/* validation */
-	int32_t    *valid_context;	/* the context of each user */
-	FmRankUser *users;
-	int32_t		n_users;
-	float	   *item_embeddings;
-	float	   *item_bias;
-	float	   *queries;
+	FmImplicitValidation *validation;
 	const FmAllocator *a;
 };
 
@@ -508,97 +502,16 @@ fm_ials_unobserved_weight(const FmIals *s, int32_t item)
 
 /* ---- validation ---- */
 
-/* Up to FM_IALS_VALID_CONTEXTS contexts with held-out pairs, a seeded sample, ascending. */
-static void
-choose_validation_contexts(FmIals *s, uint64_t seed)
-{
-	const FmImplicitData *d = s->d;
-	int32_t    *chosen = fm_alloc(s->a, ((size_t) d->contexts.n + 1) * sizeof(int32_t));
-	int32_t		n = 0;
-	FmRng		rng;
-
-	for (int32_t c = 0; c < d->contexts.n; c++)
-		if (d->valid_start[c + 1] > d->valid_start[c])
-			chosen[n++] = c;
-	if (n > FM_IALS_VALID_CONTEXTS)
-	{
-		fm_rng_seed(&rng, seed);
-		fm_rng_shuffle_int32(&rng, chosen, n);
-		n = FM_IALS_VALID_CONTEXTS;
-		/* ascending again (insertion sort of a small list) */
-		for (int32_t i = 1; i < n; i++)
-			for (int32_t j = i; j > 0 && chosen[j - 1] > chosen[j]; j--)
-			{
-				int32_t		t = chosen[j];
-
-				chosen[j] = chosen[j - 1];
-				chosen[j - 1] = t;
-			}
-	}
-	s->valid_context = chosen;
-	s->n_users = n;
-	s->users = fm_alloc(s->a, ((size_t) n + 1) * sizeof(FmRankUser));
-	s->queries = fm_alloc(s->a, ((size_t) n * s->k + 1) * sizeof(float));
-	for (int32_t u = 0; u < n; u++)
-	{
-		int32_t		c = chosen[u];
-		FmRankUser *user = &s->users[u];
-
-		user->query = s->queries + (size_t) u * s->k;
-		user->excluded = d->by_context.other + d->by_context.start[c];
-		user->n_excluded = (int32_t) (d->by_context.start[c + 1] - d->by_context.start[c]);
-		user->relevant = d->valid_item + d->valid_start[c];
-		user->n_relevant = (int32_t) (d->valid_start[c + 1] - d->valid_start[c]);
-		user->n_relevant_outside = 0;
-	}
-	s->item_embeddings = fm_alloc(s->a, ((size_t) d->items.n * s->k + 1) * sizeof(float));
-	s->item_bias = fm_alloc(s->a, ((size_t) d->items.n + 1) * sizeof(float));
-}
-
 static void
 rank_tick(void *arg)
 {
 	fm_hooks_tick((const FmTrainHooks *) arg);
 }
 
-/*
- * Served scores: item bias + <q_c, e_i> in float, as fm_item and fm_query
- * store them (the context's own terms do not change its ranking).
- */
 double
 fm_ials_validation_ndcg(FmIals *s, const FmModel *model)
 {
-	const FmImplicitData *d = s->d;
-	FmRankItems items;
-	FmRankQuality q;
-
-	if (s->n_users == 0)
-		return NAN;
-	compute_aug(s, model, 0);
-	compute_aug(s, model, 1);
-	for (int32_t i = 0; i < d->items.n; i++)
-	{
-		const double *v = s->aug[1] + (size_t) i * s->dim;
-
-		s->item_bias[i] = (float) v[1];
-		for (int32_t f = 0; f < s->k; f++)
-			s->item_embeddings[(size_t) i * s->k + f] = (float) v[2 + f];
-	}
-	for (int32_t u = 0; u < s->n_users; u++)
-	{
-		const double *v = s->aug[0] + (size_t) s->valid_context[u] * s->dim;
-
-		for (int32_t f = 0; f < s->k; f++)
-			s->queries[(size_t) u * s->k + f] = (float) v[2 + f];
-	}
-	items.n_items = d->items.n;
-	items.dim = s->k;
-	items.embeddings = s->item_embeddings;
-	items.bias = s->item_bias;
-	items.ids = d->item_ids;
-	q = fm_rank_evaluate(&items, s->users, s->n_users, FM_IALS_VALID_K, rank_tick,
-						 (void *) s->hooks, s->a);
-	return q.ndcg_at_k;
+	return fm_implicit_validation_ndcg(s->validation, model, rank_tick, (void *) s->hooks);
 }
 
 /* ---- setup and the training loop ---- */
@@ -638,7 +551,7 @@ fm_ials_new(const FmImplicitData *d, const FmTrainParams *params, const FmModel 
 	s->coef = fm_alloc(a, ((size_t) longest_feature(d) + 1) * sizeof(double));
 	compute_item_alpha(s, params->popularity_exponent);
 	compute_penalties(s, params->reg_exponent);
-	choose_validation_contexts(s, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
+	s->validation = fm_implicit_validation_new(d, s->k, fm_seed_for(params->seed, FM_SEED_SHUFFLE), a);
 	return s;
 }
 

@@ -44,10 +44,6 @@
 #include "implicit.h"
 #include "train.h"
 
-/* Contexts whose held-out items the per-epoch NDCG@10 ranks, at most. */
-#define FM_IALS_VALID_CONTEXTS 1000
-#define FM_IALS_VALID_K 10
-
 /* The sweep's caches; opaque outside ials.c except for tests. */
 typedef struct FmIals FmIals;
 
@@ -75,7 +71,7 @@ extern double fm_ials_unobserved_weight(const FmIals *s, int32_t item);
 /* The penalty weight lambda_f (before reg_w / reg_v). */
 extern double fm_ials_penalty(const FmIals *s, int32_t feature);
 
-/* NDCG@10 over the sampled validation contexts (NaN without any). */
+/* NDCG@10 over the sampled validation contexts (NaN without any; implicit_eval.h). */
 extern double fm_ials_validation_ndcg(FmIals *s, const FmModel *model);
 
 /*
