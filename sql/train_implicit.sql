@@ -52,6 +52,25 @@ SELECT rows_used, validation_ndcg IS NULL AS no_validation
                            positive_threshold => 4, validation_fraction => 0, confidence => 0.5,
                            unobserved_weight => 0.2);
 
+-- method 'bpr': the same arguments, a pairwise ranking loss; the same served path
+SELECT method, epochs, validation_ndcg BETWEEN 0 AND 1 AS ndcg_in_range, train_rmse IS NULL AS no_rmse
+  FROM fm_train_from_table('watched_meta', 'rating', ARRAY['u', 'grp', 'i', 'genres'], 'bpr',
+                           method => 'bpr', k => 4, epochs => 40, learning_rate => 0.1,
+                           item_features => ARRAY['i', 'genres'], items => 'things');
+WITH items AS (SELECT t.i, f.bias, f.embedding
+                 FROM things t, fm_item('bpr', ARRAY['i', 'genres', 'genres'],
+                                        ARRAY[t.i::text, t.genres[1], t.genres[2]]) f)
+SELECT g.grp, array_agg(top.i % 2 ORDER BY top.i) AS parity_of_top3
+  FROM (VALUES ('a'), ('b')) g(grp),
+       LATERAL (SELECT i FROM items
+                 ORDER BY fm_score(fm_query('bpr', ARRAY['grp'], ARRAY[g.grp]), embedding, bias) DESC
+                 LIMIT 3) top
+ GROUP BY g.grp ORDER BY g.grp;
+SELECT pg_temp.try($$SELECT fm_train_from_table('watched_meta', 'rating', ARRAY['u', 'i'], 'bpr',
+                     method => 'bpr', item_features => ARRAY['i'], items => 'things', unobserved_weight => 0.1)$$);
+SELECT pg_temp.try($$SELECT fm_train_from_table('watched_meta', 'rating', ARRAY['u', 'i'], 'bpr',
+                     method => 'bpr', item_features => ARRAY['i'])$$);
+
 -- bad input
 SELECT trained_at AS kept_at FROM fm_model WHERE model = 'imp' \gset
 CREATE TABLE things_partial AS SELECT * FROM things WHERE i <= 5;

@@ -59,7 +59,10 @@ check_positive_finite(double value, const char *name)
 				 errmsg("%s must be a positive finite number, not %g", name, value)));
 }
 
-/* iALS's own hyper-parameters; the implicit arguments are refused for the other methods. */
+/*
+ * The arguments of implicit training (iALS, BPR): refused for the other
+ * methods; unobserved_weight and confidence are iALS's own.
+ */
 static void
 read_implicit_params(FunctionCallInfo fcinfo, FmTrainParams *p)
 {
@@ -67,25 +70,35 @@ read_implicit_params(FunctionCallInfo fcinfo, FmTrainParams *p)
 	ARG_UNOBSERVED_WEIGHT, ARG_CONFIDENCE};
 	static const char *const names[] = {"item_features", "items", "positive_threshold",
 	"unobserved_weight", "confidence"};
+	const char *method = fm_method_name(p->method);
 
-	if (p->method != FM_METHOD_IALS)
+	for (int i = 0; i < lengthof(args); i++)
 	{
-		for (int i = 0; i < lengthof(args); i++)
-			if (!PG_ARGISNULL(args[i]))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("%s applies only to method 'ials', not '%s'", names[i],
-								fm_method_name(p->method))));
-		return;
+		bool		applies = fm_method_is_implicit(p->method) &&
+			(p->method == FM_METHOD_IALS || i < 3);
+
+		if (!applies && !PG_ARGISNULL(args[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s applies only to method %s, not '%s'", names[i],
+							i < 3 ? "'ials' or 'bpr'" : "'ials'", method)));
 	}
-	require_argument(fcinfo, ARG_ITEM_FEATURES, "item_features (with method 'ials')");
-	require_argument(fcinfo, ARG_ITEMS, "items (with method 'ials')");
+	if (!fm_method_is_implicit(p->method))
+		return;
+	if (PG_ARGISNULL(ARG_ITEM_FEATURES))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("item_features (with method '%s') must not be NULL", method)));
+	if (PG_ARGISNULL(ARG_ITEMS))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("items (with method '%s') must not be NULL", method)));
 	if (!PG_ARGISNULL(ARG_VALIDATION))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("method 'ials' does not take a validation relation"),
+				 errmsg("method '%s' does not take a validation relation", method),
 				 errhint("It holds out validation_fraction of each context's positives instead.")));
-	if (!PG_ARGISNULL(ARG_LEARNING_RATE))
+	if (p->method == FM_METHOD_IALS && !PG_ARGISNULL(ARG_LEARNING_RATE))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("method 'ials' has no learning_rate: each step is an exact minimisation")));
@@ -115,7 +128,7 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown training method \"%s\"", method_name),
-				 errhint("Use one of 'sgd', 'adam', 'als', 'mcmc' or 'ials'.")));
+				 errhint("Use one of 'sgd', 'adam', 'als', 'mcmc', 'ials' or 'bpr'.")));
 	fm_train_params_default(p, method);
 	read_implicit_params(fcinfo, p);
 
@@ -152,7 +165,7 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 		p->reg_w = reg;
 		p->reg_v = reg;
 	}
-	if (p->method == FM_METHOD_IALS)
+	if (fm_method_is_implicit(p->method))
 		p->init_stdev = 0.1 / sqrt((double) p->k);	/* Rendle et al. 2021 */
 	if (!PG_ARGISNULL(ARG_INIT_STDEV))
 	{
@@ -436,7 +449,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	fm_budget_init(&budget, train_context);
 	alloc = fm_budget_allocator(&budget);
 
-	if (params.method == FM_METHOD_IALS)
+	if (fm_method_is_implicit(params.method))
 	{
 		ImplicitOptions options;
 		int32		n_features;

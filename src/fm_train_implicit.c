@@ -20,6 +20,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
+#include "core/bpr.h"
 #include "core/ials.h"
 #include "core/implicit.h"
 #include "core/model.h"
@@ -152,7 +153,11 @@ params_json(const TrainingSource *src, const FmTrainParams *p, const ImplicitOpt
 	bool		first = true;
 
 	initStringInfo(&s);
-	appendStringInfo(&s, "{\"k\": %d, \"epochs\": %d, \"regularization\": %.17g, "
+	if (p->method == FM_METHOD_BPR)
+		appendStringInfo(&s, "{\"learning_rate\": %.17g, ", p->learning_rate);
+	else
+		appendStringInfoChar(&s, '{');
+	appendStringInfo(&s, "\"k\": %d, \"epochs\": %d, \"regularization\": %.17g, "
 					 "\"init_stdev\": %.17g, \"unobserved_weight\": %.17g, \"confidence\": %.17g, "
 					 "\"reg_exponent\": %.17g, \"popularity_exponent\": %.17g, "
 					 "\"validation_fraction\": %.17g, \"seed\": %lld, ",
@@ -236,7 +241,10 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	hooks.tick = check_interrupts;
 	hooks.arg = &progress;
 	train_start = GetCurrentTimestamp();
-	fm_train_ials(&data, params, &model, &hooks, &alloc, &result);
+	if (params->method == FM_METHOD_BPR)
+		fm_train_bpr(&data, params, &model, &hooks, &alloc, &result);
+	else
+		fm_train_ials(&data, params, &model, &hooks, &alloc, &result);
 	train_seconds = seconds_since(train_start);
 
 	summary->params_json = params_json(src, params, options, result.valid_ndcg);

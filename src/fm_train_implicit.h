@@ -1,7 +1,8 @@
 /*
- * fm_train_implicit.h - fm_train_from_table(method => 'ials'): reads the
- * source and the catalogue, builds the contexts, items and observed pairs
- * (core/implicit.h), trains (core/ials.h) and writes the model.
+ * fm_train_implicit.h - fm_train_from_table(method => 'ials' or 'bpr'):
+ * reads the source and the catalogue, builds the contexts, items and
+ * observed pairs (core/implicit.h), trains (core/ials.h, core/bpr.h) and
+ * writes the model.
  */
 #ifndef FMREC_FM_TRAIN_IMPLICIT_H
 #define FMREC_FM_TRAIN_IMPLICIT_H

@@ -36,6 +36,7 @@ static const char *const method_names[] = {
 	[FM_METHOD_ALS] = "als",
 	[FM_METHOD_MCMC] = "mcmc",
 	[FM_METHOD_IALS] = "ials",
+	[FM_METHOD_BPR] = "bpr",
 };
 
 #define FM_N_METHODS ((int) (sizeof(method_names) / sizeof(method_names[0])))
@@ -147,6 +148,15 @@ fm_train_params_default(FmTrainParams *p, FmMethod method)
 			p->confidence = 0.6;
 			p->popularity_exponent = 0.3;
 			p->reg_exponent = 1.0;
+			break;
+		case FM_METHOD_BPR:
+			/* see bpr.h; chosen like iALS's, with ials_bench --method bpr --tune */
+			p->k = 64;
+			p->epochs = 30;
+			p->learning_rate = 0.05;
+			p->reg_w = 0.0001;
+			p->reg_v = 0.0001;
+			p->init_stdev = 0.1 / 8.0;
 			break;
 	}
 }

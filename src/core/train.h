@@ -18,7 +18,8 @@ typedef enum FmMethod
 	FM_METHOD_ADAM,
 	FM_METHOD_ALS,
 	FM_METHOD_MCMC,
-	FM_METHOD_IALS				/* implicit feedback: fm_train_ials (ials.h) */
+	FM_METHOD_IALS,				/* implicit feedback: fm_train_ials (ials.h) */
+	FM_METHOD_BPR				/* implicit feedback: fm_train_bpr (bpr.h) */
 } FmMethod;
 
 typedef struct FmTrainParams
@@ -103,14 +104,21 @@ extern void fm_train_als(const FmDataset *, const FmDataset *, const FmTrainPara
 extern void fm_train_mcmc(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
 						  const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
 
-/* Dispatch on params->method (not iALS: it trains on FmImplicitData, see ials.h). */
+/* Dispatch on params->method (not iALS or BPR: they train on FmImplicitData). */
 extern void fm_train(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 					 FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
 					 FmTrainResult *result);
 
-/* Method name <-> enum ("sgd", "adam", "als", "mcmc", "ials"); returns false if unknown. */
+/* Method name <-> enum ("sgd", "adam", "als", "mcmc", "ials", "bpr"); returns false if unknown. */
 extern bool fm_method_from_name(const char *name, FmMethod *method);
 extern const char *fm_method_name(FmMethod method);
+
+/* iALS and BPR learn a ranking from implicit feedback (implicit.h). */
+static inline bool
+fm_method_is_implicit(FmMethod method)
+{
+	return method == FM_METHOD_IALS || method == FM_METHOD_BPR;
+}
 
 /* Defaults per method, tuned on MovieLens 100K (see README). */
 extern void fm_train_params_default(FmTrainParams *p, FmMethod method);

@@ -28,6 +28,7 @@
  */
 #include "fm_core.h"
 #include "dataset.h"
+#include "bpr.h"
 #include "ials.h"
 #include "implicit.h"
 #include "model.h"
@@ -449,6 +450,16 @@ main(int argc, char **argv)
 			sgd_epoch = true;
 		else if (strcmp(argv[i], "--verbose") == 0)
 			verbose = true;
+		else if (ARG("--method"))
+		{
+			FmMethod	m;
+
+			if (!fm_method_from_name(argv[++i], &m))
+				return 2;
+			fm_train_params_default(&p, m);
+		}
+		else if (ARG("--lr"))
+			p.learning_rate = atof(argv[++i]);
 		else if (ARG("--k"))
 			p.k = atoi(argv[++i]);
 		else if (ARG("--epochs"))
@@ -600,7 +611,10 @@ main(int argc, char **argv)
 		}
 		fm_model_alloc(&model, n_features, p.k, &a);
 		t0 = now();
-		fm_train_ials(&d, &p, &model, &hooks, &a, &result);
+		if (p.method == FM_METHOD_BPR)
+			fm_train_bpr(&d, &p, &model, &hooks, &a, &result);
+		else
+			fm_train_ials(&d, &p, &model, &hooks, &a, &result);
 		t_train = now() - t0;
 		if (popularity)
 		{
