@@ -342,18 +342,18 @@ fm_source_check_columns(TrainingSource *src)
  * (which has no target: every row counts); the other columns are NULL.
  */
 static bool
-query_reads_column(const TrainingSource *src, Oid relid, int c)
+query_reads_column(const TrainingSource *src, int c)
 {
 	if (src->item_column == NULL || c == src->key_column)
 		return true;
-	return src->item_column[c] == (relid == src->items_relid);
+	return src->item_column[c] == src->reading_catalogue;
 }
 
 static char *
 build_query(TrainingSource *src, Oid relid)
 {
 	StringInfoData q;
-	bool		catalogue = src->item_column != NULL && relid == src->items_relid;
+	bool		catalogue = src->reading_catalogue;
 
 	initStringInfo(&q);
 	if (catalogue)
@@ -364,7 +364,7 @@ build_query(TrainingSource *src, Oid relid)
 	{
 		const char *type = src->columns[c].is_array ? "text[]" : "text";
 
-		if (query_reads_column(src, relid, c))
+		if (query_reads_column(src, c))
 			appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name), type);
 		else
 			appendStringInfo(&q, ", NULL::%s", type);
@@ -502,7 +502,9 @@ fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catal
 	b->ids = NULL;
 	b->weights = NULL;
 	b->targets = NULL;
+	src->reading_catalogue = true;
 	read_rows(b, src->items_relid);
+	src->reading_catalogue = false;
 	finish_dataset(b, catalogue);
 	/* the arrays of the dictionary may have moved */
 	train->n_features = b->n_features;

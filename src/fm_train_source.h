@@ -46,6 +46,7 @@ typedef struct TrainingSource
 	bool	   *item_column;
 	int			key_column;
 	Oid			items_relid;
+	bool		reading_catalogue;	/* while fm_source_read_catalogue runs */
 	double		catalogue_read_seconds;
 } TrainingSource;
 
