@@ -32,9 +32,21 @@ struct FmIals
 	double	   *aug[2];			/* contexts, items: n x dim */
 	double	   *r;				/* G aug of the side being swept */
 	double	   *gram;			/* dim x dim, of the other side */
+	double	   *other_t;		/* the other side's aug, transposed: dim x n_other */
 	double	   *y;				/* predictions of the observed pairs */
 	double	   *penalty;		/* lambda_f */
 	double	   *coef;			/* scratch: the own-slot coefficient per entity */
+
+	/*
+	 * The pairs of the entities of the feature being fitted, gathered once
+	 * for its k + 1 parameters: contiguous predictions, weights and other
+	 * entities instead of three indirections per pair and parameter.
+	 */
+	int64_t    *loc_start;		/* per entity of the step, n + 1 */
+	int64_t    *loc_pair;
+	int32_t    *loc_other;
+	double	   *loc_y;
+	double	   *loc_w;
 	int			side;
 	const FmTrainHooks *hooks;
 	int64_t		work;
@@ -183,6 +195,23 @@ compute_predictions(FmIals *s)
 	add_work(s, d->n_pairs * s->dim);
 }
 
+/*
+ * The pair loops read one factor of the other side's vectors at a time:
+ * transposed, that is one short contiguous array per factor (L1-resident)
+ * instead of one cache line per pair.
+ */
+static void
+transpose_other(FmIals *s, int side)
+{
+	int32_t		n = side_size(s, 1 - side);
+	const double *aug = s->aug[1 - side];
+
+	for (int32_t t = 0; t < n; t++)
+		for (int32_t j = 0; j < s->dim; j++)
+			s->other_t[(size_t) j * n + t] = aug[(size_t) t * s->dim + j];
+	add_work(s, (int64_t) n * s->dim);
+}
+
 void
 fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
 {
@@ -192,6 +221,7 @@ fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
 	compute_gram(s, 1 - side);
 	compute_r(s, side);
 	compute_predictions(s);
+	transpose_other(s, side);
 }
 
 /* ---- one parameter ---- */
@@ -227,9 +257,11 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 	const int	o = s->side;
 	const int32_t dim = s->dim,
 				j = st->j;
-	const FmPairLists *pl = side_pairs(s, o);
-	const double *other = s->aug[1 - o];
+	/* factor j of the other side's vectors (unused for a linear term) */
+	const double *other = s->other_t + (size_t) (j >= 0 ? j : 0) * side_size(s, 1 - o);
 	const double *G = s->gram;
+	const double *g_o = G + (size_t) o * dim;
+	const double *g_j = G + (size_t) (j >= 0 ? j : o) * dim;
 	const double goo = G[o * dim + o];
 	const double goj = j >= 0 ? G[o * dim + j] : 0.0;
 	const double gjj = j >= 0 ? G[j * dim + j] : 0.0;
@@ -265,17 +297,16 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 			grad_all += m * (a * r[o] + (j >= 0 ? b * r[j] : 0.0));
 			hess_all += m * (a * a * goo + 2.0 * a * b * goj + b * b * gjj);
 		}
-		for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
+		for (int64_t q = s->loc_start[t]; q < s->loc_start[t + 1]; q++)
 		{
-			int64_t		pair = pl->pair[p];
-			double		h = a + (j >= 0 ? b * other[(size_t) pl->other[p] * dim + j] : 0.0);
-			double		w = s->d->pair_weight[pair];
+			double		h = a + b * other[s->loc_other[q]];
+			double		w = s->loc_w[q];
 
-			grad_obs += w * h * (s->y[pair] - 1.0);
+			grad_obs += w * h * (s->loc_y[q] - 1.0);
 			hess_obs += w * h * h;
 		}
-		pairs += pl->start[e + 1] - pl->start[e];
 	}
+	pairs = s->loc_start[st->n];
 	grad = grad_all + grad_obs + st->penalty * st->theta;
 	hess = hess_all + hess_obs + st->penalty;
 	add_work(s, st->n + pairs);
@@ -306,51 +337,118 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 		v[o] += da;
 		if (j >= 0)
 			v[j] += db;
+		/* G is symmetric: its rows o and j are its columns, contiguous */
 		for (int32_t i = 0; i < dim; i++)
-			r[i] += da * G[i * dim + o] + (j >= 0 ? db * G[i * dim + j] : 0.0);
-		for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
-			s->y[pl->pair[p]] += da + (j >= 0 ? db * other[(size_t) pl->other[p] * dim + j] : 0.0);
+			r[i] += da * g_o[i] + db * g_j[i];
+		for (int64_t q = s->loc_start[t]; q < s->loc_start[t + 1]; q++)
+			s->loc_y[q] += da + db * other[s->loc_other[q]];
 	}
 	add_work(s, (int64_t) st->n * dim + pairs);
 	return delta;
 }
 
-void
-fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t factor)
+/* The entities of a feature (every context for w0, feature -1). */
+static void
+feature_step(const FmIals *s, int32_t feature, Step *st)
 {
 	const FmImplicitData *d = s->d;
-	Step		st;
 
 	if (feature < 0)
 	{
-		st.n = d->contexts.n;
-		st.entity = NULL;
-		st.x = NULL;
-		st.j = -1;
-		st.theta = model->w0;
-		st.penalty = 0.0;
-		model->w0 += minimise(s, &st, false);
+		st->n = d->contexts.n;
+		st->entity = NULL;
+		st->x = NULL;
 		return;
 	}
-	st.n = (int32_t) (d->feature_start[feature + 1] - d->feature_start[feature]);
-	st.entity = d->feature_entity + d->feature_start[feature];
-	st.x = d->feature_x + d->feature_start[feature];
-	if (factor < 0)
+	st->n = (int32_t) (d->feature_start[feature + 1] - d->feature_start[feature]);
+	st->entity = d->feature_entity + d->feature_start[feature];
+	st->x = d->feature_x + d->feature_start[feature];
+}
+
+static void
+gather_pairs(FmIals *s, const Step *st)
+{
+	const FmPairLists *pl = side_pairs(s, s->side);
+	int64_t		q = 0;
+
+	s->loc_start[0] = 0;
+	for (int32_t t = 0; t < st->n; t++)
 	{
-		st.j = -1;
-		st.theta = model->w[feature];
-		st.penalty = s->reg_w * s->penalty[feature];
-		model->w[feature] = (float) (st.theta + minimise(s, &st, true));
+		int32_t		e = st->entity ? st->entity[t] : t;
+
+		for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++, q++)
+		{
+			int64_t		pair = pl->pair[p];
+
+			s->loc_pair[q] = pair;
+			s->loc_other[q] = pl->other[p];
+			s->loc_y[q] = s->y[pair];
+			s->loc_w[q] = s->d->pair_weight[pair];
+		}
+		s->loc_start[t + 1] = q;
+	}
+	add_work(s, q);
+}
+
+static void
+scatter_predictions(FmIals *s, const Step *st)
+{
+	for (int64_t q = 0; q < s->loc_start[st->n]; q++)
+		s->y[s->loc_pair[q]] = s->loc_y[q];
+}
+
+/* Fit one parameter of the gathered feature: factor -1 is w_f (or w0). */
+static void
+update_gathered(FmIals *s, FmModel *model, int32_t feature, int32_t factor, Step *st)
+{
+	if (feature < 0)
+	{
+		st->j = -1;
+		st->theta = model->w0;
+		st->penalty = 0.0;
+		model->w0 += minimise(s, st, false);
+	}
+	else if (factor < 0)
+	{
+		st->j = -1;
+		st->theta = model->w[feature];
+		st->penalty = s->reg_w * s->penalty[feature];
+		model->w[feature] = (float) (st->theta + minimise(s, st, true));
 	}
 	else
 	{
 		float	   *v = fm_model_v(model, feature);
 
-		st.j = 2 + factor;
-		st.theta = v[factor];
-		st.penalty = s->reg_v * s->penalty[feature];
-		v[factor] = (float) (st.theta + minimise(s, &st, true));
+		st->j = 2 + factor;
+		st->theta = v[factor];
+		st->penalty = s->reg_v * s->penalty[feature];
+		v[factor] = (float) (st->theta + minimise(s, st, true));
 	}
+}
+
+void
+fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t factor)
+{
+	Step		st;
+
+	feature_step(s, feature, &st);
+	gather_pairs(s, &st);
+	update_gathered(s, model, feature, factor, &st);
+	scatter_predictions(s, &st);
+}
+
+/* w_f and then v_f, one factor after the other, on the pairs gathered once. */
+static void
+update_feature(FmIals *s, FmModel *model, int32_t feature)
+{
+	Step		st;
+
+	feature_step(s, feature, &st);
+	gather_pairs(s, &st);
+	update_gathered(s, model, feature, -1, &st);
+	for (int32_t factor = 0; factor < s->k; factor++)
+		update_gathered(s, model, feature, factor, &st);
+	scatter_predictions(s, &st);
 }
 
 static void
@@ -360,13 +458,8 @@ sweep_side(FmIals *s, FmModel *model, int side)
 	if (side == 0)
 		fm_ials_update(s, model, -1, -1);
 	for (int32_t f = 0; f < s->d->n_features; f++)
-	{
-		if (s->d->item_side[f] != side)
-			continue;
-		fm_ials_update(s, model, f, -1);
-		for (int32_t factor = 0; factor < s->k; factor++)
-			fm_ials_update(s, model, f, factor);
-	}
+		if (s->d->item_side[f] == side)
+			update_feature(s, model, f);
 }
 
 void
@@ -546,9 +639,16 @@ fm_ials_new(const FmImplicitData *d, const FmTrainParams *params, const FmModel 
 	s->aug[1] = fm_alloc(a, ((size_t) d->items.n + 1) * s->dim * sizeof(double));
 	s->r = fm_alloc(a, ((size_t) largest + 1) * s->dim * sizeof(double));
 	s->gram = fm_alloc(a, (size_t) s->dim * s->dim * sizeof(double));
+	s->other_t = fm_alloc(a, ((size_t) largest + 1) * s->dim * sizeof(double));
 	s->y = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
 	s->penalty = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(double));
 	s->coef = fm_alloc(a, ((size_t) longest_feature(d) + 1) * sizeof(double));
+	s->loc_start = fm_alloc(a, ((size_t) longest_feature(d) + 2) * sizeof(int64_t));
+	/* a feature's entities hold each pair at most once (w0: all of them) */
+	s->loc_pair = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(int64_t));
+	s->loc_other = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(int32_t));
+	s->loc_y = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
+	s->loc_w = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
 	compute_item_alpha(s, params->popularity_exponent);
 	compute_penalties(s, params->reg_exponent);
 	s->validation = fm_implicit_validation_new(d, s->k, fm_seed_for(params->seed, FM_SEED_SHUFFLE), a);
