@@ -12,7 +12,8 @@
  * usage: ials_bench [--dir DIR] [--fold N | --all-folds] [--tune] [--cold]
  *        [--k N] [--epochs N] [--reg X] [--reg-w X] [--alpha0 X]
  *        [--confidence X] [--exponent X] [--init X] [--threshold X]
- *        [--seed N] [--no-user-id] [--no-demographics] [--no-genres]
+ *        [--seed N] [--validation-fraction X (0.1)] [--no-user-id]
+ *        [--no-demographics] [--no-genres]
  *        [--augment] [--popularity] [--sgd-epoch] [--verbose]
  *
  *   --tune   train on 90% of u<fold>.base (each row held out with
@@ -484,6 +485,7 @@ main(int argc, char **argv)
 				no_user = false,
 				sgd_epoch = false;
 	double		threshold = NAN;
+	double		validation_fraction = 0.1;	/* fm_train_from_table's default */
 	FmTrainParams p;
 	double		sum_ndcg = 0,
 				sum_p = 0;
@@ -546,6 +548,8 @@ main(int argc, char **argv)
 			p.popularity_exponent = atof(argv[++i]);
 		else if (ARG("--init"))
 			p.init_stdev = atof(argv[++i]);
+		else if (ARG("--validation-fraction"))
+			validation_fraction = atof(argv[++i]);
 		else if (ARG("--threshold"))
 			threshold = atof(argv[++i]);
 		else if (ARG("--seed"))
@@ -669,7 +673,7 @@ main(int argc, char **argv)
 		spec.item_group = item_group;
 		spec.positive_threshold = threshold;
 		spec.confidence = p.confidence;
-		spec.validation_fraction = verbose ? 0.1 : 0.0;
+		spec.validation_fraction = validation_fraction;
 		spec.seed = p.seed;
 		spec.feature_value = values;
 		if (fm_implicit_build(&rows, &cat, &spec, &d, &problem, &a) != FM_IMPLICIT_OK)
