@@ -104,5 +104,11 @@ SELECT q, pg_temp.try(format($f$SELECT fm_train_from_table(%s)$f$, q)) FROM (VAL
   ($$'watched_meta', 'rating', ARRAY['u', 'i'], 'imp', method => 'ials', item_features => ARRAY['i'], items => 'things', confidence => -1$$),
   ($$'watched_meta', 'rating', ARRAY['u', 'i'], 'imp', method => 'ials', item_features => ARRAY['i'], items => 'things', learning_rate => 0.1$$),
   ($$'watched_meta', 'rating', ARRAY['u', 'i'], 'imp', method => 'ials', item_features => ARRAY['i'], items => 'things', validation => 'watched'$$)) t(q);
+-- the pairs, contexts and the sweep's caches are charged to the training budget
+CREATE TABLE many AS SELECT x % 2000 AS u, x % 12 + 1 AS i, 1::real AS rating FROM generate_series(1, 40000) x;
+SET fmrec.max_training_memory = '1MB';
+SELECT pg_temp.try($$SELECT fm_train_from_table('many', 'rating', ARRAY['u', 'i'], 'imp', method => 'ials',
+                     item_features => ARRAY['i'], items => 'things')$$) ~ '^53200' AS over_budget;
+RESET fmrec.max_training_memory;
 -- nothing was written: the first model is as it was
 SELECT trained_at = :'kept_at' AS kept FROM fm_model WHERE model = 'imp';
