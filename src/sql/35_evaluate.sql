@@ -16,27 +16,35 @@ CREATE FUNCTION fm_ranking_metrics(ranked bigint[], relevant bigint[], k integer
 CREATE FUNCTION fm_description_sql(model text, rel regclass, alias text,
                                    OUT features_sql text, OUT values_sql text)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	col record;
 BEGIN
-	features_sql := 'ARRAY[]::text[]';
-	values_sql := 'ARRAY[]::text[]';
+	features_sql := 'ARRAY[]::pg_catalog.text[]';
+	values_sql := 'ARRAY[]::pg_catalog.text[]';
 	FOR col IN
-		SELECT a.attname, t.typcategory = 'A' AS is_array
-		  FROM unnest((@extschema@.fm_model_row(model)).features) WITH ORDINALITY AS f(name, ord)
-		  JOIN pg_attribute a ON a.attrelid = rel AND a.attname = f.name AND a.attnum > 0 AND NOT a.attisdropped
-		  JOIN pg_type t ON t.oid = a.atttypid
+		SELECT a.attname, t.typcategory OPERATOR(pg_catalog.=) 'A' AS is_array
+		  FROM pg_catalog.unnest((@extschema@.fm_model_row(model)).features) WITH ORDINALITY AS f(name, ord)
+		  JOIN pg_catalog.pg_attribute a
+		    ON a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) f.name
+		   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
+		  JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
 		 ORDER BY f.ord
 	LOOP
 		IF col.is_array THEN
-			features_sql := features_sql || format(' || pg_catalog.array_fill(%L::text, ARRAY[coalesce(pg_catalog.cardinality(%I.%I), 0)])',
-												   col.attname, alias, col.attname);
-			values_sql := values_sql || format(' || coalesce(%I.%I::text[], ARRAY[]::text[])', alias, col.attname);
+			features_sql := features_sql OPERATOR(pg_catalog.||) pg_catalog.format(
+				' OPERATOR(pg_catalog.||) pg_catalog.array_fill(%L::pg_catalog.text, '
+				'ARRAY[coalesce(pg_catalog.cardinality(%I.%I), 0)])',
+				col.attname, alias, col.attname);
+			values_sql := values_sql OPERATOR(pg_catalog.||) pg_catalog.format(
+				' OPERATOR(pg_catalog.||) coalesce(%I.%I::pg_catalog.text[], ARRAY[]::pg_catalog.text[])',
+				alias, col.attname);
 		ELSE
-			features_sql := features_sql || format(' || ARRAY[%L::text]', col.attname);
-			values_sql := values_sql || format(' || ARRAY[%I.%I::text]', alias, col.attname);
+			features_sql := features_sql OPERATOR(pg_catalog.||) pg_catalog.format(
+				' OPERATOR(pg_catalog.||) ARRAY[%L::pg_catalog.text]', col.attname);
+			values_sql := values_sql OPERATOR(pg_catalog.||) pg_catalog.format(
+				' OPERATOR(pg_catalog.||) ARRAY[%I.%I::pg_catalog.text]', alias, col.attname);
 		END IF;
 	END LOOP;
 END $$;
@@ -60,54 +68,59 @@ CREATE FUNCTION fm_evaluate(model text, test regclass, train regclass,
 	               recall_at_k double precision, ndcg_at_k double precision,
 	               evaluated_users bigint, test_rows bigint)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m @extschema@.fm_model := @extschema@.fm_model_row(model);
 	u record;
 	i record;
 BEGIN
-	IF k < 1 THEN
+	IF k OPERATOR(pg_catalog.<) 1 THEN
 		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = format('k must be at least 1, not %s', k);
+			MESSAGE = pg_catalog.format('k must be at least 1, not %s', k);
 	END IF;
-	target := coalesce(target, m.target::name);
+	target := coalesce(target, m.target::pg_catalog.name);
 	u := @extschema@.fm_description_sql(model, user_table, 'u');
 	i := @extschema@.fm_description_sql(model, item_table, 'i');
-	RETURN QUERY EXECUTE format($q$
+	RETURN QUERY EXECUTE pg_catalog.format($q$
 		WITH items AS MATERIALIZED (
-			SELECT i.%1$I::bigint AS item, f.bias, f.embedding
+			SELECT i.%1$I::pg_catalog.int8 AS item, f.bias, f.embedding
 			  FROM %2$s i CROSS JOIN LATERAL @extschema@.fm_item($1, %3$s, %4$s) f),
 		test_rows AS MATERIALIZED (
-			SELECT t.%5$I::bigint AS uid, t.%1$I::bigint AS item, t.%6$I::float8 AS y
+			SELECT t.%5$I::pg_catalog.int8 AS uid, t.%1$I::pg_catalog.int8 AS item,
+			       t.%6$I::pg_catalog.float8 AS y
 			  FROM %7$s t WHERE t.%6$I IS NOT NULL),
 		users AS MATERIALIZED (
-			SELECT u.%5$I::bigint AS uid, f.bias, f.embedding
+			SELECT u.%5$I::pg_catalog.int8 AS uid, f.bias, f.embedding
 			  FROM %8$s u CROSS JOIN LATERAL @extschema@.fm_item($1, %9$s, %10$s) f
-			 WHERE u.%5$I::bigint IN (SELECT uid FROM test_rows)),
+			 WHERE u.%5$I::pg_catalog.int8 IN (SELECT uid FROM test_rows)),
 		seen AS MATERIALIZED (
-			SELECT s.%5$I::bigint AS uid, s.%1$I::bigint AS item FROM %11$s s),
+			SELECT s.%5$I::pg_catalog.int8 AS uid, s.%1$I::pg_catalog.int8 AS item FROM %11$s s),
 		errors AS (
-			SELECT sqrt(avg((t.y - greatest($2, least($3, $4 + u.bias + i.bias
-			                 + @extschema@.fm_dot(u.embedding, i.embedding)))) ^ 2)) AS rmse,
-			       count(*) AS n
+			SELECT pg_catalog.sqrt(pg_catalog.avg(pg_catalog.power(t.y OPERATOR(pg_catalog.-)
+			         greatest($2, least($3, $4 OPERATOR(pg_catalog.+) u.bias OPERATOR(pg_catalog.+) i.bias
+			                  OPERATOR(pg_catalog.+) @extschema@.fm_dot(u.embedding, i.embedding))),
+			         2::pg_catalog.float8))) AS rmse,
+			       pg_catalog.count(*) AS n
 			  FROM test_rows t JOIN users u USING (uid) JOIN items i USING (item)),
 		scored AS (
 			SELECT u.uid, i.item, @extschema@.fm_score(u.embedding, i.embedding, i.bias) AS score
 			  FROM users u CROSS JOIN items i
-			 WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.uid = u.uid AND s.item = i.item)),
+			 WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.uid OPERATOR(pg_catalog.=) u.uid
+			                                          AND s.item OPERATOR(pg_catalog.=) i.item)),
 		ranked AS (
-			SELECT r.uid, array_agg(r.item ORDER BY r.rn) AS items
+			SELECT r.uid, pg_catalog.array_agg(r.item ORDER BY r.rn) AS items
 			  FROM (SELECT s.uid, s.item,
-			               row_number() OVER (PARTITION BY s.uid ORDER BY s.score DESC, s.item) AS rn
+			               pg_catalog.row_number() OVER (PARTITION BY s.uid ORDER BY s.score DESC, s.item) AS rn
 			          FROM scored s) r
-			 WHERE r.rn <= $5
+			 WHERE r.rn OPERATOR(pg_catalog.<=) $5
 			 GROUP BY r.uid),
 		relevant AS (
-			SELECT t.uid, array_agg(t.item) AS items FROM test_rows t WHERE t.y >= $6 GROUP BY t.uid),
+			SELECT t.uid, pg_catalog.array_agg(t.item) AS items FROM test_rows t
+			 WHERE t.y OPERATOR(pg_catalog.>=) $6 GROUP BY t.uid),
 		quality AS (
-			SELECT avg(q.precision_at_k) AS p, avg(q.recall_at_k) AS r, avg(q.ndcg_at_k) AS n,
-			       count(*) AS users
+			SELECT pg_catalog.avg(q.precision_at_k) AS p, pg_catalog.avg(q.recall_at_k) AS r,
+			       pg_catalog.avg(q.ndcg_at_k) AS n, pg_catalog.count(*) AS users
 			  FROM ranked JOIN relevant USING (uid)
 			  CROSS JOIN LATERAL @extschema@.fm_ranking_metrics(ranked.items, relevant.items, $5) q)
 		SELECT errors.rmse, quality.p, quality.r, quality.n, quality.users, errors.n
@@ -128,7 +141,7 @@ CREATE FUNCTION fm_materialize_items(model text, item_table regclass,
                                      embedding_column name DEFAULT 'embedding')
 	RETURNS bigint
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	d record;
@@ -136,18 +149,21 @@ DECLARE
 	updated bigint;
 BEGIN
 	PERFORM @extschema@.fm_model_row(model);
-	SELECT c INTO missing FROM unnest(ARRAY[bias_column, embedding_column]) AS c
-	 WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = item_table
-	                      AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped)
+	SELECT c INTO missing FROM pg_catalog.unnest(ARRAY[bias_column, embedding_column]) AS c
+	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+	                    WHERE a.attrelid OPERATOR(pg_catalog.=) item_table
+	                      AND a.attname OPERATOR(pg_catalog.=) c
+	                      AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped)
 	 LIMIT 1;
 	IF missing IS NOT NULL THEN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_column',
-			MESSAGE = format('column "%s" of relation %s does not exist', missing, item_table),
-			HINT = format('ALTER TABLE %s ADD COLUMN %I real, ADD COLUMN %I fm_vector;',
+			MESSAGE = pg_catalog.format('column "%s" of relation %s does not exist', missing, item_table),
+			HINT = pg_catalog.format('ALTER TABLE %s ADD COLUMN %I real, ADD COLUMN %I fm_vector;',
 			              item_table, bias_column, embedding_column);
 	END IF;
 	d := @extschema@.fm_description_sql(model, item_table, 'i');
-	EXECUTE format('UPDATE %s AS i SET (%I, %I) = (SELECT f.bias, f.embedding FROM @extschema@.fm_item($1, %s, %s) f)',
+	EXECUTE pg_catalog.format('UPDATE %s AS i SET (%I, %I) = '
+	                          '(SELECT f.bias, f.embedding FROM @extschema@.fm_item($1, %s, %s) f)',
 	               item_table, bias_column, embedding_column, d.features_sql, d.values_sql)
 	USING model;
 	GET DIAGNOSTICS updated = ROW_COUNT;
