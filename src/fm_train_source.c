@@ -324,10 +324,10 @@ build_query(TrainingSource *src, Oid relid)
 	StringInfoData q;
 
 	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT (%s)::float8", quote_identifier(src->target));
+	appendStringInfo(&q, "SELECT (%s)::pg_catalog.float8", quote_identifier(src->target));
 	for (int c = 0; c < src->n_columns; c++)
 		appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name),
-						 src->columns[c].is_array ? "text[]" : "text");
+						 src->columns[c].is_array ? "pg_catalog.text[]" : "pg_catalog.text");
 	appendStringInfo(&q, " FROM %s",
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid)));

@@ -57,7 +57,7 @@ BEGIN
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
 			MESSAGE = pg_catalog.format('model "%s" does not exist', model),
-			HINT = 'Train it with fm_train_from_table(); SELECT model FROM fm_model lists the models.';
+			HINT = 'Train it with fm_train_from_table; SELECT model FROM fm_model lists the models.';
 	END IF;
 	RETURN result;
 END $$;

@@ -53,7 +53,7 @@ BEGIN
 	IF kind IS DISTINCT FROM 'r' OR children THEN
 		RAISE EXCEPTION USING ERRCODE = 'wrong_object_type',
 			MESSAGE = pg_catalog.format('cannot track "%s": only plain tables without inheritance children can be tracked', items),
-			HINT = 'fm_topk() still works on it, caching only within one snapshot.';
+			HINT = 'fm_topk still works on it, caching only within one snapshot.';
 	END IF;
 	-- the triggers of fmrec 0.1.0, if any
 	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_replica ON %s', items);
