@@ -207,7 +207,10 @@ SELECT fm_negative_inner_product('[1,2]', '[3,4]'), fm_dot('[1,2]', '[3,4]'), fm
        fm_vector_ne('[1]', '[1]'), fm_vector_to_real_array('[1]'), fm_vector('[1,2]', 2, false),
        fm_vector_from_array('{1}'::real[], -1, false), fm_vector_from_array('{1}'::float8[], -1, false),
        fm_vector_from_array('{1}'::int[], -1, false), fm_vector_in('[5]', 0, -1), fm_vector_out('[6]'),
-       fm_vector_send('[7]'), fm_vector_typmod_in('{3}'), fm_sum(v), fm_avg(v)
+       fm_vector_send('[7]'), fm_vector_typmod_in('{3}'), fm_sum(v), fm_avg(v),
+       fm_vector_lt('[1]', '[2]'), fm_vector_le('[1]', '[2]'), fm_vector_gt('[1]', '[2]'),
+       fm_vector_ge('[1]', '[2]'), fm_vector_cmp('[1]', '[2]'), fm_vector_hash('[1]') IS NOT NULL,
+       fm_vector_hash_extended('[1]', 1) IS NOT NULL
   FROM (VALUES ('[1]'::fm_vector), ('[3]')) t(v);
 SELECT fm_drop_model('h_model');
 -- which functions of fmrec were not called (the implicit ones are listed:
