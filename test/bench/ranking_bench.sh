@@ -85,15 +85,18 @@ q -c "CREATE TABLE probe AS SELECT * FROM train_1 WHERE user_id <= 20"
 IMPLICIT=()
 declare -A IMPLICIT_ARGS
 for method in ials bpr; do
+	probe_error=""
 	for args in ", item_features => ARRAY['movie_id', 'genres'], items => 'movies'" ""; do
-		if q -c "SET client_min_messages = warning" \
+		if probe_error=$(q -c "SET client_min_messages = warning" \
 			-c "SELECT 1 FROM fm_train_from_table('probe', 'rating', $FEATURES, 'probe', method => '$method'$args)" \
-			>/dev/null 2>&1; then
+			2>&1 >/dev/null); then
 			IMPLICIT+=("$method")
 			IMPLICIT_ARGS[$method]=$args
+			probe_error=""
 			break
 		fi
 	done
+	[ -z "$probe_error" ] || log "not measuring $method: $(head -n 1 <<<"$probe_error")"
 done
 log "fmrec methods: sgd ${IMPLICIT[*]:-} (ials/bpr are measured when fm_train_from_table accepts them)"
 
