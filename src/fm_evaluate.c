@@ -300,10 +300,8 @@ typedef struct Model
 	HTAB	   *table;			/* FeatureKey -> FeatureEntry */
 } Model;
 
-typedef struct Evaluation Evaluation;
-
 /* Everything one evaluation reads, in `cxt`, charged to `budget`. */
-struct Evaluation
+typedef struct Evaluation
 {
 	MemoryContext cxt;
 	FmBudget	budget;
@@ -344,19 +342,46 @@ struct Evaluation
 	/* rmse */
 	double		squared_error;
 	int64		test_rows;
-};
+} Evaluation;
 
+/* One fm_feature row into the hash table (strings and vector copied to ev->cxt). */
+static void
+read_feature(HeapTuple tuple, TupleDesc desc, void *arg)
+{
+	Evaluation *ev = arg;
+	Model	   *m = &ev->model;
+	MemoryContext old = MemoryContextSwitchTo(ev->cxt);
+	bool		isnull;
+	FeatureKey	key;
+	FeatureEntry *e;
+	FmVector   *v;
+
+	key.feature = TextDatumGetCString(SPI_getbinval(tuple, desc, 1, &isnull));
+	key.value = TextDatumGetCString(SPI_getbinval(tuple, desc, 2, &isnull));
+	fm_budget_charge(&ev->budget, strlen(key.feature) + strlen(key.value) + sizeof(FeatureEntry) + 64);
+	e = hash_search(m->table, &key, HASH_ENTER, NULL);
+	e->bias = DatumGetFloat4(SPI_getbinval(tuple, desc, 3, &isnull));
+	v = DatumGetFmVector(SPI_getbinval(tuple, desc, 4, &isnull));
+	if (v->dim != m->dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("embedding of feature %s = %s has %d dimensions, the model %d",
+						key.feature, key.value, v->dim, m->dim)));
+	e->embedding = fm_budget_alloc(&ev->budget, sizeof(float) * (Size) Max(m->dim, 1));
+	memcpy(e->embedding, v->x, sizeof(float) * (Size) m->dim);
+	MemoryContextSwitchTo(old);
+}
+
+/* The model's rows of fm_feature for the feature columns of both sides. */
 static void
 load_features(Evaluation *ev, const char *model_name, SideColumns *users, SideColumns *items)
 {
-	Model	   *m = &ev->model;
 	HASHCTL		ctl;
 	StringInfoData q;
 	Oid			types[2] = {TEXTOID, TEXTARRAYOID};
 	Datum		args[2];
 	Datum	   *names = palloc(sizeof(Datum) * Max(users->n + items->n, 1));
 	int			n_names = 0;
-	Portal		portal;
 
 	for (int c = 0; c < users->n; c++)
 		names[n_names++] = CStringGetTextDatum(users->names[c]);
@@ -370,8 +395,8 @@ load_features(Evaluation *ev, const char *model_name, SideColumns *users, SideCo
 	ctl.hash = feature_key_hash;
 	ctl.match = feature_key_compare;
 	ctl.hcxt = ev->cxt;
-	m->table = hash_create("fm_evaluate features", 1024, &ctl,
-						   HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	ev->model.table = hash_create("fm_evaluate features", 1024, &ctl,
+								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
 
 	initStringInfo(&q);
 	appendStringInfo(&q,
@@ -379,43 +404,7 @@ load_features(Evaluation *ev, const char *model_name, SideColumns *users, SideCo
 					 "WHERE f.model OPERATOR(pg_catalog.=) $1 "
 					 "AND f.feature OPERATOR(pg_catalog.=) ANY ($2)",
 					 fmrec_schema_quoted());
-	portal = SPI_cursor_open_with_args(NULL, q.data, 2, types, args, NULL, true, 0);
-	for (;;)
-	{
-		CHECK_FOR_INTERRUPTS();
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	t = SPI_tuptable->vals[r];
-			TupleDesc	d = SPI_tuptable->tupdesc;
-			bool		isnull;
-			MemoryContext old = MemoryContextSwitchTo(ev->cxt);
-			FeatureKey	key;
-			FeatureEntry *e;
-			FmVector   *v;
-			bool		found;
-
-			key.feature = TextDatumGetCString(SPI_getbinval(t, d, 1, &isnull));
-			key.value = TextDatumGetCString(SPI_getbinval(t, d, 2, &isnull));
-			fm_budget_charge(&ev->budget, strlen(key.feature) + strlen(key.value) + sizeof(FeatureEntry) + 64);
-			e = hash_search(m->table, &key, HASH_ENTER, &found);
-			e->bias = DatumGetFloat4(SPI_getbinval(t, d, 3, &isnull));
-			v = DatumGetFmVector(SPI_getbinval(t, d, 4, &isnull));
-			if (v->dim != m->dim)
-				ereport(ERROR,
-						(errcode(ERRCODE_DATA_CORRUPTED),
-						 errmsg("embedding of feature %s = %s has %d dimensions, the model %d",
-								key.feature, key.value, v->dim, m->dim)));
-			e->embedding = fm_budget_alloc(&ev->budget, sizeof(float) * (Size) m->dim);
-			memcpy(e->embedding, v->x, sizeof(float) * (Size) m->dim);
-			MemoryContextSwitchTo(old);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_freetuptable(SPI_tuptable);
-	SPI_cursor_close(portal);
+	for_each_row(q.data, 2, types, args, read_feature, ev);
 }
 
 /*
