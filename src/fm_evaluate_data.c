@@ -28,7 +28,6 @@
 
 /* ---- arguments and the columns they name ---- */
 
-
 char *
 fm_eval_relation_sql(Oid relid)
 {
