@@ -15,15 +15,17 @@ embedding is x_u, the item's is W[:, j], every bias 0.  This script writes
 those rows in the COPY format of fm_feature, and the benchmark evaluates
 them with fm_evaluate itself: exactly the protocol of the fmrec models.
 
+Positives are the training rows with rating >= 4, the same threshold as
+the protocol's relevance (the setting of the baselines in issue 13).
 `tune` carves a validation split out of the training rows (each row with
-probability 0.1, fixed seed, rows in the order given), and picks lambda (EASE) and which rows count as
-positive (all of them, or rating >= 4) by NDCG@10 on it with the same
-protocol (relevant = validation rating >= 4, candidates = items not in the
-rest of the training rows).  The test fold is never read.
+probability 0.1, fixed seed, rows in the order given) and picks EASE's
+lambda by NDCG@10 on it with the same protocol (relevant = validation
+rating >= 4, candidates = items not in the rest of the training rows).
+The test fold is never read.
 
 Usage:
   ranking_baselines.py tune  METHOD TRAIN.tsv ITEMS.tsv
-      prints "positives lambda ndcg" of the best setting
+      prints "positives lambda validation-NDCG@10" of the best setting
   ranking_baselines.py write METHOD TRAIN.tsv ITEMS.tsv USERS.tsv MODEL POSITIVES LAMBDA OUT.tsv
 TRAIN.tsv: user, item, rating (tab-separated); ITEMS.tsv, USERS.tsv: one id a line.
 """
@@ -33,7 +35,7 @@ import numpy as np
 
 NEIGHBOURS = 200
 LAMBDAS = [50, 100, 200, 300, 500, 800, 1200]
-POSITIVES = ["all", "4"]
+POSITIVES = ["4"]
 
 
 def read_ids(path):

@@ -20,9 +20,9 @@
 #                            bpr when this build's fm_train_from_table accepts them
 # item-kNN and EASE are written as fmrec models (user embedding = the user's
 # 0/1 row, item embedding = a column of the item-item matrix, biases 0) and
-# evaluated by fm_evaluate too.  Their settings (which rows are positive,
-# lambda) are chosen on a 10 % validation split of u1.base, never on a test
-# fold, and reused for every fold.  Uses a throwaway cluster and numpy
+# evaluated by fm_evaluate too.  Their positives are the ratings >= 4;
+# EASE's lambda is chosen on a 10 % validation split of u1.base, never on a
+# test fold, and reused for every fold.  Uses a throwaway cluster and numpy
 # (python3-numpy, installed with apt-get if missing).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
