@@ -186,6 +186,10 @@ SELECT (fm_model_row('h_model')).k;
 SELECT fm_dims(fm_zero_vector(3));
 SELECT (fm_description_sql('h_model', 'h_movies', 'i')).features_sql IS NOT NULL AS described;
 SELECT evaluated_users OPERATOR(pg_catalog.>) 0 AS evaluated FROM fm_evaluate('h_model', 'h_ratings', 'h_ratings', 'h_users', 'h_movies');
+SELECT evaluated_users OPERATOR(pg_catalog.>) 0 AS cold_evaluated FROM fm_evaluate('h_model', 'h_ratings',
+       'h_ratings', 'h_users', 'h_movies', user_features => ARRAY['gender']);
+SELECT evaluated_users OPERATOR(pg_catalog.>) 0 AS popularity_evaluated
+  FROM fm_evaluate_popularity('h_ratings', 'h_ratings', 'h_movies', group_by => ARRAY['gender'], user_table => 'h_users');
 SELECT precision_at_k FROM fm_ranking_metrics(ARRAY[1, 2]::bigint[], ARRAY[2]::bigint[], 2);
 SELECT fm_topk_track('h_movies');
 UPDATE h_movies SET bias = bias WHERE movie_id OPERATOR(pg_catalog.=) 1;

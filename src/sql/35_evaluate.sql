@@ -49,88 +49,60 @@ BEGIN
 	END LOOP;
 END $$;
 
--- Evaluates a model on held-out ratings `test` (user, item, target):
---   rmse: of the clipped predictions;
---   precision/recall/NDCG@k: for each test user with at least one relevant
---   rating (target >= relevant_threshold), the top k of all items in
---   item_table that the user did not rate in `train`, ranked by fm_score.
+-- Evaluates a model on held-out ratings `test` (user, item, target), in C
+-- (src/fm_evaluate.c):
+--   rmse: of the full predictions clipped to the training target range, over
+--     the test rows whose user is in user_table and item in item_table;
+--   precision/recall/NDCG@k: for each test user (of user_table) with at least
+--     one relevant row (target >= relevant_threshold), the top k of all items
+--     of item_table that the user did not rate in `train`, ranked by
+--     fm_score(user's query vector, item's embedding, item's bias), ties to
+--     the smaller item id; averaged over those users.
 -- User features are the model's feature columns found in user_table, item
--- features those found in item_table (e.g. genres).  Every model feature
--- must live in one of the two.
+-- features those found in item_table (e.g. genres), combined as fm_query and
+-- fm_item do.  user_features, when given, names the only user_table columns
+-- that describe a user: for a cold-start evaluation, hold some users out of
+-- `train` entirely and rank them from their metadata, e.g.
+-- user_features => ARRAY['age_group', 'gender', 'occupation'].
 CREATE FUNCTION fm_evaluate(model text, test regclass, train regclass,
                             user_table regclass, item_table regclass,
                             k integer DEFAULT 10,
                             relevant_threshold double precision DEFAULT 4,
                             user_column name DEFAULT 'user_id',
                             item_column name DEFAULT 'movie_id',
-                            target name DEFAULT NULL)
+                            target name DEFAULT NULL,
+                            user_features name[] DEFAULT NULL)
 	RETURNS TABLE (rmse double precision, precision_at_k double precision,
 	               recall_at_k double precision, ndcg_at_k double precision,
 	               evaluated_users bigint, test_rows bigint)
-	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	m @extschema@.fm_model := @extschema@.fm_model_row(model);
-	u record;
-	i record;
-BEGIN
-	IF k OPERATOR(pg_catalog.<) 1 THEN
-		RAISE EXCEPTION USING ERRCODE = 'invalid_parameter_value',
-			MESSAGE = pg_catalog.format('k must be at least 1, not %s', k);
-	END IF;
-	target := coalesce(target, m.target::pg_catalog.name);
-	u := @extschema@.fm_description_sql(model, user_table, 'u');
-	i := @extschema@.fm_description_sql(model, item_table, 'i');
-	RETURN QUERY EXECUTE pg_catalog.format($q$
-		WITH items AS MATERIALIZED (
-			SELECT i.%1$I::pg_catalog.int8 AS item, f.bias, f.embedding
-			  FROM %2$s i CROSS JOIN LATERAL @extschema@.fm_item($1, %3$s, %4$s) f),
-		test_rows AS MATERIALIZED (
-			SELECT t.%5$I::pg_catalog.int8 AS uid, t.%1$I::pg_catalog.int8 AS item,
-			       t.%6$I::pg_catalog.float8 AS y
-			  FROM %7$s t WHERE t.%6$I IS NOT NULL),
-		users AS MATERIALIZED (
-			SELECT u.%5$I::pg_catalog.int8 AS uid, f.bias, f.embedding
-			  FROM %8$s u CROSS JOIN LATERAL @extschema@.fm_item($1, %9$s, %10$s) f
-			 WHERE u.%5$I::pg_catalog.int8 IN (SELECT uid FROM test_rows)),
-		seen AS MATERIALIZED (
-			SELECT s.%5$I::pg_catalog.int8 AS uid, s.%1$I::pg_catalog.int8 AS item FROM %11$s s),
-		errors AS (
-			SELECT pg_catalog.sqrt(pg_catalog.avg(pg_catalog.power(t.y OPERATOR(pg_catalog.-)
-			         greatest($2, least($3, $4 OPERATOR(pg_catalog.+) u.bias OPERATOR(pg_catalog.+) i.bias
-			                  OPERATOR(pg_catalog.+) @extschema@.fm_dot(u.embedding, i.embedding))),
-			         2::pg_catalog.float8))) AS rmse,
-			       pg_catalog.count(*) AS n
-			  FROM test_rows t JOIN users u USING (uid) JOIN items i USING (item)),
-		scored AS (
-			SELECT u.uid, i.item, @extschema@.fm_score(u.embedding, i.embedding, i.bias) AS score
-			  FROM users u CROSS JOIN items i
-			 WHERE NOT EXISTS (SELECT 1 FROM seen s WHERE s.uid OPERATOR(pg_catalog.=) u.uid
-			                                          AND s.item OPERATOR(pg_catalog.=) i.item)),
-		ranked AS (
-			SELECT r.uid, pg_catalog.array_agg(r.item ORDER BY r.rn) AS items
-			  FROM (SELECT s.uid, s.item,
-			               pg_catalog.row_number() OVER (PARTITION BY s.uid ORDER BY s.score DESC, s.item) AS rn
-			          FROM scored s) r
-			 WHERE r.rn OPERATOR(pg_catalog.<=) $5
-			 GROUP BY r.uid),
-		relevant AS (
-			SELECT t.uid, pg_catalog.array_agg(t.item) AS items FROM test_rows t
-			 WHERE t.y OPERATOR(pg_catalog.>=) $6 GROUP BY t.uid),
-		quality AS (
-			SELECT pg_catalog.avg(q.precision_at_k) AS p, pg_catalog.avg(q.recall_at_k) AS r,
-			       pg_catalog.avg(q.ndcg_at_k) AS n, pg_catalog.count(*) AS users
-			  FROM ranked JOIN relevant USING (uid)
-			  CROSS JOIN LATERAL @extschema@.fm_ranking_metrics(ranked.items, relevant.items, $5) q)
-		SELECT errors.rmse, quality.p, quality.r, quality.n, quality.users, errors.n
-		  FROM errors, quality
-		$q$, item_column, item_table, i.features_sql, i.values_sql, user_column, target, test,
-		     user_table, u.features_sql, u.values_sql, train)
-	USING model, m.target_min, m.target_max, m.w0, k, relevant_threshold;
-END $$;
-COMMENT ON FUNCTION fm_evaluate(text, regclass, regclass, regclass, regclass, integer, double precision, name, name, name) IS
-	'RMSE and precision/recall/NDCG@k of a model on held-out ratings';
+	AS 'MODULE_PATHNAME', 'fm_evaluate'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION fm_evaluate(text, regclass, regclass, regclass, regclass, integer, double precision, name, name, name, name[]) IS
+	'RMSE and precision/recall/NDCG@k of a model on held-out ratings (user_features: cold start from those columns only)';
+
+-- The honest baseline with fm_evaluate's protocol: items ranked by their
+-- number of rows in `train` (ties to the smaller id), or, with group_by
+-- (columns of user_table, e.g. ARRAY['age_group', 'gender']), by their
+-- number of rows among the users of the same group.  With user_table, only
+-- its users are evaluated (as fm_evaluate does); without, every test user.
+-- rmse is NULL: counting predicts no rating.
+CREATE FUNCTION fm_evaluate_popularity(test regclass, train regclass, item_table regclass,
+                                       k integer DEFAULT 10,
+                                       relevant_threshold double precision DEFAULT 4,
+                                       user_column name DEFAULT 'user_id',
+                                       item_column name DEFAULT 'movie_id',
+                                       target name DEFAULT 'rating',
+                                       group_by name[] DEFAULT NULL,
+                                       user_table regclass DEFAULT NULL)
+	RETURNS TABLE (rmse double precision, precision_at_k double precision,
+	               recall_at_k double precision, ndcg_at_k double precision,
+	               evaluated_users bigint, test_rows bigint)
+	AS 'MODULE_PATHNAME', 'fm_evaluate_popularity'
+	LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 1
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION fm_evaluate_popularity(regclass, regclass, regclass, integer, double precision, name, name, name, name[], regclass) IS
+	'precision/recall/NDCG@k of the most-popular ranking (optionally within groups of users) with fm_evaluate''s protocol';
 
 -- Fills the bias and embedding columns of an item table from a model, so
 -- that ORDER BY fm_score(query, embedding, bias) DESC ranks exactly as the
