@@ -31,6 +31,15 @@ fm_budget_charge(FmBudget *budget, Size bytes)
 	budget->used += bytes;
 }
 
+void
+fm_budget_free(FmBudget *budget, void *array, Size bytes)
+{
+	if (array == NULL)
+		return;
+	pfree(array);
+	budget->used -= Min(bytes, budget->used);
+}
+
 void *
 fm_budget_alloc(FmBudget *budget, Size bytes)
 {

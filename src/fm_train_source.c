@@ -334,6 +334,62 @@ build_query(TrainingSource *src, Oid relid)
 	return q.data;
 }
 
+/* ---- canonical order ---- */
+
+static void
+tick_check_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* The dataset has its own copies of the rows now: give the builder's back. */
+static void
+release_row_arrays(Builder *b)
+{
+	fm_budget_free(b->budget, b->row_start, (Size) b->cap_rows * sizeof(int64));
+	fm_budget_free(b->budget, b->targets, (Size) b->cap_rows * sizeof(float));
+	fm_budget_free(b->budget, b->ids, (Size) b->cap_nonzeros * sizeof(int32));
+	fm_budget_free(b->budget, b->weights, (Size) b->cap_nonzeros * sizeof(float));
+	b->row_start = NULL;
+	b->targets = NULL;
+	b->ids = NULL;
+	b->weights = NULL;
+	b->cap_rows = b->cap_nonzeros = 0;
+}
+
+/*
+ * Renumbers the features canonically, everywhere an id lives: the rows, the
+ * columns (MCMC's groups), the values fm_model_store.c writes and the
+ * dictionary that reads validation rows; then sorts the rows.
+ */
+static void
+put_in_canonical_order(TrainingSource *src, Builder *b)
+{
+	FmAllocator alloc = fm_budget_allocator(b->budget);
+	int32		n = b->n_features;
+	int32	   *new_id = fm_alloc(&alloc, (Size) n * sizeof(int32));
+	char	  **value = fm_alloc(&alloc, (Size) n * sizeof(char *));
+	featdict_iterator it;
+	DictEntry  *entry;
+
+	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
+							 new_id, tick_check_interrupts, NULL, &alloc);
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &alloc);
+	for (int32 f = 0; f < n; f++)
+		value[new_id[f]] = b->feature_value[f];
+	featdict_start_iterate(b->dict, &it);
+	while ((entry = featdict_iterate(b->dict, &it)) != NULL)
+		entry->id = new_id[entry->id];
+
+	release_row_arrays(b);
+	fm_budget_free(b->budget, b->feature_column, (Size) b->cap_features * sizeof(int32));
+	fm_budget_free(b->budget, b->feature_value, (Size) b->cap_features * sizeof(char *));
+	b->cap_features = 0;
+	b->feature_column = src->data.feature_group;
+	b->feature_value = value;
+	src->feature_value = value;
+}
+
 static void
 finish_dataset(Builder *b, FmDataset *ds)
 {
@@ -395,6 +451,7 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 {
 	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
 	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz canonical_start;
 	long		secs;
 	int			usecs;
 
@@ -403,10 +460,13 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	b->dict = featdict_create(budget->context, 1024, NULL);
 	read_rows(b, src->relid);
 	finish_dataset(b, &src->data);
-	src->feature_value = b->feature_value;
 	src->rows_skipped_null = b->skipped_null;
 	src->rows_skipped_not_finite = b->skipped_not_finite;
 	src->builder = b;
+	canonical_start = GetCurrentTimestamp();
+	put_in_canonical_order(src, b);
+	TimestampDifference(canonical_start, GetCurrentTimestamp(), &secs, &usecs);
+	src->canonical_seconds = secs + usecs / 1e6;
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 	src->read_seconds = secs + usecs / 1e6;
 }
@@ -431,6 +491,7 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 {
 	Builder    *train = (Builder *) src->builder;
 	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	FmAllocator alloc = fm_budget_allocator(budget);
 
 	check_validation_columns(src, relid);
 	b->src = src;
@@ -442,4 +503,7 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	b->feature_value = train->feature_value;
 	read_rows(b, relid);
 	finish_dataset(b, valid);
+	/* the ids are canonical already; the rows' order is the plan's */
+	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &alloc);
+	release_row_arrays(b);
 }
