@@ -363,7 +363,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 
 	/* where the time and memory went: what a benchmark or a DBA wants to know */
 	ereport(NOTICE,
-			(errmsg("model \"%s\": read %lld rows in %.2f s (%.2f s of it canonical order), "
+			(errmsg("model \"%s\": read %lld rows in %.2f s (%.3f s of it canonical order), "
 					"trained %d %ss in %.2f s, wrote %d features in %.2f s; training memory %.1f MB",
 					model_name, (long long) (src.data.n_rows + summary.rows_skipped), src.read_seconds,
 					src.canonical_seconds, result.epochs_run, progress_unit(params.method), train_seconds, model.n_features,

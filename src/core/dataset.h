@@ -59,8 +59,9 @@ extern void fm_dataset_split(const FmDataset *all, double fraction, uint64_t see
  * first rewritten in place, then replaced by new ones from `a`: the old ones
  * are the caller's to release.  Ids must be unique within a row.
  *
- * Both sorts are merge sorts (O(n log n) in every case) that call tick(arg),
- * when given, every few milliseconds of work so that a caller can cancel.
+ * Both sorts (a radix sort on a key, merge sorts of the ties: O(n log n) in
+ * every case) call tick(arg), when given, every few milliseconds of work so
+ * that a caller can cancel.
  * Extra memory: 32 bytes per row or feature while sorting, plus the new
  * arrays.
  */

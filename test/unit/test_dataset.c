@@ -522,6 +522,37 @@ test_canonical_order_ticks_and_empty(void)
 	CHECK(ticks >= 40);
 	CHECK(ds.targets[0] == 0.0f && ds.targets[n - 1] == 999.0f);
 
+	/* ids over three bytes: several radix passes, every row a key of its own */
+	{
+		int32_t		n_features = 70001;
+		bool		ascending = true,
+					kept = true;
+
+		fm_dataset_alloc(&ds, n_features, 2 * (int64_t) n_features, n_features, 1, &a);
+		for (int64_t r = 0; r < n_features; r++)
+		{
+			ds.ids[2 * r] = (int32_t) ((r * 7919) % n_features);
+			ds.ids[2 * r + 1] = (int32_t) ((r * 104729 + 5) % n_features);
+			ds.weights[2 * r] = ds.weights[2 * r + 1] = 1.0f;
+			ds.targets[r] = (float) r;
+			ds.row_start[r + 1] = 2 * (r + 1);
+		}
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+		for (int64_t r = 0; r < n_features; r++)
+		{
+			int64_t		src = (int64_t) ds.targets[r];
+			int32_t		x = (int32_t) ((src * 7919) % n_features);
+			int32_t		y = (int32_t) ((src * 104729 + 5) % n_features);
+
+			kept &= ds.ids[2 * r] == (x < y ? x : y) && ds.ids[2 * r + 1] == (x < y ? y : x);
+			if (r > 0)
+				ascending &= ds.ids[2 * r - 2] < ds.ids[2 * r] ||
+					(ds.ids[2 * r - 2] == ds.ids[2 * r] && ds.ids[2 * r - 1] <= ds.ids[2 * r + 1]);
+		}
+		CHECK(kept);
+		CHECK(ascending);
+	}
+
 	fm_dataset_alloc(&ds, 0, 0, 0, 1, &a);
 	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
 	CHECK(ds.n_rows == 0 && ds.row_start[0] == 0);
