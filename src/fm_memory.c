@@ -84,3 +84,38 @@ fm_budget_allocator(FmBudget *budget)
 	a.arg = budget;
 	return a;
 }
+
+static void *
+scratch_alloc_aligned(size_t bytes, void *arg)
+{
+	FmScratch  *scratch = (FmScratch *) arg;
+	char	   *raw;
+
+	fm_budget_charge(scratch->budget, bytes + 64);
+	scratch->charged += bytes + 64;
+	raw = MemoryContextAllocExtended(scratch->context, bytes + 64, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	return (void *) TYPEALIGN(64, raw);
+}
+
+FmAllocator
+fm_scratch_begin(FmScratch *scratch, FmBudget *budget)
+{
+	FmAllocator a;
+
+	scratch->budget = budget;
+	scratch->charged = 0;
+	/* a child of the training context: an error frees it with the rest */
+	scratch->context = AllocSetContextCreate(budget->context, "fmrec scratch", ALLOCSET_DEFAULT_SIZES);
+	a.alloc = scratch_alloc_aligned;
+	a.arg = scratch;
+	return a;
+}
+
+void
+fm_scratch_end(FmScratch *scratch)
+{
+	MemoryContextDelete(scratch->context);
+	scratch->context = NULL;
+	scratch->budget->used -= Min(scratch->charged, scratch->budget->used);
+	scratch->charged = 0;
+}

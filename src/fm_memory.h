@@ -35,4 +35,18 @@ extern void fm_budget_charge(FmBudget *budget, Size bytes);
 /* An FmAllocator for the core that allocates from the budget. */
 extern FmAllocator fm_budget_allocator(FmBudget *budget);
 
+/*
+ * Scratch memory for one step (a sort's buffers): charged to the budget
+ * while it lives, freed and given back all at once by fm_scratch_end.
+ */
+typedef struct FmScratch
+{
+	FmBudget   *budget;
+	MemoryContext context;
+	Size		charged;
+} FmScratch;
+
+extern FmAllocator fm_scratch_begin(FmScratch *scratch, FmBudget *budget);
+extern void fm_scratch_end(FmScratch *scratch);
+
 #endif							/* FMREC_FM_MEMORY_H */

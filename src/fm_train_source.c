@@ -366,20 +366,23 @@ static void
 put_in_canonical_order(TrainingSource *src, Builder *b)
 {
 	FmAllocator alloc = fm_budget_allocator(b->budget);
+	FmScratch	scratch;
+	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
 	int32		n = b->n_features;
-	int32	   *new_id = fm_alloc(&alloc, (Size) n * sizeof(int32));
+	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
 	char	  **value = fm_alloc(&alloc, (Size) n * sizeof(char *));
 	featdict_iterator it;
 	DictEntry  *entry;
 
 	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
-							 new_id, tick_check_interrupts, NULL, &alloc);
-	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &alloc);
+							 new_id, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &alloc, &temporary);
 	for (int32 f = 0; f < n; f++)
 		value[new_id[f]] = b->feature_value[f];
 	featdict_start_iterate(b->dict, &it);
 	while ((entry = featdict_iterate(b->dict, &it)) != NULL)
 		entry->id = new_id[entry->id];
+	fm_scratch_end(&scratch);
 
 	release_row_arrays(b);
 	fm_budget_free(b->budget, b->feature_column, (Size) b->cap_features * sizeof(int32));
@@ -492,6 +495,8 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	Builder    *train = (Builder *) src->builder;
 	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
 	FmAllocator alloc = fm_budget_allocator(budget);
+	FmScratch	scratch;
+	FmAllocator temporary;
 
 	check_validation_columns(src, relid);
 	b->src = src;
@@ -504,6 +509,8 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	read_rows(b, relid);
 	finish_dataset(b, valid);
 	/* the ids are canonical already; the rows' order is the plan's */
-	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &alloc);
+	temporary = fm_scratch_begin(&scratch, budget);
+	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &alloc, &temporary);
+	fm_scratch_end(&scratch);
 	release_row_arrays(b);
 }

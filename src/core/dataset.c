@@ -348,17 +348,17 @@ compare_features(int64_t x, int64_t y, const void *ctx)
 void
 fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_group,
 						 const char *const *feature_value, int32_t *new_id,
-						 void (*tick) (void *), void *tick_arg, const FmAllocator *a)
+						 void (*tick) (void *), void *tick_arg, const FmAllocator *scratch)
 {
 	Ticker		t = {tick, tick_arg, 0};
-	SortItem   *items = fm_alloc(a, (size_t) n_features * sizeof(SortItem));
+	SortItem   *items = fm_alloc(scratch, (size_t) n_features * sizeof(SortItem));
 
 	for (int32_t f = 0; f < n_features; f++)
 	{
 		items[f].key = feature_group != NULL ? (uint32_t) feature_group[f] : 0;
 		items[f].index = f;
 	}
-	sort_items(items, n_features, compare_features, feature_value, &t, a);
+	sort_items(items, n_features, compare_features, feature_value, &t, scratch);
 	for (int32_t i = 0; i < n_features; i++)
 		new_id[items[i].index] = i;
 }
@@ -494,10 +494,11 @@ copy_rows_in_order(FmDataset *ds, const SortItem *order, Ticker *t, const FmAllo
 
 void
 fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
-						void (*tick) (void *), void *tick_arg, const FmAllocator *a)
+						void (*tick) (void *), void *tick_arg, const FmAllocator *a,
+						const FmAllocator *scratch)
 {
 	Ticker		t = {tick, tick_arg, 0};
-	SortItem   *order = fm_alloc(a, (size_t) ds->n_rows * sizeof(SortItem));
+	SortItem   *order = fm_alloc(scratch, (size_t) ds->n_rows * sizeof(SortItem));
 
 	if (new_id != NULL)
 		renumber_features(ds, new_id, &t, a);
@@ -510,7 +511,7 @@ fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 		order[r].index = r;
 		ticker_add(&t, 1);
 	}
-	sort_items(order, ds->n_rows, compare_rows, ds, &t, a);
+	sort_items(order, ds->n_rows, compare_rows, ds, &t, scratch);
 	copy_rows_in_order(ds, order, &t, a);
 }
 

@@ -61,17 +61,16 @@ extern void fm_dataset_split(const FmDataset *all, double fraction, uint64_t see
  *
  * Both sorts (a radix sort on a key, merge sorts of the ties: O(n log n) in
  * every case) call tick(arg), when given, every few milliseconds of work so
- * that a caller can cancel.
- * Extra memory: 32 bytes per row or feature while sorting, plus the new
- * arrays.
+ * that a caller can cancel.  They take 32 bytes per row or feature from
+ * `scratch`, which the caller may free as soon as the call returns.
  */
 extern void fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_group,
 									 const char *const *feature_value, int32_t *new_id,
 									 void (*tick) (void *), void *tick_arg,
-									 const FmAllocator *a);
+									 const FmAllocator *scratch);
 extern void fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 									void (*tick) (void *), void *tick_arg,
-									const FmAllocator *a);
+									const FmAllocator *a, const FmAllocator *scratch);
 
 /* Minimum and maximum target (0,0 for an empty set). */
 extern void fm_dataset_target_range(const FmDataset *ds, double *min, double *max);
