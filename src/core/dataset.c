@@ -208,22 +208,18 @@ merge_sort(SortItem *items, int64_t n, SortItem *scratch, TieCompare tie, const 
 }
 
 /*
- * Sorts items by key, then each run of equal keys by the tie comparison.
- * The keys go through an LSD radix sort, 8 bits a pass, skipping the digits
- * every key shares (ids below 2^16 leave 4 of the 8 passes): a few linear
- * passes instead of log2(n) branchy merge passes.  Ties are rare when keys
- * are informative and are merge sorted run by run.
+ * LSD radix sort of items by key, 8 bits a pass, skipping the digits every
+ * key shares (ids below 2^16 leave 4 of the 8 passes): a few linear passes
+ * instead of log2(n) branchy merge passes.  `count` holds 8 x 256 counters,
+ * scratch n items.
  */
 static void
-sort_items(SortItem *items, int64_t n, TieCompare tie, const void *ctx, Ticker *t,
-		   const FmAllocator *a)
+radix_sort(SortItem *items, int64_t n, SortItem *scratch, int64_t *count, Ticker *t)
 {
-	int64_t    *count = fm_alloc(a, 8 * 256 * sizeof(int64_t));
-	SortItem   *scratch = fm_alloc(a, (size_t) n * sizeof(SortItem));
 	SortItem   *from = items;
 	SortItem   *to = scratch;
-	int64_t		run;
 
+	memset(count, 0, 8 * 256 * sizeof(int64_t));
 	for (int64_t i = 0; i < n; i++)
 	{
 		for (int d = 0; d < 8; d++)
@@ -256,11 +252,32 @@ sort_items(SortItem *items, int64_t n, TieCompare tie, const void *ctx, Ticker *
 	}
 	if (from != items)
 		memcpy(items, from, (size_t) n * sizeof(SortItem));
+}
 
+/* Length of the run of items from `begin` that share its key. */
+static int64_t
+equal_key_run(const SortItem *items, int64_t begin, int64_t n)
+{
+	int64_t		run = 1;
+
+	while (begin + run < n && items[begin + run].key == items[begin].key)
+		run++;
+	return run;
+}
+
+/* Sorts items by key, then each run of equal keys by the tie comparison. */
+static void
+sort_items(SortItem *items, int64_t n, TieCompare tie, const void *ctx, Ticker *t,
+		   const FmAllocator *a)
+{
+	int64_t    *count = fm_alloc(a, 8 * 256 * sizeof(int64_t));
+	SortItem   *scratch = fm_alloc(a, (size_t) n * sizeof(SortItem));
+	int64_t		run;
+
+	radix_sort(items, n, scratch, count, t);
 	for (int64_t begin = 0; begin < n; begin += run)
 	{
-		for (run = 1; begin + run < n && items[begin + run].key == items[begin].key; run++)
-			;
+		run = equal_key_run(items, begin, n);
 		if (run > 1)
 			merge_sort(items + begin, run, scratch, tie, ctx, t);
 	}
@@ -337,12 +354,117 @@ compare_values(const char *x, const char *y)
 	return (c > 0) - (c < 0);
 }
 
+typedef struct FeatureList
+{
+	const int32_t *group;		/* may be NULL: one group */
+	const char *const *value;
+} FeatureList;
+
+static inline int32_t
+group_of(const FeatureList *f, int64_t i)
+{
+	return f->group != NULL ? f->group[i] : 0;
+}
+
 static int
 compare_features(int64_t x, int64_t y, const void *ctx)
 {
-	const char *const *value = ctx;
+	const FeatureList *f = ctx;
+	int32_t		gx = group_of(f, x),
+				gy = group_of(f, y);
 
-	return compare_values(value[x], value[y]);
+	if (gx != gy)
+		return gx < gy ? -1 : 1;
+	return compare_values(f->value[x], f->value[y]);
+}
+
+#define FM_KEY_VALUE_BITS 47
+#define FM_KEY_INTEGER_LIMIT (INT64_C(1) << (FM_KEY_VALUE_BITS - 1))
+#define FM_KEY_TEXT_BYTES 5
+
+/*
+ * A feature's sort key, so that the radix sort orders almost everything and
+ * few values are compared as strings: the group (16 bits, saturated), one bit
+ * for text after integers, then 47 bits of value: an integer's value
+ * saturated to +-2^46, or text's first 5 bytes.  Saturating and truncating
+ * keep the key in the order compare_features gives (never reversed); only
+ * values that share a key are compared in full.
+ */
+static uint64_t
+feature_key(const FeatureList *f, int64_t i)
+{
+	int32_t		group = group_of(f, i);
+	const char *value = f->value[i];
+	uint64_t	key = (uint64_t) (group < 0 ? 0 : group > 0xFFFF ? 0xFFFF : group) << 48;
+
+	if (is_decimal_integer(value))
+	{
+		bool		negative = value[0] == '-';
+		int64_t		magnitude = 0;
+
+		for (const char *c = value + negative; *c != '\0'; c++)
+		{
+			magnitude = magnitude * 10 + (*c - '0');
+			if (magnitude >= FM_KEY_INTEGER_LIMIT)
+			{
+				magnitude = FM_KEY_INTEGER_LIMIT - (negative ? 0 : 1);
+				break;
+			}
+		}
+		return key | (uint64_t) (FM_KEY_INTEGER_LIMIT + (negative ? -magnitude : magnitude));
+	}
+	key |= UINT64_C(1) << FM_KEY_VALUE_BITS;
+	for (int b = 0; b < FM_KEY_TEXT_BYTES && value[b] != '\0'; b++)
+		key |= (uint64_t) (unsigned char) value[b] << (FM_KEY_VALUE_BITS - 8 * (b + 1));
+	return key;
+}
+
+/*
+ * 8 bytes of text from `offset` on, big-endian, zero after its end; the
+ * caller knows the text has at least `offset` bytes.
+ */
+static uint64_t
+text_key_at(const char *value, size_t offset)
+{
+	uint64_t	key = 0;
+	const char *c = value + offset;
+	int			b = 0;
+
+	for (; b < 8 && *c != '\0'; b++, c++)
+		key = key << 8 | (unsigned char) *c;
+	return key << (8 * (8 - b));
+}
+
+/*
+ * Features that share a key: the same group and class and, for text, the
+ * same first `offset` bytes, none of them the end of a text (offset 0: do
+ * not look further, compare).  Text that shares a long prefix
+ * ("user-000123") would make a merge sort compare whole strings; keying on
+ * the next 8 bytes and radix sorting again keeps the work linear in the
+ * bytes that differ.  Small runs and integers (which tie only when
+ * saturated, or "-0" with "0") are merge sorted.
+ */
+static void
+sort_feature_ties(SortItem *items, int64_t n, const FeatureList *f, size_t offset,
+				  SortItem *buffer, int64_t *count, Ticker *t)
+{
+	int64_t		run;
+
+	if (offset == 0 || n < 16)
+	{
+		merge_sort(items, n, buffer, compare_features, f, t);
+		return;
+	}
+	for (int64_t i = 0; i < n; i++)
+		items[i].key = text_key_at(f->value[items[i].index], offset);
+	radix_sort(items, n, buffer, count, t);
+	for (int64_t begin = 0; begin < n; begin += run)
+	{
+		run = equal_key_run(items, begin, n);
+		if (run > 1)		/* on if no text of the run ended in these 8 bytes */
+			sort_feature_ties(items + begin, run, f, (items[begin].key & 255) ? offset + 8 : 0,
+							  buffer, count, t);
+	}
 }
 
 void
@@ -352,13 +474,31 @@ fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_group,
 {
 	Ticker		t = {tick, tick_arg, 0};
 	SortItem   *items = fm_alloc(scratch, (size_t) n_features * sizeof(SortItem));
+	SortItem   *buffer = fm_alloc(scratch, (size_t) n_features * sizeof(SortItem));
+	int64_t    *count = fm_alloc(scratch, 8 * 256 * sizeof(int64_t));
+	FeatureList features = {feature_group, feature_value};
+	int64_t		run;
 
 	for (int32_t f = 0; f < n_features; f++)
 	{
-		items[f].key = feature_group != NULL ? (uint32_t) feature_group[f] : 0;
+		items[f].key = feature_key(&features, f);
 		items[f].index = f;
+		ticker_add(&t, 1);
 	}
-	sort_items(items, n_features, compare_features, feature_value, &t, scratch);
+	radix_sort(items, n_features, buffer, count, &t);
+	for (int64_t begin = 0; begin < n_features; begin += run)
+	{
+		run = equal_key_run(items, begin, n_features);
+		if (run > 1)
+		{
+			uint64_t	key = items[begin].key;
+			bool		text = (key >> FM_KEY_VALUE_BITS) & 1;
+			bool		text_goes_on = (key >> (FM_KEY_VALUE_BITS - 8 * FM_KEY_TEXT_BYTES)) & 255;
+
+			sort_feature_ties(items + begin, run, &features,
+							  text && text_goes_on ? FM_KEY_TEXT_BYTES : 0, buffer, count, &t);
+		}
+	}
 	for (int32_t i = 0; i < n_features; i++)
 		new_id[items[i].index] = i;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Rows r = 0 .. n-1 with 1 + r % 3 non-zeros: ids r, r+1, ..., target r. */
@@ -237,6 +238,108 @@ test_canonical_ids_order_groups_then_values(void)
 		CHECK(id2[3] == 0 && id2[4] == 1 && id2[5] == 2 && id2[2] == 3);
 		CHECK(id2[1] == 4 && id2[0] == 5);
 	}
+	fm_arena_free(&arena);
+}
+
+/* The documented value order, written independently: the reference to check against. */
+static bool
+ref_is_integer(const char *s)
+{
+	size_t		i = s[0] == '-';
+
+	if (s[i] < '0' || s[i] > '9' || (s[i] == '0' && s[i + 1] != '\0'))
+		return false;
+	for (; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int
+ref_compare(const void *px, const void *py)
+{
+	const char *x = *(const char *const *) px;
+	const char *y = *(const char *const *) py;
+	bool		ix = ref_is_integer(x),
+				iy = ref_is_integer(y);
+
+	if (ix != iy)
+		return ix ? -1 : 1;
+	if (ix)
+	{
+		bool		nx = x[0] == '-',
+					ny = y[0] == '-';
+		int			c;
+
+		if (nx != ny)
+			return nx ? -1 : 1;
+		c = strlen(x) != strlen(y) ? (strlen(x) < strlen(y) ? -1 : 1) : strcmp(x, y);
+		return nx ? -c : c;
+	}
+	return strcmp(x, y);
+}
+
+static void
+test_canonical_ids_long_prefixes_and_big_integers(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	enum
+	{
+		N = 3000
+	};
+	static char storage[N][40];
+	const char *value[N];
+	const char *sorted[N];
+	int32_t		new_id[N];
+	FmRng		rng;
+	bool		same = true;
+
+	fm_rng_seed(&rng, 5);
+	for (int i = 0; i < N; i++)
+	{
+		switch (i % 6)
+		{
+			case 0:				/* a shared prefix longer than any key */
+				snprintf(storage[i], sizeof(storage[i]), "user-%020d-x%d", i, i % 7);
+				break;
+			case 1:				/* prefixes of one another */
+				snprintf(storage[i], sizeof(storage[i]), "user-%d", i);
+				break;
+			case 2:				/* integers past 2^46, both signs */
+				snprintf(storage[i], sizeof(storage[i]), "%s%d00000000000000%d",
+						 i % 4 == 2 ? "-" : "", 1 + i % 9, i);
+				break;
+			case 3:				/* small integers */
+				snprintf(storage[i], sizeof(storage[i]), "%d", i - N / 2);
+				break;
+			case 4:				/* bytes above 127 */
+				snprintf(storage[i], sizeof(storage[i]), "\xc3\xa9t\xc3\xa9-%d", i);
+				break;
+			default:			/* not integers: leading zeros, signs */
+				snprintf(storage[i], sizeof(storage[i]), i % 4 == 1 ? "0%d" : "+%d", i);
+				break;
+		}
+		value[i] = storage[i];
+	}
+	/* the "-0" and "0" pair */
+	snprintf(storage[5], sizeof(storage[5]), "-0");
+	snprintf(storage[11], sizeof(storage[11]), "0");
+	/* seen in a random order */
+	for (int i = N - 1; i > 0; i--)
+	{
+		int			j = (int) fm_rng_below(&rng, (uint64_t) i + 1);
+		const char *swap = value[i];
+
+		value[i] = value[j];
+		value[j] = swap;
+	}
+	fm_feature_canonical_ids(N, NULL, value, new_id, NULL, NULL, &a);
+	memcpy(sorted, value, sizeof(sorted));
+	qsort(sorted, N, sizeof(sorted[0]), ref_compare);
+	for (int i = 0; i < N; i++)
+		same &= sorted[new_id[i]] == value[i];
+	CHECK(same);
 	fm_arena_free(&arena);
 }
 
@@ -573,6 +676,7 @@ main(void)
 	RUN_TEST(test_split_extremes);
 	RUN_TEST(test_target_range);
 	RUN_TEST(test_canonical_ids_order_groups_then_values);
+	RUN_TEST(test_canonical_ids_long_prefixes_and_big_integers);
 	RUN_TEST(test_canonical_order_ignores_read_order);
 	RUN_TEST(test_canonical_order_is_sorted_and_keeps_rows);
 	RUN_TEST(test_canonical_order_ticks_and_empty);
