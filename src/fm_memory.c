@@ -14,6 +14,7 @@ fm_budget_init(FmBudget *budget, MemoryContext context)
 {
 	budget->context = context;
 	budget->used = 0;
+	budget->peak = 0;
 	budget->limit = (Size) fmrec_max_training_memory_kb * 1024;
 }
 
@@ -29,15 +30,7 @@ fm_budget_charge(FmBudget *budget, Size bytes)
 						   budget->used / 1048576.0, bytes / 1048576.0),
 				 errhint("Train on fewer rows or a smaller k, or raise fmrec.max_training_memory.")));
 	budget->used += bytes;
-}
-
-void
-fm_budget_free(FmBudget *budget, void *array, Size bytes)
-{
-	if (array == NULL)
-		return;
-	pfree(array);
-	budget->used -= Min(bytes, budget->used);
+	budget->peak = Max(budget->peak, budget->used);
 }
 
 void *

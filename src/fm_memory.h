@@ -17,6 +17,7 @@ typedef struct FmBudget
 {
 	MemoryContext context;
 	Size		used;
+	Size		peak;			/* the most `used` has been: memory can be given back */
 	Size		limit;
 } FmBudget;
 
@@ -28,8 +29,6 @@ extern void fm_budget_init(FmBudget *budget, MemoryContext context);
 extern void *fm_budget_alloc(FmBudget *budget, Size bytes);
 /* Grows an array of *capacity elements of elem_size to at least `needed`. */
 extern void *fm_budget_grow(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 needed);
-/* Frees an array of `bytes` taken from the budget's context and gives them back to the budget. */
-extern void fm_budget_free(FmBudget *budget, void *array, Size bytes);
 /* Charges bytes allocated elsewhere (hash tables, strings). */
 extern void fm_budget_charge(FmBudget *budget, Size bytes);
 /* An FmAllocator for the core that allocates from the budget. */

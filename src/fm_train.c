@@ -367,7 +367,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 					"trained %d %ss in %.2f s, wrote %d features in %.2f s; training memory %.1f MB",
 					model_name, (long long) (src.data.n_rows + summary.rows_skipped), src.read_seconds,
 					src.canonical_seconds, result.epochs_run, progress_unit(params.method), train_seconds, model.n_features,
-					seconds_since(write_start), budget.used / 1048576.0)));
+					seconds_since(write_start), budget.peak / 1048576.0)));
 	MemoryContextDelete(train_context);
 	PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, src.data.n_features));
 }

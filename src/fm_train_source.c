@@ -342,55 +342,34 @@ tick_check_interrupts(void *arg)
 	CHECK_FOR_INTERRUPTS();
 }
 
-/* The dataset has its own copies of the rows now: give the builder's back. */
-static void
-release_row_arrays(Builder *b)
-{
-	fm_budget_free(b->budget, b->row_start, (Size) b->cap_rows * sizeof(int64));
-	fm_budget_free(b->budget, b->targets, (Size) b->cap_rows * sizeof(float));
-	fm_budget_free(b->budget, b->ids, (Size) b->cap_nonzeros * sizeof(int32));
-	fm_budget_free(b->budget, b->weights, (Size) b->cap_nonzeros * sizeof(float));
-	b->row_start = NULL;
-	b->targets = NULL;
-	b->ids = NULL;
-	b->weights = NULL;
-	b->cap_rows = b->cap_nonzeros = 0;
-}
-
 /*
  * Renumbers the features canonically, everywhere an id lives: the rows, the
  * columns (MCMC's groups), the values fm_model_store.c writes and the
- * dictionary that reads validation rows; then sorts the rows.
+ * dictionary that reads validation rows; then sorts the rows.  In place:
+ * only the sorts' scratch memory is added, and given back.
  */
 static void
 put_in_canonical_order(TrainingSource *src, Builder *b)
 {
-	FmAllocator alloc = fm_budget_allocator(b->budget);
 	FmScratch	scratch;
 	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
 	int32		n = b->n_features;
 	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
-	char	  **value = fm_alloc(&alloc, (Size) n * sizeof(char *));
+	char	  **value = fm_alloc(&temporary, (Size) n * sizeof(char *));
 	featdict_iterator it;
 	DictEntry  *entry;
 
 	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
 							 new_id, tick_check_interrupts, NULL, &temporary);
-	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &alloc, &temporary);
+	/* feature_group is b->feature_column: permuted there too */
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &temporary);
 	for (int32 f = 0; f < n; f++)
 		value[new_id[f]] = b->feature_value[f];
+	memcpy(b->feature_value, value, (Size) n * sizeof(char *));
 	featdict_start_iterate(b->dict, &it);
 	while ((entry = featdict_iterate(b->dict, &it)) != NULL)
 		entry->id = new_id[entry->id];
 	fm_scratch_end(&scratch);
-
-	release_row_arrays(b);
-	fm_budget_free(b->budget, b->feature_column, (Size) b->cap_features * sizeof(int32));
-	fm_budget_free(b->budget, b->feature_value, (Size) b->cap_features * sizeof(char *));
-	b->cap_features = 0;
-	b->feature_column = src->data.feature_group;
-	b->feature_value = value;
-	src->feature_value = value;
 }
 
 static void
@@ -463,6 +442,7 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	b->dict = featdict_create(budget->context, 1024, NULL);
 	read_rows(b, src->relid);
 	finish_dataset(b, &src->data);
+	src->feature_value = b->feature_value;
 	src->rows_skipped_null = b->skipped_null;
 	src->rows_skipped_not_finite = b->skipped_not_finite;
 	src->builder = b;
@@ -494,7 +474,6 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 {
 	Builder    *train = (Builder *) src->builder;
 	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
-	FmAllocator alloc = fm_budget_allocator(budget);
 	FmScratch	scratch;
 	FmAllocator temporary;
 
@@ -510,7 +489,6 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	finish_dataset(b, valid);
 	/* the ids are canonical already; the rows' order is the plan's */
 	temporary = fm_scratch_begin(&scratch, budget);
-	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &alloc, &temporary);
+	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &temporary);
 	fm_scratch_end(&scratch);
-	release_row_arrays(b);
 }

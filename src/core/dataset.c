@@ -506,7 +506,7 @@ fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_group,
 /* ---- rows ---- */
 
 static void
-renumber_features(FmDataset *ds, const int32_t *new_id, Ticker *t, const FmAllocator *a)
+renumber_features(FmDataset *ds, const int32_t *new_id, Ticker *t, const FmAllocator *scratch)
 {
 	for (int64_t p = 0; p < ds->n_nonzeros; p++)
 	{
@@ -516,11 +516,11 @@ renumber_features(FmDataset *ds, const int32_t *new_id, Ticker *t, const FmAlloc
 	}
 	if (ds->feature_group != NULL)
 	{
-		int32_t    *group = fm_alloc(a, (size_t) ds->n_features * sizeof(int32_t));
+		int32_t    *group = fm_alloc(scratch, (size_t) ds->n_features * sizeof(int32_t));
 
 		for (int32_t f = 0; f < ds->n_features; f++)
 			group[new_id[f]] = ds->feature_group[f];
-		ds->feature_group = group;
+		memcpy(ds->feature_group, group, (size_t) ds->n_features * sizeof(int32_t));
 	}
 }
 
@@ -589,59 +589,75 @@ compare_rows(int64_t x, int64_t y, const void *ctx)
 #define FM_PREFETCH(address) ((void) 0)
 #endif
 
-/* Rows ahead of the copy whose memory is requested early: the reads are random. */
+/* Rows ahead of a gather whose memory is requested early: the reads are random. */
 #define FM_PREFETCH_ROWS 8
 
+/*
+ * Gathers the 4-byte non-zero values of `array` (ids or weights) row by row
+ * in `order` into `buffer`, then copies them back over `array`.
+ */
 static void
-copy_rows_in_order(FmDataset *ds, const SortItem *order, Ticker *t, const FmAllocator *a)
+gather_nonzeros(void *array, const int64_t *row_start, const SortItem *order, int64_t n_rows,
+				char *buffer, Ticker *t)
 {
-	int64_t    *row_start = fm_alloc(a, (size_t) (ds->n_rows + 1) * sizeof(int64_t));
-	int32_t    *ids = fm_alloc(a, (size_t) ds->n_nonzeros * sizeof(int32_t));
-	float	   *weights = fm_alloc(a, (size_t) ds->n_nonzeros * sizeof(float));
-	float	   *targets = fm_alloc(a, (size_t) ds->n_rows * sizeof(float));
-	int64_t		nz = 0;
+	const char *in = array;
+	char	   *out = buffer;
 
-	row_start[0] = 0;
-	for (int64_t r = 0; r < ds->n_rows; r++)
+	for (int64_t r = 0; r < n_rows; r++)
 	{
 		int64_t		src = order[r].index;
-		int64_t		begin = ds->row_start[src];
-		int64_t		len = ds->row_start[src + 1] - begin;
+		int64_t		begin = row_start[src];
+		size_t		bytes = (size_t) (row_start[src + 1] - begin) * 4;
 
-		if (r + 2 * FM_PREFETCH_ROWS < ds->n_rows)
-			FM_PREFETCH(ds->row_start + order[r + 2 * FM_PREFETCH_ROWS].index);
-		if (r + FM_PREFETCH_ROWS < ds->n_rows)
-		{
-			int64_t		ahead = order[r + FM_PREFETCH_ROWS].index;
-
-			FM_PREFETCH(ds->ids + ds->row_start[ahead]);
-			FM_PREFETCH(ds->weights + ds->row_start[ahead]);
-			FM_PREFETCH(ds->targets + ahead);
-		}
-
-		memcpy(ids + nz, ds->ids + begin, (size_t) len * sizeof(int32_t));
-		memcpy(weights + nz, ds->weights + begin, (size_t) len * sizeof(float));
-		nz += len;
-		targets[r] = ds->targets[src];
-		row_start[r + 1] = nz;
+		if (r + 2 * FM_PREFETCH_ROWS < n_rows)
+			FM_PREFETCH(row_start + order[r + 2 * FM_PREFETCH_ROWS].index);
+		if (r + FM_PREFETCH_ROWS < n_rows)
+			FM_PREFETCH(in + row_start[order[r + FM_PREFETCH_ROWS].index] * 4);
+		memcpy(out, in + begin * 4, bytes);
+		out += bytes;
 		ticker_add(t, 1);
 	}
-	ds->row_start = row_start;
-	ds->ids = ids;
-	ds->weights = weights;
-	ds->targets = targets;
+	memcpy(array, buffer, (size_t) (out - buffer));
+}
+
+/*
+ * Puts the rows in `order`, in place: each array is gathered into one
+ * scratch buffer and copied back, so the extra memory is one array's worth
+ * and the new row offsets, never a second copy of the dataset.
+ */
+static void
+permute_rows(FmDataset *ds, const SortItem *order, Ticker *t, const FmAllocator *scratch)
+{
+	int64_t		n = ds->n_rows;
+	int64_t    *new_start = fm_alloc(scratch, (size_t) (n + 1) * sizeof(int64_t));
+	int64_t		buffer_items = ds->n_nonzeros > n ? ds->n_nonzeros : n;
+	char	   *buffer = fm_alloc(scratch, (size_t) buffer_items * 4);
+	float	   *targets = (float *) buffer;
+
+	new_start[0] = 0;
+	for (int64_t r = 0; r < n; r++)
+	{
+		int64_t		src = order[r].index;
+
+		new_start[r + 1] = new_start[r] + ds->row_start[src + 1] - ds->row_start[src];
+	}
+	gather_nonzeros(ds->ids, ds->row_start, order, n, buffer, t);
+	gather_nonzeros(ds->weights, ds->row_start, order, n, buffer, t);
+	for (int64_t r = 0; r < n; r++)
+		targets[r] = ds->targets[order[r].index];
+	memcpy(ds->targets, targets, (size_t) n * sizeof(float));
+	memcpy(ds->row_start, new_start, (size_t) (n + 1) * sizeof(int64_t));
 }
 
 void
 fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
-						void (*tick) (void *), void *tick_arg, const FmAllocator *a,
-						const FmAllocator *scratch)
+						void (*tick) (void *), void *tick_arg, const FmAllocator *scratch)
 {
 	Ticker		t = {tick, tick_arg, 0};
 	SortItem   *order = fm_alloc(scratch, (size_t) ds->n_rows * sizeof(SortItem));
 
 	if (new_id != NULL)
-		renumber_features(ds, new_id, &t, a);
+		renumber_features(ds, new_id, &t, scratch);
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
 		int64_t		begin = ds->row_start[r];
@@ -652,7 +668,7 @@ fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 		ticker_add(&t, 1);
 	}
 	sort_items(order, ds->n_rows, compare_rows, ds, &t, scratch);
-	copy_rows_in_order(ds, order, &t, a);
+	permute_rows(ds, order, &t, scratch);
 }
 
 void
