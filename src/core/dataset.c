@@ -641,8 +641,11 @@ permute_rows(FmDataset *ds, const SortItem *order, Ticker *t, const FmAllocator 
 
 		new_start[r + 1] = new_start[r] + ds->row_start[src + 1] - ds->row_start[src];
 	}
-	gather_nonzeros(ds->ids, ds->row_start, order, n, buffer, t);
-	gather_nonzeros(ds->weights, ds->row_start, order, n, buffer, t);
+	if (ds->n_nonzeros > 0)
+	{
+		gather_nonzeros(ds->ids, ds->row_start, order, n, buffer, t);
+		gather_nonzeros(ds->weights, ds->row_start, order, n, buffer, t);
+	}
 	for (int64_t r = 0; r < n; r++)
 		targets[r] = ds->targets[order[r].index];
 	memcpy(ds->targets, targets, (size_t) n * sizeof(float));
@@ -654,15 +657,20 @@ fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 						void (*tick) (void *), void *tick_arg, const FmAllocator *scratch)
 {
 	Ticker		t = {tick, tick_arg, 0};
-	SortItem   *order = fm_alloc(scratch, (size_t) ds->n_rows * sizeof(SortItem));
+	SortItem   *order;
 
 	if (new_id != NULL)
 		renumber_features(ds, new_id, &t, scratch);
+	if (ds->n_rows == 0)
+		return;
+	order = fm_alloc(scratch, (size_t) ds->n_rows * sizeof(SortItem));
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
 		int64_t		begin = ds->row_start[r];
 
-		sort_row_by_id(ds->ids + begin, ds->weights + begin, ds->row_start[r + 1] - begin);
+		/* (ids and weights may be NULL when no row has a non-zero) */
+		if (ds->row_start[r + 1] - begin > 1)
+			sort_row_by_id(ds->ids + begin, ds->weights + begin, ds->row_start[r + 1] - begin);
 		order[r].key = row_key(ds, r);
 		order[r].index = r;
 		ticker_add(&t, 1);

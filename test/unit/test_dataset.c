@@ -666,6 +666,20 @@ test_canonical_order_ticks_and_empty(void)
 		CHECK(ascending);
 	}
 
+	/* rows without any non-zero (every feature NULL): ordered by target alone */
+	{
+		static const float t3[] = {2.0f, -1.0f, 0.0f, -0.0f};
+
+		fm_dataset_alloc(&ds, 4, 0, 0, 1, &a);
+		ds.ids = NULL;
+		ds.weights = NULL;
+		memcpy(ds.targets, t3, sizeof(t3));
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+		CHECK(ds.targets[0] == -1.0f && signbit(ds.targets[1]) && ds.targets[1] == 0.0f &&
+			  !signbit(ds.targets[2]) && ds.targets[3] == 2.0f);
+		CHECK(ds.row_start[4] == 0);
+	}
+
 	fm_dataset_alloc(&ds, 0, 0, 0, 1, &a);
 	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
 	CHECK(ds.n_rows == 0 && ds.row_start[0] == 0);
