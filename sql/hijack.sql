@@ -199,8 +199,8 @@ SELECT count(*) OPERATOR(pg_catalog.>) 0 AS cached FROM fm_topk_cache();
 SELECT fm_topk_cache_reset();
 SELECT fm_topk_untrack('h_movies');
 SELECT fm_topk_version_mark('h_movies', false);
-SELECT movie_id FROM h_movies
- ORDER BY fm_score(fm_query('h_model', ARRAY['gender'], ARRAY['F']), embedding, bias) DESC NULLS LAST, movie_id LIMIT 1;
+SELECT count(*) AS top_1 FROM (SELECT movie_id FROM h_movies
+ ORDER BY fm_score(fm_query('h_model', ARRAY['gender'], ARRAY['F']), embedding, bias) DESC NULLS LAST LIMIT 1) s;
 CREATE INDEX h_movies_ivf ON h_movies USING fm_ivf (fm_item_vec(embedding, bias)) WITH (lists = 2);
 SET LOCAL enable_seqscan = off;
 SELECT count(*) FROM (SELECT movie_id FROM h_movies
