@@ -16,15 +16,22 @@
 # schema.  Its role therefore gets the search_path smith_catalog, pg_catalog,
 # where smith_catalog.pg_proc is a view listing only fmrec's functions (its
 # set-returning ones shown as plain functions, so that sqlsmith calls them
-# too: in a select list).  --exclude-catalog drops pg_catalog's and
-# information_schema's tables; the role, not a superuser, sees fmrec's
-# tables, MovieLens and a table of awkward values (NaN, empty and mismatched
-# vectors, unknown models, relation 0, ...) that sqlsmith's column
-# references pick up.  sqlsmith runs each query in a transaction it rolls
-# back, with a 1 s statement timeout.
+# too: in a select list).  Half of the queries run as a second role with
+# force_parallel_mode = regress and free parallelism, so that fmrec's
+# functions also run in parallel workers (fm_sum's states cross processes;
+# a function wrongly labelled PARALLEL SAFE fails).  --exclude-catalog
+# drops pg_catalog's and information_schema's tables; the roles, not
+# superusers, see fmrec's tables, MovieLens' movies and users, and a table of
+# awkward values (vectors of other and of 16,000 dimensions, NaN and
+# infinite biases, unknown and empty model names, relation 0, system column
+# names, ...) that sqlsmith's column references pick up (its constants are
+# only small integers, booleans and NULLs).  sqlsmith runs each query in a
+# transaction it rolls back, with a 1 s statement timeout.
 #
 #   test/sqlsmith_test.sh          (root or the cluster's user; installs sqlsmith)
-#   FMREC_SQLSMITH_QUERIES=20000 FMREC_SQLSMITH_SEED=7 test/sqlsmith_test.sh
+#   FMREC_SQLSMITH_QUERIES=60000 FMREC_SQLSMITH_SEED=7 test/sqlsmith_test.sh
+#   (FMREC_SQLSMITH_LOG_ALL=1 logs every query; FMREC_SQLSMITH_KEEP_LOG=FILE
+#   keeps a copy of the server log)
 #
 # Without MovieLens (../shared/data/movielens-100k or $FMREC_MOVIELENS_DIR)
 # it loads the generated sample of test/movielens/generate_sample.sh and says
@@ -33,7 +40,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib/common.sh"
 
-QUERIES=${FMREC_SQLSMITH_QUERIES:-20000}
+QUERIES=${FMREC_SQLSMITH_QUERIES:-12000}
 SEED=${FMREC_SQLSMITH_SEED:-12}
 DB=fmrec_sqlsmith
 ROLE=fmrec_smith
@@ -68,7 +75,7 @@ createdb "$DB"
 psql -qX -v ON_ERROR_STOP=1 -d "$DB" -c "CREATE EXTENSION fmrec"
 "$FMREC_ROOT/test/movielens/load.sh" "$data" "$DB" >/dev/null
 log "training the model, materialising the items, building the fm_ivf index"
-psql -qX -v ON_ERROR_STOP=1 -d "$DB" -v role="$ROLE" >/dev/null <<'SQL'
+psql -qX -v ON_ERROR_STOP=1 -d "$DB" -v role="$ROLE" -v prole="${ROLE}_parallel" >/dev/null <<'SQL'
 SET client_min_messages = warning;
 SELECT 1 FROM fm_train_from_table('ratings_with_meta', 'rating',
 	ARRAY['user_id', 'movie_id', 'age_group', 'gender', 'occupation', 'genres'],
@@ -97,11 +104,11 @@ INSERT INTO awkward VALUES
 	('smith_als', ARRAY['movie_id'], ARRAY['1'], '[1,2]', '[3,4]', -1,
 	 0, 0, 0, 'items', 'bias', ARRAY['genres'], '{}', '{NaN}', '{}', '{}', false),
 	('no such model', ARRAY[]::text[], ARRAY[]::text[], '[0]', '[1]', 'NaN',
-	 -1, -1, 'NaN', 'ratings', 'movie_id', ARRAY[]::name[], '{NaN,Infinity}', '{1e300,-1e300}',
+	 -1, -1, 'NaN', 0, 'movie_id', ARRAY[]::name[], '{NaN,Infinity}', '{1e300,-1e300}',
 	 '{2147483647}', '{-1,0,9223372036854775807}', NULL),
 	('', ARRAY['user_id', NULL], ARRAY[NULL, '1'], '[3e38,-3e38,1e-45,0]', '[0,0,0,0]',
-	 'Infinity', 2147483647, 9223372036854775807, 'Infinity', 'awkward', 'no_such_column',
-	 ARRAY['rating'], NULL, NULL, NULL, NULL, true),
+	 'Infinity', 2147483647, 9223372036854775807, 'Infinity', 'awkward', 'ctid',
+	 ARRAY['rating', 'no_such_column'], NULL, NULL, NULL, NULL, true),
 	(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
 	('smith', ARRAY['movie_id', 'genres', 'genres'], ARRAY['1', 'Animation', 'Comedy'],
 	 array_fill(1.0::real, ARRAY[16000])::fm_vector, '[1,2,3,4,5]', 1e30,
@@ -127,19 +134,36 @@ SELECT p.oid, p.proname, p.pronamespace, p.prorettype, p.prokind, p.proargtypes,
 GRANT USAGE ON SCHEMA smith_catalog TO :"role";
 GRANT SELECT ON smith_catalog.pg_proc TO :"role";
 ALTER ROLE :"role" SET search_path = smith_catalog, pg_catalog, public;
+-- The same role with every query run in parallel workers where it can be
+-- (force_parallel_mode): fm_sum's and fm_avg's partial states then cross
+-- processes, and a function labelled PARALLEL SAFE that is not fails.
+CREATE ROLE :"prole" LOGIN IN ROLE :"role";
+ALTER ROLE :"prole" SET search_path = smith_catalog, pg_catalog, public;
+ALTER ROLE :"prole" SET force_parallel_mode = regress;
+ALTER ROLE :"prole" SET parallel_setup_cost = 0;
+ALTER ROLE :"prole" SET parallel_tuple_cost = 0;
+ALTER ROLE :"prole" SET min_parallel_table_scan_size = 0;
 SQL
 
 functions=$(psql -qXAt -d "$DB" -U "$ROLE" -c "SELECT count(*) FROM pg_proc")
-log "sqlsmith: $QUERIES queries, seed $SEED, $functions fmrec functions"
-start=$(date +%s)
-status=0
-(cd "$WORK" && timeout 900 sqlsmith --target="host=$PGHOST port=$PGPORT dbname=$DB user=$ROLE" \
-	--seed="$SEED" --max-queries="$QUERIES" --exclude-catalog --verbose) \
-	>"$WORK/sqlsmith.out" 2>&1 || status=$?
-elapsed=$(( $(date +%s) - start ))
-tail -n 25 "$WORK/sqlsmith.out" | tr '\r' '\n' | grep -v '^$' | tail -n 25 | sed 's/^/    /'
-echo "sqlsmith: ran for ${elapsed}s"
-check "sqlsmith ran $QUERIES queries to the end (exit status $status)" "$status"
+# run_sqlsmith ROLE SEED QUERIES: one sqlsmith run, its summary, its check.
+run_sqlsmith() {
+	local role=$1 seed=$2 queries=$3 status=0 start elapsed
+	log "sqlsmith as $role: $queries queries, seed $seed, $functions fmrec functions"
+	start=$(date +%s)
+	(cd "$WORK" && timeout 900 sqlsmith --target="host=$PGHOST port=$PGPORT dbname=$DB user=$role" \
+		--seed="$seed" --max-queries="$queries" --exclude-catalog --verbose) \
+		>"$WORK/sqlsmith-$role.out" 2>&1 || status=$?
+	elapsed=$(( $(date +%s) - start ))
+	# its last report: the number of queries, then its most frequent errors
+	tr '\r' '\n' <"$WORK/sqlsmith-$role.out" | awk '/^queries:/ { n = 0 } { last[n++] = $0 }
+		END { for (i = 0; i < n && i < 10; i++) print last[i] }' | cut -c 1-110 | sed 's/^/    /'
+	echo "sqlsmith: $role ran for ${elapsed}s"
+	check "sqlsmith as $role ran $queries queries to the end (exit status $status)" "$status"
+}
+# Half the queries serial, half with parallel workers forced.
+run_sqlsmith "$ROLE" "$SEED" $((QUERIES / 2))
+run_sqlsmith "${ROLE}_parallel" $((SEED + 1)) $((QUERIES - QUERIES / 2))
 
 # Crashes: a backend killed by a signal, or a restart of the postmaster.
 crash_lines=$(grep -E 'terminated by signal|server process .* was terminated|was terminated by exception|terminating any other active server processes|database system was interrupted' "$LOG" || true)
