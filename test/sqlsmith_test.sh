@@ -86,8 +86,8 @@ ALTER TABLE movies ADD COLUMN bias real, ADD COLUMN embedding fm_vector;
 SELECT fm_materialize_items('smith', 'movies');
 CREATE INDEX movies_ivf ON movies USING fm_ivf (fm_item_vec(embedding, bias)) WITH (lists = 8);
 SELECT fm_topk_track('movies');
--- Copies of the items: one with a vector and id of another shape, one
--- tracked and one not, so that fm_topk and the top-N scan meet both.
+-- An untracked copy of the items with rows of other kinds: NULLs, a NaN and
+-- an infinite bias, a vector of another dimension.
 CREATE TABLE items (id bigint PRIMARY KEY, embedding fm_vector, bias real, note text);
 INSERT INTO items SELECT movie_id, embedding, bias, title FROM movies;
 INSERT INTO items VALUES (100001, NULL, NULL, 'null'), (100002, '[1,2,3,4]', 'NaN', 'nan bias'),
@@ -115,12 +115,31 @@ INSERT INTO awkward VALUES
 	 -2147483648, -9223372036854775808, -1e308, 'pg_class', 'relname', ARRAY['relname'],
 	 array_fill(0.0::real, ARRAY[3]), '{}', '{0}', '{1,2,2,3}', false);
 ANALYZE;
+-- sqlsmith writes no ORDER BY: views bring the serving queries (the top-N
+-- scan, the fm_ivf index scan, fm_topk) into its joins, filters and
+-- lateral subqueries, which rescan them.
+CREATE VIEW ranked_movies AS
+SELECT movie_id, title, fm_score(fm_query('smith', ARRAY['gender', 'age_group'], ARRAY['F', '25-34']),
+                                 embedding, bias) AS score
+  FROM movies ORDER BY score DESC LIMIT 20;
+CREATE VIEW ranked_items AS
+SELECT id, note, fm_score('[1,0,0,1]', embedding, bias) AS score
+  FROM items WHERE fm_dims(embedding) IS DISTINCT FROM 2
+ ORDER BY score DESC NULLS FIRST LIMIT 10;
+CREATE VIEW nearest_movies AS
+SELECT movie_id, title
+  FROM movies
+ ORDER BY fm_item_vec(embedding, bias) <#> fm_query_vec(fm_query('smith', ARRAY['user_id'], ARRAY['42']))
+ LIMIT 20;
+CREATE VIEW topk_movies AS
+SELECT * FROM fm_topk(fm_query('smith', ARRAY['user_id'], ARRAY['1']), 'movies', 10, id_column => 'movie_id');
 
 -- The role sqlsmith connects as, and the catalog it sees.
 CREATE ROLE :"role" LOGIN;
 -- Not the ratings (100,000 rows): random joins of them only time out; and
 -- fewer tables make sqlsmith pick the awkward values more often.
 GRANT ALL ON movies, users, items, awkward, fm_model, fm_feature TO :"role";
+GRANT SELECT ON ranked_movies, ranked_items, nearest_movies, topk_movies TO :"role";
 GRANT SELECT ON fm_topk_version TO :"role";
 CREATE SCHEMA smith_catalog;
 CREATE VIEW smith_catalog.pg_proc AS
