@@ -46,11 +46,13 @@ DB=fmrec_sqlsmith
 ROLE=fmrec_smith
 passed=0 failed=0
 
-check() {	# check DESCRIPTION CONDITION-STATUS
-	if [ "$2" -eq 0 ]; then
-		echo "ok: $1"; passed=$((passed + 1))
+check() {	# check DESCRIPTION COMMAND...: passes when the command succeeds
+	local description=$1
+	shift
+	if "$@"; then
+		echo "ok: $description"; passed=$((passed + 1))
 	else
-		echo "not ok: $1"; failed=$((failed + 1))
+		echo "not ok: $description"; failed=$((failed + 1))
 	fi
 }
 
@@ -164,7 +166,11 @@ ALTER ROLE :"prole" SET parallel_tuple_cost = 0;
 ALTER ROLE :"prole" SET min_parallel_table_scan_size = 0;
 SQL
 
+# What sqlsmith will read as "pg_proc": fmrec's functions, and only them.
 functions=$(psql -qXAt -d "$DB" -U "$ROLE" -c "SELECT count(*) FROM pg_proc")
+all_functions=$(psql -qXAt -d "$DB" -U "$ROLE" -c "SELECT count(*) FROM pg_catalog.pg_proc")
+check "sqlsmith's roles see fmrec's $functions functions of $all_functions" \
+	test "$functions" -gt 0 -a "$functions" -lt 100 -a "$functions" -lt "$all_functions"
 # run_sqlsmith ROLE SEED QUERIES: one sqlsmith run, its summary, its check.
 run_sqlsmith() {
 	local role=$1 seed=$2 queries=$3 status=0 start elapsed
@@ -178,7 +184,7 @@ run_sqlsmith() {
 	tr '\r' '\n' <"$WORK/sqlsmith-$role.out" | awk '/^queries:/ { n = 0 } { last[n++] = $0 }
 		END { for (i = 0; i < n && i < 10; i++) print last[i] }' | cut -c 1-110 | sed 's/^/    /'
 	echo "sqlsmith: $role ran for ${elapsed}s"
-	check "sqlsmith as $role ran $queries queries to the end (exit status $status)" "$status"
+	check "sqlsmith as $role ran $queries queries to the end (exit status $status)" test "$status" -eq 0
 }
 # Half the queries serial, half with parallel workers forced.
 run_sqlsmith "$ROLE" "$SEED" $((QUERIES / 2))
@@ -186,30 +192,31 @@ run_sqlsmith "${ROLE}_parallel" $((SEED + 1)) $((QUERIES - QUERIES / 2))
 
 # Crashes: a backend killed by a signal, or a restart of the postmaster.
 crash_lines=$(grep -E 'terminated by signal|server process .* was terminated|was terminated by exception|terminating any other active server processes|database system was interrupted' "$LOG" || true)
-[ -z "$crash_lines" ] && [ -f "$FMREC_CLUSTER_DIR/data/postmaster.pid" ] \
-	&& [ "$(postmaster_pid)" = "$pid_before" ]
-check "no server crash or restart" $?
+pid_after=$(postmaster_pid 2>/dev/null || echo none)
+check "no server crash or restart (postmaster $pid_before, now $pid_after)" \
+	test -z "$crash_lines" -a "$pid_after" = "$pid_before"
 [ -z "$crash_lines" ] || printf '%s\n' "$crash_lines" | head -n 20 | sed 's/^/    /'
 
 # Internal errors: each ERROR line of SQLSTATE XX000 with the LOCATION and
 # STATEMENT lines that follow it in the verbose log.
 awk '
-	/^[0-9-]+ [0-9:.]+ [A-Z]+ \[[0-9]+\] XX000 ERROR:/ { if (e != "") print e; e = $0; next }
+	/^[0-9-]+ [0-9:.]+ [A-Z]+ \[[0-9]+\] XX000 ERROR:/ { if (e != "") print e "\n"; e = $0; next }
 	e != "" && /^[0-9-]+ [0-9:.]+ [A-Z]+ \[[0-9]+\] XX000 (LOCATION|STATEMENT):/ { e = e "\n" $0; next }
 	e != "" && !/^[0-9][0-9][0-9][0-9]-/ { e = e "\n" $0; next }
-	e != "" { print e; e = "" }
-	END { if (e != "") print e }
+	e != "" { print e "\n"; e = "" }
+	END { if (e != "") print e "\n" }
 ' "$LOG" >"$WORK/internal_errors"
 sources=$(cd "$FMREC_ROOT/src" && ls *.c core/*.c | xargs -n 1 basename | paste -sd '|')
 fmrec_internal=$(grep -E "LOCATION: +[A-Za-z_0-9]+, +(.*/)?($sources):[0-9]+" "$WORK/internal_errors" || true)
-[ -z "$fmrec_internal" ]
-check "no XX000 error raised in fmrec's source files" $?
+check "no XX000 error raised in fmrec's source files" test -z "$fmrec_internal"
 if [ -s "$WORK/internal_errors" ]; then
 	echo "    XX000 errors in the log ($(grep -c ' ERROR:' "$WORK/internal_errors") in all; distinct messages and locations):"
-	grep -E ' (ERROR|LOCATION):' "$WORK/internal_errors" | sed -E 's/^[^]]*\] XX000 //; s/[0-9]+/N/g' \
+	grep -E ' (ERROR|LOCATION):' "$WORK/internal_errors" | sed -E 's/^[^]]*\] XX000 //; s/XX000: //; s/[0-9]+/N/g' \
 		| paste - - | sort | uniq -c | sort -rn | head -n 20 | sed 's/^/    /'
-	echo "    first statements:"
-	grep -A2 -E "LOCATION:" "$WORK/internal_errors" | grep STATEMENT | head -n 5 | cut -c 1-600 | sed 's/^/    /'
+	echo "    the first ones in full (fmrec's first):"
+	{ awk -v RS= -v src="$sources" '$0 ~ ("LOCATION: +[A-Za-z_0-9]+, +(.*/)?(" src "):[0-9]+")' "$WORK/internal_errors"
+	  awk -v RS= -v src="$sources" '$0 !~ ("LOCATION: +[A-Za-z_0-9]+, +(.*/)?(" src "):[0-9]+")' "$WORK/internal_errors"
+	} | head -n 60 | cut -c 1-300 | sed 's/^/    /'
 fi
 [ -z "${FMREC_SQLSMITH_KEEP_LOG:-}" ] || cp "$LOG" "$FMREC_SQLSMITH_KEEP_LOG"
 echo "sqlsmith: $passed passed, $failed failed"
