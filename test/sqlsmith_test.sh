@@ -173,7 +173,7 @@ check "sqlsmith's roles see fmrec's $functions functions of $all_functions" \
 	test "$functions" -gt 0 -a "$functions" -lt 100 -a "$functions" -lt "$all_functions"
 # run_sqlsmith ROLE SEED QUERIES: one sqlsmith run, its summary, its check.
 run_sqlsmith() {
-	local role=$1 seed=$2 queries=$3 status=0 start elapsed
+	local role=$1 seed=$2 queries=$3 status=0 start elapsed ran
 	log "sqlsmith as $role: $queries queries, seed $seed, $functions fmrec functions"
 	start=$(date +%s)
 	(cd "$WORK" && timeout 900 sqlsmith --target="host=$PGHOST port=$PGPORT dbname=$DB user=$role" \
@@ -183,8 +183,10 @@ run_sqlsmith() {
 	# its last report: the number of queries, then its most frequent errors
 	tr '\r' '\n' <"$WORK/sqlsmith-$role.out" | awk '/^queries:/ { n = 0 } { last[n++] = $0 }
 		END { for (i = 0; i < n && i < 10; i++) print last[i] }' | cut -c 1-110 | sed 's/^/    /'
-	echo "sqlsmith: $role ran for ${elapsed}s"
-	check "sqlsmith as $role ran $queries queries to the end (exit status $status)" test "$status" -eq 0
+	ran=$(tr '\r' '\n' <"$WORK/sqlsmith-$role.out" | sed -n 's/^queries: \([0-9]*\)$/\1/p' | tail -n 1)
+	echo "sqlsmith: $role ran ${ran:-no} queries in ${elapsed}s"
+	check "sqlsmith as $role ran its $queries queries to the end (exit status $status)" \
+		test "$status" -eq 0 -a "${ran:-0}" -eq "$queries"
 }
 # Half the queries serial, half with parallel workers forced.
 run_sqlsmith "$ROLE" "$SEED" $((QUERIES / 2))
