@@ -98,6 +98,25 @@ SELECT fm_dims(fm_query('full', ARRAY['grp'], ARRAY['a'])) AS dims,
        fm_query('full', ARRAY['grp'], ARRAY['a']) = (SELECT embedding FROM fm_feature WHERE model = 'full' AND feature = 'grp' AND value = 'a') AS is_the_embedding,
        fm_norm(fm_query('full', ARRAY['grp'], ARRAY['nobody'])) AS unknown_is_zero;
 
+-- fm_query keeps one result per call site, not one per context: a context
+-- that changes on every row grows the query's memory no more than the same
+-- rows without fm_query (the cursors keep each query's ExecutorState alive
+-- to be measured; generate_series' rows take the same room in both)
+BEGIN;
+DECLARE plain CURSOR FOR SELECT fm_norm('[1]') FROM generate_series(1, 2000) u;
+MOVE ALL IN plain;
+SELECT max(total_bytes) AS plain_bytes FROM pg_backend_memory_contexts WHERE name = 'ExecutorState' \gset
+CLOSE plain;
+DECLARE per_row CURSOR FOR SELECT fm_query('full', ARRAY['user_id'], ARRAY[u::text]) FROM generate_series(1, 2000) u;
+MOVE ALL IN per_row;
+SELECT max(total_bytes) - :plain_bytes < 100000 AS per_row_context_does_not_accumulate
+  FROM pg_backend_memory_contexts WHERE name = 'ExecutorState';
+COMMIT;
+SELECT count(DISTINCT fm_query('full', ARRAY['user_id'], ARRAY[(u % 3 + 1)::text])::text) AS three_contexts_three_vectors,
+       bool_and(fm_query('full', ARRAY['user_id'], ARRAY[(u % 3 + 1)::text]) =
+                fm_query_compute('full', ARRAY['user_id'], ARRAY[(u % 3 + 1)::text])) AS each_row_its_own
+  FROM generate_series(1, 30) u;
+
 -- retraining replaces the model in place; dropping removes it
 SELECT trained_at AS before FROM fm_model WHERE model = 'full' \gset
 SELECT 1 FROM fm_train_from_table('ratings', 'rating', ARRAY['user_id', 'item_id'], 'full', k => 4, epochs => 2);

@@ -23,15 +23,14 @@ SELECT '[1,2,3]'::fm_vector * 2::real, 0.5::real * '[1,2,3]'::fm_vector;
 SELECT '[-1,2]'::fm_vector * 0::real AS no_negative_zero;
 SELECT '[1,2]'::fm_vector = '[1,2]', '[1,2]'::fm_vector = '[1,3]', '[1,2]'::fm_vector <> '[1,3]';
 
--- every dimension mismatch names both dimensions; overflow is 22003
+-- every dimension mismatch of arithmetic names both dimensions (comparisons
+-- order vectors of any dimensions, see below); overflow is 22003
 SELECT q, pg_temp.try('SELECT ' || q) FROM (VALUES
   ($$fm_score('[1,2,3]', '[4,5]', 0)$$),
   ($$fm_dot('[1,2,3]', '[4,5]')$$),
   ($$fm_cosine('[1,2]', '[1,2,3]')$$),
   ($$'[1,2,3]'::fm_vector + '[1,2]'$$),
   ($$'[1,2,3]'::fm_vector - '[1,2]'$$),
-  ($$'[1,2]'::fm_vector = '[1,2,3]'$$),
-  ($$'[1,2]'::fm_vector <> '[1,2,3]'$$),
   ($$'[3e38]'::fm_vector + '[3e38]'$$),
   ($$'[-3e38]'::fm_vector - '[3e38]'$$),
   ($$'[3e38]'::fm_vector * 10::real$$),
@@ -58,8 +57,9 @@ SELECT id, fm_score((SELECT embedding FROM wide_items WHERE id = 1), embedding, 
 DROP TABLE wide_items;
 
 -- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
--- those that read tables or hold state: the trainer, fm_query, fm_topk and its
--- cache, and the index access method handler
+-- those that read or write tables or hold state: the trainer, the evaluations,
+-- fm_query, fm_topk, its cache and its version rows (trigger and marker), and
+-- the index access method handler
 SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'fmrec'
@@ -68,3 +68,31 @@ SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
    AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
    AND p.proname NOT LIKE '%finalfn'
  ORDER BY 1;
+
+-- btree and hash operator classes: DISTINCT, GROUP BY, UNION, ORDER BY,
+-- unique and hash indexes; -0 equals +0 and hashes alike; vectors of other
+-- dimensions order after their prefix
+CREATE TABLE vecs (v fm_vector);
+INSERT INTO vecs VALUES ('[1,2]'), ('[1,2]'), ('[0,5]'), ('[-0,5]'), ('[1]'), ('[1,2,0]'), ('[-3,1]');
+SELECT v FROM vecs ORDER BY v;
+SELECT count(DISTINCT v) AS distinct_vectors FROM vecs;
+SET enable_hashagg = off;
+SELECT v, count(*) FROM vecs GROUP BY v ORDER BY v;
+RESET enable_hashagg;
+SET enable_sort = off;
+SELECT v, count(*) FROM vecs GROUP BY v ORDER BY count(*) DESC, v;
+RESET enable_sort;
+SELECT count(*) AS union_rows FROM (SELECT v FROM vecs UNION SELECT '[9]'::fm_vector) u;
+SELECT fm_vector_hash('[0,5]') = fm_vector_hash('[-0,5]') AS zero_hashes_alike,
+       fm_vector_hash_extended('[1,2]', 7) <> fm_vector_hash_extended('[1,2]', 8) AS seeded;
+SELECT '[1,2]'::fm_vector < '[1,3]', '[1,2]'::fm_vector < '[1,2,0]', '[2]'::fm_vector >= '[1,9]',
+       '[1,2]'::fm_vector = '[1,2,3]', '[1,2]'::fm_vector <> '[1,2,3]';
+CREATE INDEX ON vecs USING hash (v);
+SET enable_seqscan = off;
+SELECT count(*) FROM vecs WHERE v = '[1,2]';
+RESET enable_seqscan;
+DELETE FROM vecs WHERE v = '[1,2]' OR v = '[0,5]';
+INSERT INTO vecs VALUES ('[0,5]');
+CREATE UNIQUE INDEX ON vecs (v);
+SELECT pg_temp.try($$INSERT INTO vecs VALUES ('[-0,5]')$$);
+DROP TABLE vecs;

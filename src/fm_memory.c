@@ -14,6 +14,7 @@ fm_budget_init(FmBudget *budget, MemoryContext context)
 {
 	budget->context = context;
 	budget->used = 0;
+	budget->peak = 0;
 	budget->limit = (Size) fmrec_max_training_memory_kb * 1024;
 }
 
@@ -29,6 +30,7 @@ fm_budget_charge(FmBudget *budget, Size bytes)
 						   budget->used / 1048576.0, bytes / 1048576.0),
 				 errhint("Train on fewer rows or a smaller k, or raise fmrec.max_training_memory.")));
 	budget->used += bytes;
+	budget->peak = Max(budget->peak, budget->used);
 }
 
 void *
@@ -74,4 +76,39 @@ fm_budget_allocator(FmBudget *budget)
 	a.alloc = budget_alloc_aligned;
 	a.arg = budget;
 	return a;
+}
+
+static void *
+scratch_alloc_aligned(size_t bytes, void *arg)
+{
+	FmScratch  *scratch = (FmScratch *) arg;
+	char	   *raw;
+
+	fm_budget_charge(scratch->budget, bytes + 64);
+	scratch->charged += bytes + 64;
+	raw = MemoryContextAllocExtended(scratch->context, bytes + 64, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	return (void *) TYPEALIGN(64, raw);
+}
+
+FmAllocator
+fm_scratch_begin(FmScratch *scratch, FmBudget *budget)
+{
+	FmAllocator a;
+
+	scratch->budget = budget;
+	scratch->charged = 0;
+	/* a child of the training context: an error frees it with the rest */
+	scratch->context = AllocSetContextCreate(budget->context, "fmrec scratch", ALLOCSET_DEFAULT_SIZES);
+	a.alloc = scratch_alloc_aligned;
+	a.arg = scratch;
+	return a;
+}
+
+void
+fm_scratch_end(FmScratch *scratch)
+{
+	MemoryContextDelete(scratch->context);
+	scratch->context = NULL;
+	scratch->budget->used -= Min(scratch->charged, scratch->budget->used);
+	scratch->charged = 0;
 }

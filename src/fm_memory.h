@@ -17,6 +17,7 @@ typedef struct FmBudget
 {
 	MemoryContext context;
 	Size		used;
+	Size		peak;			/* the most `used` has been: memory can be given back */
 	Size		limit;
 } FmBudget;
 
@@ -32,5 +33,19 @@ extern void *fm_budget_grow(FmBudget *budget, void *array, Size elem_size, int64
 extern void fm_budget_charge(FmBudget *budget, Size bytes);
 /* An FmAllocator for the core that allocates from the budget. */
 extern FmAllocator fm_budget_allocator(FmBudget *budget);
+
+/*
+ * Scratch memory for one step (a sort's buffers): charged to the budget
+ * while it lives, freed and given back all at once by fm_scratch_end.
+ */
+typedef struct FmScratch
+{
+	FmBudget   *budget;
+	MemoryContext context;
+	Size		charged;
+} FmScratch;
+
+extern FmAllocator fm_scratch_begin(FmScratch *scratch, FmBudget *budget);
+extern void fm_scratch_end(FmScratch *scratch);
 
 #endif							/* FMREC_FM_MEMORY_H */

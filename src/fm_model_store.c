@@ -136,7 +136,7 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 	sql = psprintf("INSERT INTO %s.fm_model (model, method, k, w0, target_min, target_max, source, "
 				   "target, features, params, epochs, rows_used, rows_skipped, n_features, "
 				   "train_rmse, validation_rmse, seconds, trained_at) "
-				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, $14, $15, "
+				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11, $12, $13, $14, $15, "
 				   "$16, $17, pg_catalog.clock_timestamp()) ON CONFLICT (model) DO NOTHING", schema);
 	rc = SPI_execute_with_args(sql, 17, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
@@ -222,7 +222,7 @@ fm_store_write(const ModelSummary *summary, const TrainingSource *src, const FmM
 
 	/* fm_feature rows go with their fm_model row (ON DELETE CASCADE) */
 	delete_values[0] = CStringGetTextDatum(summary->model);
-	spi_exec(psprintf("DELETE FROM %s.fm_model WHERE model = $1", schema), 1, delete_types,
+	spi_exec(psprintf("DELETE FROM %s.fm_model m WHERE m.model OPERATOR(pg_catalog.=) $1", schema), 1, delete_types,
 			 delete_values, SPI_OK_DELETE);
 	write_model_row(schema, summary, src, model);
 

@@ -62,6 +62,33 @@ compute_query(Datum *args, MemoryContext result_context)
 	return result;
 }
 
+/*
+ * Makes the cache hold a new result and its arguments, freeing the previous
+ * ones: the cache lives as long as the query, and a query whose context
+ * changes on every row (fm_query(..., ARRAY[user_id::text]) over a table)
+ * would otherwise keep one result per row until it ends (700 bytes a row at
+ * k = 4).  The previous result may be freed: a caller keeps a function's
+ * result only until it calls the function again.  The caller computes
+ * the new result first, so an error leaves the cache as it was.
+ */
+static void
+replace_cached_query(QueryCache *cache, Datum *args, FmVector *result,
+					 MemoryContext cache_context)
+{
+	MemoryContext old = MemoryContextSwitchTo(cache_context);
+
+	if (cache->result != NULL)
+		pfree(cache->result);
+	cache->result = result;
+	for (int i = 0; i < 3; i++)
+	{
+		if (cache->args[i] != (Datum) 0)
+			pfree(DatumGetPointer(cache->args[i]));
+		cache->args[i] = datumCopy(args[i], false, -1);
+	}
+	MemoryContextSwitchTo(old);
+}
+
 PG_FUNCTION_INFO_V1(fm_query);
 Datum
 fm_query(PG_FUNCTION_ARGS)
@@ -69,6 +96,7 @@ fm_query(PG_FUNCTION_ARGS)
 	MemoryContext cache_context = fcinfo->flinfo->fn_mcxt;
 	QueryCache *cache = (QueryCache *) fcinfo->flinfo->fn_extra;
 	Datum		args[3];
+	FmVector   *result;
 
 	args[0] = PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(0)));
 	args[1] = PointerGetDatum(PG_DETOAST_DATUM(PG_GETARG_DATUM(1)));
@@ -76,11 +104,12 @@ fm_query(PG_FUNCTION_ARGS)
 	if (cache != NULL && same_arguments(cache, args))
 		PG_RETURN_POINTER(cache->result);
 
+	result = compute_query(args, cache_context);
 	if (cache == NULL)
+	{
 		cache = (QueryCache *) MemoryContextAllocZero(cache_context, sizeof(QueryCache));
-	cache->result = compute_query(args, cache_context);
-	for (int i = 0; i < 3; i++)
-		cache->args[i] = datumCopy(args[i], false, -1);
-	fcinfo->flinfo->fn_extra = cache;
-	PG_RETURN_POINTER(cache->result);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	replace_cached_query(cache, args, result, cache_context);
+	PG_RETURN_POINTER(result);
 }

@@ -28,14 +28,15 @@
  * a call may use it only if its own snapshot sees the same rows.  Decided
  * per call from the relcache entry, without catalog queries:
  *
- * - Tracked tables (fm_topk_track(items) installed two triggers): every
- *   statement that changes the table sets its row of fm_topk_version to a
- *   fresh sequence value, in the changing transaction.  That value, read
- *   with the caller's snapshot (one index probe through a saved SPI plan),
- *   names the visible state of the table exactly, so the cache survives
- *   across statements and transactions until a change becomes visible.
- * - Other relations (views, partitioned or inherited tables, untracked
- *   tables): reused only under an identical snapshot (same transaction,
+ * - Tracked tables (fm_topk_track(items) installed its triggers, see
+ *   fm_topk_version.c): every statement that changes the table, whichever
+ *   way, sets its row of fm_topk_version to a fresh sequence value, in the
+ *   changing transaction.  That value, read with the caller's snapshot (one
+ *   index probe through a saved SPI plan), names the visible state of the
+ *   table exactly, so the cache survives across statements and
+ *   transactions until a change becomes visible.
+ * - Other relations (views, partitioned tables, tables with inheritance
+ *   children, untracked tables): reused only under an identical snapshot (same transaction,
  *   subtransaction, command id, xmin, xmax and in-progress xids) and user:
  *   within one statement (a lateral join over users) or one REPEATABLE READ
  *   transaction.
@@ -68,15 +69,11 @@
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
 #include "parser/parse_coerce.h"
-#include "parser/parse_func.h"
 #include "storage/proc.h"
 #include "tcop/dest.h"
 #include "utils/acl.h"
@@ -152,10 +149,16 @@ typedef struct TopkStamp
 	TransactionId *xip;			/* xcnt then subxcnt xids */
 } TopkStamp;
 
-/* Items of a cache, in chunks of chunk_rows rows (the last one partial). */
+/*
+ * Items of a cache, in chunks (the last one partial).  Chunk i holds up to
+ * chunk_capacity(i) rows: 64, doubling up to max_chunk_rows (~16 MB), so a
+ * small catalogue takes (and is charged) little memory and a large one few
+ * allocations.
+ */
 typedef struct TopkChunk
 {
 	char	   *block;			/* one allocation holding the arrays below */
+	int32		capacity;
 	int32		rows;
 	int64	   *ids;
 	float4	   *bias;
@@ -175,12 +178,13 @@ typedef struct TopkCache
 	MemoryContext context;
 	int32		dim;			/* 0 while no row was read */
 	int64		n;
-	int32		chunk_rows;
+	int32		max_chunk_rows;
 	int32		nchunks;
 	int32		maxchunks;
 	TopkChunk  *chunks;
 	Size		bytes;
 	uint64		last_used;
+	Oid			last_user;		/* role of the last call that used it */
 	int64		rescored;		/* by the last sgemv scoring; -1 after the loop */
 } TopkCache;
 
@@ -353,6 +357,7 @@ cache_keep(TopkCache *c, Oid relid, const NameData *columns, const TopkStamp *st
 	keep->valid = true;
 	stamp_copy(&keep->stamp, stamp, c->context);
 	keep->last_used = ++topk_clock;
+	keep->last_user = GetUserId();
 	MemoryContextSetParent(c->context, TopMemoryContext);
 	topk_cache[slot] = keep;
 }
@@ -378,87 +383,6 @@ stamps_equal(const TopkStamp *a, const TopkStamp *b)
  * Validity of the caller's view: stamp of the current call
  * --------------------------------------------------------------------- */
 
-/* OID of fm_topk_bump() (the tracking trigger function), in our schema. */
-static Oid
-bump_function_oid(Oid schema)
-{
-	List	   *name = list_make2(makeString(get_namespace_name(schema)),
-								  makeString("fm_topk_bump"));
-
-	return LookupFuncName(name, 0, NULL, true);
-}
-
-/*
- * True when fm_topk_track() triggers are in place and will fire: a
- * statement trigger on INSERT, UPDATE, DELETE and TRUNCATE enabled ALWAYS
- * (also under session_replication_role = replica), and a row trigger on
- * INSERT, UPDATE and DELETE enabled at least on replicas (logical
- * replication applies rows without firing statement triggers).  Neither
- * may have a WHEN condition or a column list.  Only a plain table without
- * inheritance children qualifies: a change to a child fires the child's
- * triggers, not ours.
- */
-static bool
-relation_is_tracked(Relation rel, Oid bump_oid)
-{
-	TriggerDesc *td = rel->trigdesc;
-	bool		statement = false;
-	bool		row = false;
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass ||
-		td == NULL || !OidIsValid(bump_oid))
-		return false;
-	for (int i = 0; i < td->numtriggers; i++)
-	{
-		Trigger    *t = &td->triggers[i];
-		int16		type = t->tgtype;
-
-		if (t->tgfoid != bump_oid || t->tgqual != NULL || t->tgnattr != 0 ||
-			!TRIGGER_FOR_INSERT(type) || !TRIGGER_FOR_UPDATE(type) || !TRIGGER_FOR_DELETE(type))
-			continue;
-		if (!TRIGGER_FOR_ROW(type) && TRIGGER_FOR_TRUNCATE(type) &&
-			t->tgenabled == TRIGGER_FIRES_ALWAYS)
-			statement = true;
-		if (TRIGGER_FOR_ROW(type) &&
-			(t->tgenabled == TRIGGER_FIRES_ALWAYS || t->tgenabled == TRIGGER_FIRES_ON_REPLICA))
-			row = true;
-	}
-	return statement && row;
-}
-
-/* The visible version of a tracked table (-1 when it has no row). */
-static int64
-tracked_version(Oid relid, Oid schema)
-{
-	static SPIPlanPtr plan = NULL;
-	static Oid	plan_schema = InvalidOid;
-	Datum		arg = ObjectIdGetDatum(relid);
-	bool		isnull;
-	Datum		version;
-
-	if (plan == NULL || plan_schema != schema)
-	{
-		Oid			argtype = OIDOID;
-		char	   *sql = psprintf("SELECT version FROM %s.fm_topk_version WHERE relid = $1",
-								   quote_identifier(get_namespace_name(schema)));
-		SPIPlanPtr	p = SPI_prepare(sql, 1, &argtype);
-
-		if (p == NULL || SPI_keepplan(p) != 0)
-			elog(ERROR, "could not prepare the fm_topk_version query: %s",
-				 SPI_result_code_string(SPI_result));
-		if (plan != NULL)
-			SPI_freeplan(plan);
-		plan = p;
-		plan_schema = schema;
-	}
-	if (SPI_execute_plan(plan, &arg, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not read fm_topk_version");
-	if (SPI_processed == 0)
-		return -1;
-	version = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? -1 : DatumGetInt64(version);
-}
-
 /*
  * The stamp of what this call sees.  Requires SPI to be connected (for the
  * version of a tracked table).  xip points into the active snapshot.
@@ -471,10 +395,10 @@ current_stamp(Relation rel, const AttrNumber *attnums, Oid schema, TopkStamp *st
 	memcpy(st->attnums, attnums, sizeof(st->attnums));
 	if (rel->rd_rel->relrowsecurity)
 		st->regime = TOPK_UNCACHED;
-	else if (relation_is_tracked(rel, bump_function_oid(schema)))
+	else if (fm_topk_is_tracked(rel, schema))
 	{
 		st->regime = TOPK_TRACKED;
-		st->version = tracked_version(RelationGetRelid(rel), schema);
+		st->version = fm_topk_tracked_version(RelationGetRelid(rel), schema);
 	}
 	else
 	{
@@ -585,7 +509,8 @@ blas_error_scale(const float4 *q, int32 dim)
 
 typedef struct Candidate
 {
-	int64		row;			/* chunk * chunk_rows + row in chunk */
+	int32		chunk;
+	int32		row;			/* in the chunk */
 	double		upper;			/* sgemv score + error bound */
 } Candidate;
 
@@ -628,8 +553,8 @@ load_blas(void)
 static int64
 score_cache_blas(TopkCall *call, const TopkCache *c)
 {
-	FmTopK		lower;			/* k largest lower bounds (id = row) */
-	float4	   *scores = palloc(sizeof(float4) * c->chunk_rows);
+	FmTopK		lower;			/* k largest lower bounds (id = candidate) */
+	float4	   *scores = palloc(sizeof(float4) * c->max_chunk_rows);
 	double		scale = blas_error_scale(call->q, c->dim);
 	double		abs_err = BLAS_ERROR_ABS(c->dim);
 	/* with fewer items than k every item is a candidate either way */
@@ -664,10 +589,11 @@ score_cache_blas(TopkCall *call, const TopkCache *c)
 				maxcand *= 2;
 				cand = repalloc_huge(cand, sizeof(Candidate) * maxcand);
 			}
-			cand[ncand].row = (int64) ci * c->chunk_rows + i;
+			cand[ncand].chunk = ci;
+			cand[ncand].row = i;
 			cand[ncand].upper = s + e;
 			ncand++;
-			fm_topk_push(&lower, cand[ncand - 1].row, isnan(lo) ? -INFINITY : lo);
+			fm_topk_push(&lower, ncand - 1, isnan(lo) ? -INFINITY : lo);
 			threshold = fm_topk_threshold(&lower);
 		}
 	}
@@ -679,8 +605,8 @@ score_cache_blas(TopkCall *call, const TopkCache *c)
 
 		if (!(cand[j].upper >= threshold))
 			continue;
-		ch = &c->chunks[cand[j].row / c->chunk_rows];
-		i = (int32) (cand[j].row % c->chunk_rows);
+		ch = &c->chunks[cand[j].chunk];
+		i = cand[j].row;
 		offer(call, ch->ids[i], exact_score(call->q, ch->x + (Size) i * c->dim, c->dim, ch->bias[i]));
 		rescored++;
 	}
@@ -776,10 +702,20 @@ chunk_bytes(int32 rows, int32 dim)
 	return (Size) rows * (sizeof(int64) + sizeof(float4) * (dim + 2));
 }
 
+/* Rows of chunk `index` (0-based) of a cache. */
+static int32
+chunk_capacity(const TopkCache *c, int32 index)
+{
+	int64		rows = (int64) 64 << Min(index, 24);
+
+	return (int32) Min(rows, (int64) c->max_chunk_rows);
+}
+
 static void
 chunk_layout(TopkChunk *ch, char *block, int32 rows, int32 dim)
 {
 	ch->block = block;
+	ch->capacity = rows;
 	ch->rows = 0;
 	ch->ids = (int64 *) block;
 	ch->x = (float4 *) (block + sizeof(int64) * rows);
@@ -798,11 +734,13 @@ chunk_for_row(TopkReceiver *r)
 {
 	TopkCache  *c = r->cache;
 	TopkChunk  *ch;
+	int32		rows;
 	Size		bytes;
 
-	if (c->nchunks > 0 && c->chunks[c->nchunks - 1].rows < c->chunk_rows)
+	if (c->nchunks > 0 && c->chunks[c->nchunks - 1].rows < c->chunks[c->nchunks - 1].capacity)
 		return &c->chunks[c->nchunks - 1];
-	bytes = chunk_bytes(c->chunk_rows, c->dim);
+	rows = chunk_capacity(c, c->nchunks);
+	bytes = chunk_bytes(rows, c->dim);
 	if (c->bytes + bytes > r->budget)
 		return NULL;
 	if (c->nchunks == c->maxchunks)
@@ -813,11 +751,13 @@ chunk_for_row(TopkReceiver *r)
 			: repalloc(c->chunks, sizeof(TopkChunk) * c->maxchunks);
 	}
 	ch = &c->chunks[c->nchunks++];
-	if (r->spares != NULL && r->next_spare < r->spares->nchunks &&
-		r->spares->dim == c->dim && r->spares->chunk_rows == c->chunk_rows)
-		chunk_layout(ch, r->spares->chunks[r->next_spare++].block, c->chunk_rows, c->dim);
+	/* the spare chunk of the same index has the same capacity at the same dim */
+	if (r->spares != NULL && r->next_spare == c->nchunks - 1 &&
+		r->next_spare < r->spares->nchunks && r->spares->dim == c->dim &&
+		r->spares->chunks[r->next_spare].capacity == rows)
+		chunk_layout(ch, r->spares->chunks[r->next_spare++].block, rows, c->dim);
 	else
-		chunk_layout(ch, MemoryContextAllocHuge(c->context, bytes), c->chunk_rows, c->dim);
+		chunk_layout(ch, MemoryContextAllocHuge(c->context, bytes), rows, c->dim);
 	c->bytes += bytes;
 	return ch;
 }
@@ -856,7 +796,7 @@ receiver_row(TupleTableSlot *slot, DestReceiver *self)
 		if (r->cache != NULL)
 		{
 			r->cache->dim = v->dim;
-			r->cache->chunk_rows = Max(64, TOPK_CHUNK_BYTES / (int) (sizeof(float4) * v->dim));
+			r->cache->max_chunk_rows = Max(64, TOPK_CHUNK_BYTES / (int) (sizeof(float4) * v->dim));
 		}
 	}
 	else if (v->dim != r->dim)
@@ -976,18 +916,20 @@ exclusion_list(ArrayType *array, int *n)
 	return ids;
 }
 
+/* A user column of the relation; system columns are no column for fm_topk. */
 static AttrNumber
 column_attnum(Relation rel, const char *name, const char *role)
 {
 	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
 
-	if (attnum == InvalidAttrNumber)
+	if (attnum <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
 						name, RelationGetRelationName(rel)),
-				 errhint("Name the %s column with the %s_column argument of fm_topk().",
-						 role, role)));
+				 attnum == InvalidAttrNumber
+				 ? errhint("Name the %s column with the %s_column argument of fm_topk().", role, role)
+				 : errhint("\"%s\" is a system column; fm_topk() reads user columns only.", name)));
 	return attnum;
 }
 
@@ -1008,10 +950,6 @@ check_column_types(Relation rel, const AttrNumber *attnums, int ncolumns, Oid ve
 		bool		ok;
 		const char *expected;
 
-		if (attnums[i] <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("fm_topk cannot read system column \"%s\"", NameStr(att->attname))));
 		switch (i)
 		{
 			case 0:
@@ -1073,6 +1011,19 @@ name_argument(FunctionCallInfo fcinfo, int argno, NameData *out)
 		namestrcpy(out, NameStr(*PG_GETARG_NAME(argno)));
 }
 
+/* The item relation, or a 42P01 error for an OID that names no relation. */
+static Relation
+open_items(Oid relid)
+{
+	Relation	rel = try_relation_open(relid, AccessShareLock);
+
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return rel;
+}
+
 /*
  * The top k of the call: from the cache when its stamp matches, else after
  * reading the items (and caching them if they fit and may be reused).
@@ -1082,7 +1033,7 @@ compute_topk(FunctionCallInfo fcinfo, Oid relid, const NameData *columns, TopkCa
 {
 	Oid			vector_type = fm_vector_type_oid(fcinfo->flinfo->fn_oid);
 	Oid			schema = get_func_namespace(fcinfo->flinfo->fn_oid);
-	Relation	rel = relation_open(relid, AccessShareLock);
+	Relation	rel = open_items(relid);
 	int			ncolumns = NameStr(columns[2])[0] != '\0' ? 3 : 2;
 	AttrNumber	attnums[3] = {0, 0, 0};
 	TopkStamp	stamp;
@@ -1123,6 +1074,7 @@ compute_topk(FunctionCallInfo fcinfo, Oid relid, const NameData *columns, TopkCa
 	{
 		c = topk_cache[slot];
 		c->last_used = ++topk_clock;
+		c->last_user = GetUserId();
 		score_cache(call, c);
 	}
 	else
@@ -1226,7 +1178,8 @@ fm_topk_cache_info(PG_FUNCTION_ARGS)
 		bool		nulls[8] = {0};
 		static const char *const regimes[] = {"tracked", "snapshot", "uncached"};
 
-		if (c == NULL)
+		/* a role sees what it used itself, not what others read here */
+		if (c == NULL || (c->last_user != GetUserId() && !superuser()))
 			continue;
 		values[0] = ObjectIdGetDatum(c->relid);
 		values[1] = Int64GetDatum(c->n);

@@ -357,12 +357,12 @@ build_query(TrainingSource *src, Oid relid)
 
 	initStringInfo(&q);
 	if (catalogue)
-		appendStringInfoString(&q, "SELECT 0::float8");
+		appendStringInfoString(&q, "SELECT 0::pg_catalog.float8");
 	else
-		appendStringInfo(&q, "SELECT (%s)::float8", quote_identifier(src->target));
+		appendStringInfo(&q, "SELECT (%s)::pg_catalog.float8", quote_identifier(src->target));
 	for (int c = 0; c < src->n_columns; c++)
 	{
-		const char *type = src->columns[c].is_array ? "text[]" : "text";
+		const char *type = src->columns[c].is_array ? "pg_catalog.text[]" : "pg_catalog.text";
 
 		if (query_reads_column(src, c))
 			appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name), type);
@@ -373,6 +373,44 @@ build_query(TrainingSource *src, Oid relid)
 					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 												get_rel_name(relid)));
 	return q.data;
+}
+
+/* ---- canonical order ---- */
+
+static void
+tick_check_interrupts(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * Renumbers the features canonically, everywhere an id lives: the rows, the
+ * columns (MCMC's groups), the values fm_model_store.c writes and the
+ * dictionary that reads validation rows; then sorts the rows.  In place:
+ * only the sorts' scratch memory is added, and given back.
+ */
+static void
+put_in_canonical_order(TrainingSource *src, Builder *b)
+{
+	FmScratch	scratch;
+	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+	int32		n = b->n_features;
+	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
+	char	  **value = fm_alloc(&temporary, (Size) n * sizeof(char *));
+	featdict_iterator it;
+	DictEntry  *entry;
+
+	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
+							 new_id, tick_check_interrupts, NULL, &temporary);
+	/* feature_group is b->feature_column: permuted there too */
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &temporary);
+	for (int32 f = 0; f < n; f++)
+		value[new_id[f]] = b->feature_value[f];
+	memcpy(b->feature_value, value, (Size) n * sizeof(char *));
+	featdict_start_iterate(b->dict, &it);
+	while ((entry = featdict_iterate(b->dict, &it)) != NULL)
+		entry->id = new_id[entry->id];
+	fm_scratch_end(&scratch);
 }
 
 static void
@@ -436,6 +474,7 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 {
 	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
 	TimestampTz start = GetCurrentTimestamp();
+	TimestampTz canonical_start;
 	long		secs;
 	int			usecs;
 
@@ -448,6 +487,10 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	src->rows_skipped_null = b->skipped_null;
 	src->rows_skipped_not_finite = b->skipped_not_finite;
 	src->builder = b;
+	canonical_start = GetCurrentTimestamp();
+	put_in_canonical_order(src, b);
+	TimestampDifference(canonical_start, GetCurrentTimestamp(), &secs, &usecs);
+	src->canonical_seconds = secs + usecs / 1e6;
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 	src->read_seconds = secs + usecs / 1e6;
 }
@@ -472,6 +515,8 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 {
 	Builder    *train = (Builder *) src->builder;
 	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	FmScratch	scratch;
+	FmAllocator temporary;
 
 	check_validation_columns(src, relid);
 	b->src = src;
@@ -483,6 +528,10 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	b->feature_value = train->feature_value;
 	read_rows(b, relid);
 	finish_dataset(b, valid);
+	/* the ids are canonical already; the rows' order is the plan's */
+	temporary = fm_scratch_begin(&scratch, budget);
+	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &temporary);
+	fm_scratch_end(&scratch);
 }
 
 void

@@ -6,6 +6,11 @@
  * element of an array column becomes a feature weighted 1/len, so a row's
  * array adds up to one.  Rows whose target is NULL, NaN or infinite are
  * skipped and counted.
+ *
+ * The rows are then put in a canonical order (src/core/dataset.h): feature
+ * ids by (column, value), rows sorted, so that the same rows give the same
+ * dataset, and with the same seed the same model, whatever order the query
+ * plan delivered them in.
  */
 #ifndef FMREC_FM_TRAIN_SOURCE_H
 #define FMREC_FM_TRAIN_SOURCE_H
@@ -35,6 +40,7 @@ typedef struct TrainingSource
 	int64		rows_skipped_null;
 	int64		rows_skipped_not_finite;
 	double		read_seconds;
+	double		canonical_seconds;	/* of read_seconds: the canonical order */
 	void	   *builder;		/* the dictionary, for reading validation rows */
 
 	/*

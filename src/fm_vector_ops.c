@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "access/heaptoast.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 
 #include "core/vec.h"
@@ -183,26 +184,77 @@ fm_scalar_mul_vector(PG_FUNCTION_ARGS)
 }
 
 /*
- * Comparing vectors of different dimensions is an error, like every other
- * mismatch: it is almost always a mix-up of models, not a question.
+ * Ordering, for btree and hash operator classes (DISTINCT, GROUP BY, UNION,
+ * unique indexes): element by element, then the shorter vector first.  A
+ * total order, so vectors of different dimensions compare (unequal) rather
+ * than fail, as a sort must not fail on a mixed column.  Elements are never
+ * NaN (rejected on input); -0 equals +0.
  */
-static bool
-vectors_equal(const FmVector *a, const FmVector *b)
+static int
+vector_cmp(const FmVector *a, const FmVector *b)
 {
-	fm_vector_check_same_dim(a, b);
-	return fm_vec_equal(a->x, b->x, a->dim);
+	int32		n = Min(a->dim, b->dim);
+
+	for (int32 i = 0; i < n; i++)
+	{
+		if (a->x[i] < b->x[i])
+			return -1;
+		if (a->x[i] > b->x[i])
+			return 1;
+	}
+	return (a->dim > b->dim) - (a->dim < b->dim);
 }
 
-PG_FUNCTION_INFO_V1(fm_vector_eq);
-Datum
-fm_vector_eq(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(vectors_equal(PG_GETARG_FM_VECTOR(0), PG_GETARG_FM_VECTOR(1)));
+#define VECTOR_COMPARISON(name, test) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	int			c = vector_cmp(PG_GETARG_FM_VECTOR(0), PG_GETARG_FM_VECTOR(1)); \
+	PG_RETURN_BOOL(test); \
 }
 
-PG_FUNCTION_INFO_V1(fm_vector_ne);
+VECTOR_COMPARISON(fm_vector_eq, c == 0)
+VECTOR_COMPARISON(fm_vector_ne, c != 0)
+VECTOR_COMPARISON(fm_vector_lt, c < 0)
+VECTOR_COMPARISON(fm_vector_le, c <= 0)
+VECTOR_COMPARISON(fm_vector_gt, c > 0)
+VECTOR_COMPARISON(fm_vector_ge, c >= 0)
+
+PG_FUNCTION_INFO_V1(fm_vector_cmp);
 Datum
-fm_vector_ne(PG_FUNCTION_ARGS)
+fm_vector_cmp(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(!vectors_equal(PG_GETARG_FM_VECTOR(0), PG_GETARG_FM_VECTOR(1)));
+	PG_RETURN_INT32(vector_cmp(PG_GETARG_FM_VECTOR(0), PG_GETARG_FM_VECTOR(1)));
+}
+
+/* Hash of the dimension and the elements, -0 hashed as +0 (they are equal). */
+static uint64
+vector_hash(const FmVector *v, uint64 seed)
+{
+	uint64		h = hash_bytes_uint32_extended((uint32) v->dim, seed);
+
+	for (int32 i = 0; i < v->dim; i++)
+	{
+		float4		x = v->x[i] == 0.0f ? 0.0f : v->x[i];
+		uint32		bits;
+
+		memcpy(&bits, &x, sizeof(bits));
+		h = hash_combine64(h, hash_bytes_uint32_extended(bits, seed));
+	}
+	return h;
+}
+
+PG_FUNCTION_INFO_V1(fm_vector_hash);
+Datum
+fm_vector_hash(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32((int32) vector_hash(PG_GETARG_FM_VECTOR(0), 0));
+}
+
+PG_FUNCTION_INFO_V1(fm_vector_hash_extended);
+Datum
+fm_vector_hash_extended(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64((int64) vector_hash(PG_GETARG_FM_VECTOR(0), (uint64) PG_GETARG_INT64(1)));
 }

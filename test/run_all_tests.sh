@@ -5,6 +5,7 @@
 #   - pg_regress (sql/ + expected/) on a throwaway cluster
 #   - the MovieLens loader tests, the RMSE quality bars, the README walkthrough
 #   - the TAP tests (faults, load, replicas, dumps, pg_cron)
+#   - the random-query crash test (sqlsmith)
 # Installs what is missing (Debian packages) and builds first.
 #
 #   sudo test/run_all_tests.sh
@@ -73,6 +74,7 @@ main() {
 	stop_cluster
 	run_suite movielens-loader bash "$FMREC_ROOT/test/movielens/check.sh"
 	run_suite cron bash "$FMREC_ROOT/test/cron_retrain_test.sh"
+	run_suite sqlsmith bash "$FMREC_ROOT/test/sqlsmith_test.sh"
 	if [ -f "$FMREC_ROOT/test/run_tap_tests.sh" ]; then
 		run_suite tap bash "$FMREC_ROOT/test/run_tap_tests.sh"
 	fi

@@ -1,8 +1,11 @@
 /*
- * dataset.c - allocation, splitting and summaries of CSR training rows.
+ * dataset.c - allocation, splitting, canonical order and summaries of CSR
+ * training rows.
  */
 #include "dataset.h"
 #include "rng.h"
+
+#include <string.h>
 
 /*
  * Each array may be padded up to the 64-byte alignment of the allocator, so
@@ -112,6 +115,568 @@ fm_dataset_split(const FmDataset *all, double fraction, uint64_t seed,
 		else
 			copy_row(all, r, train, &t_row, &t_nz);
 	}
+}
+
+/* ---- canonical order ---- */
+
+/* Elements merged (or rows rewritten) between two ticks: a few milliseconds. */
+#define FM_SORT_TICK 65536
+
+typedef struct Ticker
+{
+	void		(*tick) (void *);
+	void	   *arg;
+	int64_t		work;
+} Ticker;
+
+static inline void
+ticker_add(Ticker *t, int64_t work)
+{
+	t->work += work;
+	if (t->work >= FM_SORT_TICK)
+	{
+		t->work = 0;
+		if (t->tick != NULL)
+			t->tick(t->arg);
+	}
+}
+
+/*
+ * An element to sort: the key decides unless two keys are equal, then the
+ * tie comparison looks at the elements themselves.  The key is what makes
+ * the sort fast (most comparisons never leave the array being sorted).
+ */
+typedef struct SortItem
+{
+	uint64_t	key;
+	int64_t		index;			/* row or feature */
+} SortItem;
+
+typedef int (*TieCompare) (int64_t a, int64_t b, const void *ctx);
+
+static inline bool
+item_before(const SortItem *x, const SortItem *y, TieCompare tie, const void *ctx)
+{
+	if (x->key != y->key)
+		return x->key < y->key;
+	return tie(x->index, y->index, ctx) < 0;
+}
+
+/*
+ * Bottom-up merge sort into `scratch` (n items) and back: O(n log n)
+ * whatever the input (no quadratic case to be hit by a hostile table), and
+ * it can tick between any two elements, which qsort() cannot.
+ */
+static void
+merge_sort(SortItem *items, int64_t n, SortItem *scratch, TieCompare tie, const void *ctx,
+		   Ticker *t)
+{
+	SortItem   *from = items;
+	SortItem   *to = scratch;
+
+	for (int64_t width = 1; width < n; width *= 2)
+	{
+		SortItem   *swap;
+
+		for (int64_t lo = 0; lo < n; lo += 2 * width)
+		{
+			int64_t		mid = lo + width < n ? lo + width : n;
+			int64_t		hi = lo + 2 * width < n ? lo + 2 * width : n;
+			int64_t		i = lo,
+						j = mid,
+						k = lo;
+
+			while (i < mid && j < hi)
+			{
+				to[k++] = item_before(&from[j], &from[i], tie, ctx) ? from[j++] : from[i++];
+				/* long merges (the last passes) tick as they go */
+				if (((k - lo) & (FM_SORT_TICK - 1)) == 0)
+					ticker_add(t, FM_SORT_TICK);
+			}
+			/* one of the runs is left over: it is in order already */
+			memcpy(to + k, from + i, (size_t) (mid - i) * sizeof(SortItem));
+			k += mid - i;
+			memcpy(to + k, from + j, (size_t) (hi - j) * sizeof(SortItem));
+			ticker_add(t, (hi - lo) & (FM_SORT_TICK - 1));
+		}
+		swap = from;
+		from = to;
+		to = swap;
+	}
+	if (from != items)
+		memcpy(items, from, (size_t) n * sizeof(SortItem));
+}
+
+/*
+ * LSD radix sort of items by key, 8 bits a pass, skipping the digits every
+ * key shares (ids below 2^16 leave 4 of the 8 passes): a few linear passes
+ * instead of log2(n) branchy merge passes.  `count` holds 8 x 256 counters,
+ * scratch n items.
+ */
+static void
+radix_sort(SortItem *items, int64_t n, SortItem *scratch, int64_t *count, Ticker *t)
+{
+	SortItem   *from = items;
+	SortItem   *to = scratch;
+
+	memset(count, 0, 8 * 256 * sizeof(int64_t));
+	for (int64_t i = 0; i < n; i++)
+	{
+		for (int d = 0; d < 8; d++)
+			count[d * 256 + ((from[i].key >> (8 * d)) & 255)]++;
+		ticker_add(t, 1);
+	}
+	for (int d = 0; d < 8; d++)
+	{
+		int64_t    *offset = count + d * 256;
+		int64_t		sum = 0;
+		SortItem   *swap;
+
+		if (n == 0 || offset[(from[0].key >> (8 * d)) & 255] == n)
+			continue;			/* every key has this digit */
+		for (int b = 0; b < 256; b++)
+		{
+			int64_t		c = offset[b];
+
+			offset[b] = sum;
+			sum += c;
+		}
+		for (int64_t i = 0; i < n; i++)
+		{
+			to[offset[(from[i].key >> (8 * d)) & 255]++] = from[i];
+			ticker_add(t, 1);
+		}
+		swap = from;
+		from = to;
+		to = swap;
+	}
+	if (from != items)
+		memcpy(items, from, (size_t) n * sizeof(SortItem));
+}
+
+/* Length of the run of items from `begin` that share its key. */
+static int64_t
+equal_key_run(const SortItem *items, int64_t begin, int64_t n)
+{
+	int64_t		run = 1;
+
+	while (begin + run < n && items[begin + run].key == items[begin].key)
+		run++;
+	return run;
+}
+
+/* Sorts items by key, then each run of equal keys by the tie comparison. */
+static void
+sort_items(SortItem *items, int64_t n, TieCompare tie, const void *ctx, Ticker *t,
+		   const FmAllocator *a)
+{
+	int64_t    *count = fm_alloc(a, 8 * 256 * sizeof(int64_t));
+	SortItem   *scratch = fm_alloc(a, (size_t) n * sizeof(SortItem));
+	int64_t		run;
+
+	radix_sort(items, n, scratch, count, t);
+	for (int64_t begin = 0; begin < n; begin += run)
+	{
+		run = equal_key_run(items, begin, n);
+		if (run > 1)
+			merge_sort(items + begin, run, scratch, tie, ctx, t);
+	}
+}
+
+/* A float's bits as an unsigned number in the float's order (-0 before +0). */
+static inline uint32_t
+float_order(float f)
+{
+	uint32_t	u;
+
+	memcpy(&u, &f, sizeof(u));
+	return (u & UINT32_C(0x80000000)) ? ~u : (u | UINT32_C(0x80000000));
+}
+
+static inline int
+compare_u32(uint32_t x, uint32_t y)
+{
+	return (x > y) - (x < y);
+}
+
+/* ---- feature values ---- */
+
+/* A decimal integer as int8 and friends print it: optional '-', no leading zero. */
+static bool
+is_decimal_integer(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
+		return false;
+	for (; *s != '\0'; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+/* Numeric order of two decimal integers of any length ("-0" just below "0"). */
+static int
+compare_decimal_integers(const char *x, const char *y)
+{
+	bool		x_negative = x[0] == '-';
+	bool		y_negative = y[0] == '-';
+	size_t		x_len = strlen(x);
+	size_t		y_len = strlen(y);
+	int			magnitude;
+
+	if (x_negative != y_negative)
+		return x_negative ? -1 : 1;
+	if (x_len != y_len)
+		magnitude = x_len < y_len ? -1 : 1;
+	else
+	{
+		int			c = strcmp(x, y);
+
+		magnitude = (c > 0) - (c < 0);
+	}
+	return x_negative ? -magnitude : magnitude;
+}
+
+/* Integers by value, before any other text; other text by its bytes. */
+static int
+compare_values(const char *x, const char *y)
+{
+	bool		x_integer = is_decimal_integer(x);
+	bool		y_integer = is_decimal_integer(y);
+	int			c;
+
+	if (x_integer && y_integer)
+		return compare_decimal_integers(x, y);
+	if (x_integer != y_integer)
+		return x_integer ? -1 : 1;
+	c = strcmp(x, y);			/* compares as unsigned char */
+	return (c > 0) - (c < 0);
+}
+
+typedef struct FeatureList
+{
+	const int32_t *group;		/* may be NULL: one group */
+	const char *const *value;
+} FeatureList;
+
+static inline int32_t
+group_of(const FeatureList *f, int64_t i)
+{
+	return f->group != NULL ? f->group[i] : 0;
+}
+
+static int
+compare_features(int64_t x, int64_t y, const void *ctx)
+{
+	const FeatureList *f = ctx;
+	int32_t		gx = group_of(f, x),
+				gy = group_of(f, y);
+
+	if (gx != gy)
+		return gx < gy ? -1 : 1;
+	return compare_values(f->value[x], f->value[y]);
+}
+
+#define FM_KEY_VALUE_BITS 47
+#define FM_KEY_INTEGER_LIMIT (INT64_C(1) << (FM_KEY_VALUE_BITS - 1))
+#define FM_KEY_TEXT_BYTES 5
+
+/*
+ * A feature's sort key, so that the radix sort orders almost everything and
+ * few values are compared as strings: the group (16 bits, saturated), one bit
+ * for text after integers, then 47 bits of value: an integer's value
+ * saturated to +-2^46, or text's first 5 bytes.  Saturating and truncating
+ * keep the key in the order compare_features gives (never reversed); only
+ * values that share a key are compared in full.
+ */
+static uint64_t
+feature_key(const FeatureList *f, int64_t i)
+{
+	int32_t		group = group_of(f, i);
+	const char *value = f->value[i];
+	uint64_t	key = (uint64_t) (group < 0 ? 0 : group > 0xFFFF ? 0xFFFF : group) << 48;
+
+	if (is_decimal_integer(value))
+	{
+		bool		negative = value[0] == '-';
+		int64_t		magnitude = 0;
+
+		for (const char *c = value + negative; *c != '\0'; c++)
+		{
+			magnitude = magnitude * 10 + (*c - '0');
+			if (magnitude >= FM_KEY_INTEGER_LIMIT)
+			{
+				magnitude = FM_KEY_INTEGER_LIMIT - (negative ? 0 : 1);
+				break;
+			}
+		}
+		return key | (uint64_t) (FM_KEY_INTEGER_LIMIT + (negative ? -magnitude : magnitude));
+	}
+	key |= UINT64_C(1) << FM_KEY_VALUE_BITS;
+	for (int b = 0; b < FM_KEY_TEXT_BYTES && value[b] != '\0'; b++)
+		key |= (uint64_t) (unsigned char) value[b] << (FM_KEY_VALUE_BITS - 8 * (b + 1));
+	return key;
+}
+
+/*
+ * 8 bytes of text from `offset` on, big-endian, zero after its end; the
+ * caller knows the text has at least `offset` bytes.
+ */
+static uint64_t
+text_key_at(const char *value, size_t offset)
+{
+	uint64_t	key = 0;
+	const char *c = value + offset;
+	int			b = 0;
+
+	for (; b < 8 && *c != '\0'; b++, c++)
+		key = key << 8 | (unsigned char) *c;
+	return key << (8 * (8 - b));
+}
+
+/*
+ * Features that share a key: the same group and class and, for text, the
+ * same first `offset` bytes, none of them the end of a text (offset 0: do
+ * not look further, compare).  Text that shares a long prefix
+ * ("user-000123") would make a merge sort compare whole strings; keying on
+ * the next 8 bytes and radix sorting again keeps the work linear in the
+ * bytes that differ.  Small runs and integers (which tie only when
+ * saturated, or "-0" with "0") are merge sorted.
+ */
+static void
+sort_feature_ties(SortItem *items, int64_t n, const FeatureList *f, size_t offset,
+				  SortItem *buffer, int64_t *count, Ticker *t)
+{
+	int64_t		run;
+
+	if (offset == 0 || n < 16)
+	{
+		merge_sort(items, n, buffer, compare_features, f, t);
+		return;
+	}
+	for (int64_t i = 0; i < n; i++)
+		items[i].key = text_key_at(f->value[items[i].index], offset);
+	radix_sort(items, n, buffer, count, t);
+	for (int64_t begin = 0; begin < n; begin += run)
+	{
+		run = equal_key_run(items, begin, n);
+		if (run > 1)		/* on if no text of the run ended in these 8 bytes */
+			sort_feature_ties(items + begin, run, f, (items[begin].key & 255) ? offset + 8 : 0,
+							  buffer, count, t);
+	}
+}
+
+void
+fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_group,
+						 const char *const *feature_value, int32_t *new_id,
+						 void (*tick) (void *), void *tick_arg, const FmAllocator *scratch)
+{
+	Ticker		t = {tick, tick_arg, 0};
+	SortItem   *items = fm_alloc(scratch, (size_t) n_features * sizeof(SortItem));
+	SortItem   *buffer = fm_alloc(scratch, (size_t) n_features * sizeof(SortItem));
+	int64_t    *count = fm_alloc(scratch, 8 * 256 * sizeof(int64_t));
+	FeatureList features = {feature_group, feature_value};
+	int64_t		run;
+
+	for (int32_t f = 0; f < n_features; f++)
+	{
+		items[f].key = feature_key(&features, f);
+		items[f].index = f;
+		ticker_add(&t, 1);
+	}
+	radix_sort(items, n_features, buffer, count, &t);
+	for (int64_t begin = 0; begin < n_features; begin += run)
+	{
+		run = equal_key_run(items, begin, n_features);
+		if (run > 1)
+		{
+			uint64_t	key = items[begin].key;
+			bool		text = (key >> FM_KEY_VALUE_BITS) & 1;
+			bool		text_goes_on = (key >> (FM_KEY_VALUE_BITS - 8 * FM_KEY_TEXT_BYTES)) & 255;
+
+			sort_feature_ties(items + begin, run, &features,
+							  text && text_goes_on ? FM_KEY_TEXT_BYTES : 0, buffer, count, &t);
+		}
+	}
+	for (int32_t i = 0; i < n_features; i++)
+		new_id[items[i].index] = i;
+}
+
+/* ---- rows ---- */
+
+static void
+renumber_features(FmDataset *ds, const int32_t *new_id, Ticker *t, const FmAllocator *scratch)
+{
+	for (int64_t p = 0; p < ds->n_nonzeros; p++)
+	{
+		ds->ids[p] = new_id[ds->ids[p]];
+		if ((p & (FM_SORT_TICK - 1)) == 0)
+			ticker_add(t, FM_SORT_TICK);
+	}
+	if (ds->feature_group != NULL)
+	{
+		int32_t    *group = fm_alloc(scratch, (size_t) ds->n_features * sizeof(int32_t));
+
+		for (int32_t f = 0; f < ds->n_features; f++)
+			group[new_id[f]] = ds->feature_group[f];
+		memcpy(ds->feature_group, group, (size_t) ds->n_features * sizeof(int32_t));
+	}
+}
+
+/* Insertion sort by id: rows are short (a few columns, small arrays). */
+static void
+sort_row_by_id(int32_t *ids, float *weights, int64_t n)
+{
+	for (int64_t i = 1; i < n; i++)
+	{
+		int32_t		id = ids[i];
+		float		w = weights[i];
+		int64_t		j = i;
+
+		for (; j > 0 && ids[j - 1] > id; j--)
+		{
+			ids[j] = ids[j - 1];
+			weights[j] = weights[j - 1];
+		}
+		ids[j] = id;
+		weights[j] = w;
+	}
+}
+
+/* The first two ids (+1, 0 for none): the id-list order on them, in one compare. */
+static uint64_t
+row_key(const FmDataset *ds, int64_t r)
+{
+	int64_t		p = ds->row_start[r];
+	int64_t		len = ds->row_start[r + 1] - p;
+	uint64_t	first = len > 0 ? (uint64_t) ds->ids[p] + 1 : 0;
+	uint64_t	second = len > 1 ? (uint64_t) ds->ids[p + 1] + 1 : 0;
+
+	return first << 32 | second;
+}
+
+/* Id list (a shorter prefix first), then weight list, then target. */
+static int
+compare_rows(int64_t x, int64_t y, const void *ctx)
+{
+	const FmDataset *ds = ctx;
+	int64_t		px = ds->row_start[x],
+				py = ds->row_start[y];
+	int64_t		nx = ds->row_start[x + 1] - px,
+				ny = ds->row_start[y + 1] - py;
+	int64_t		n = nx < ny ? nx : ny;
+
+	for (int64_t i = 0; i < n; i++)
+		if (ds->ids[px + i] != ds->ids[py + i])
+			return ds->ids[px + i] < ds->ids[py + i] ? -1 : 1;
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
+	for (int64_t i = 0; i < n; i++)
+	{
+		int			c = compare_u32(float_order(ds->weights[px + i]),
+									float_order(ds->weights[py + i]));
+
+		if (c != 0)
+			return c;
+	}
+	return compare_u32(float_order(ds->targets[x]), float_order(ds->targets[y]));
+}
+
+#if defined(__GNUC__)
+#define FM_PREFETCH(address) __builtin_prefetch(address)
+#else
+#define FM_PREFETCH(address) ((void) 0)
+#endif
+
+/* Rows ahead of a gather whose memory is requested early: the reads are random. */
+#define FM_PREFETCH_ROWS 8
+
+/*
+ * Gathers the 4-byte non-zero values of `array` (ids or weights) row by row
+ * in `order` into `buffer`, then copies them back over `array`.
+ */
+static void
+gather_nonzeros(void *array, const int64_t *row_start, const SortItem *order, int64_t n_rows,
+				char *buffer, Ticker *t)
+{
+	const char *in = array;
+	char	   *out = buffer;
+
+	for (int64_t r = 0; r < n_rows; r++)
+	{
+		int64_t		src = order[r].index;
+		int64_t		begin = row_start[src];
+		size_t		bytes = (size_t) (row_start[src + 1] - begin) * 4;
+
+		if (r + 2 * FM_PREFETCH_ROWS < n_rows)
+			FM_PREFETCH(row_start + order[r + 2 * FM_PREFETCH_ROWS].index);
+		if (r + FM_PREFETCH_ROWS < n_rows)
+			FM_PREFETCH(in + row_start[order[r + FM_PREFETCH_ROWS].index] * 4);
+		memcpy(out, in + begin * 4, bytes);
+		out += bytes;
+		ticker_add(t, 1);
+	}
+	memcpy(array, buffer, (size_t) (out - buffer));
+}
+
+/*
+ * Puts the rows in `order`, in place: each array is gathered into one
+ * scratch buffer and copied back, so the extra memory is one array's worth
+ * and the new row offsets, never a second copy of the dataset.
+ */
+static void
+permute_rows(FmDataset *ds, const SortItem *order, Ticker *t, const FmAllocator *scratch)
+{
+	int64_t		n = ds->n_rows;
+	int64_t    *new_start = fm_alloc(scratch, (size_t) (n + 1) * sizeof(int64_t));
+	int64_t		buffer_items = ds->n_nonzeros > n ? ds->n_nonzeros : n;
+	char	   *buffer = fm_alloc(scratch, (size_t) buffer_items * 4);
+	float	   *targets = (float *) buffer;
+
+	new_start[0] = 0;
+	for (int64_t r = 0; r < n; r++)
+	{
+		int64_t		src = order[r].index;
+
+		new_start[r + 1] = new_start[r] + ds->row_start[src + 1] - ds->row_start[src];
+	}
+	if (ds->n_nonzeros > 0)
+	{
+		gather_nonzeros(ds->ids, ds->row_start, order, n, buffer, t);
+		gather_nonzeros(ds->weights, ds->row_start, order, n, buffer, t);
+	}
+	for (int64_t r = 0; r < n; r++)
+		targets[r] = ds->targets[order[r].index];
+	memcpy(ds->targets, targets, (size_t) n * sizeof(float));
+	memcpy(ds->row_start, new_start, (size_t) (n + 1) * sizeof(int64_t));
+}
+
+void
+fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
+						void (*tick) (void *), void *tick_arg, const FmAllocator *scratch)
+{
+	Ticker		t = {tick, tick_arg, 0};
+	SortItem   *order;
+
+	if (new_id != NULL)
+		renumber_features(ds, new_id, &t, scratch);
+	if (ds->n_rows == 0)
+		return;
+	order = fm_alloc(scratch, (size_t) ds->n_rows * sizeof(SortItem));
+	for (int64_t r = 0; r < ds->n_rows; r++)
+	{
+		int64_t		begin = ds->row_start[r];
+
+		/* (ids and weights may be NULL when no row has a non-zero) */
+		if (ds->row_start[r + 1] - begin > 1)
+			sort_row_by_id(ds->ids + begin, ds->weights + begin, ds->row_start[r + 1] - begin);
+		order[r].key = row_key(ds, r);
+		order[r].index = r;
+		ticker_add(&t, 1);
+	}
+	sort_items(order, ds->n_rows, compare_rows, ds, &t, scratch);
+	permute_rows(ds, order, &t, scratch);
 }
 
 void

@@ -42,6 +42,37 @@ extern void fm_dataset_alloc(FmDataset *ds, int64_t n_rows, int64_t n_nonzeros,
 extern void fm_dataset_split(const FmDataset *all, double fraction, uint64_t seed,
 							 FmDataset *train, FmDataset *valid, const FmAllocator *a);
 
+/*
+ * Canonical order: what makes training independent of the order the source
+ * delivered its rows in (a query plan, a synchronised scan, a VACUUM).
+ *
+ * Feature ids are first given in the order values were seen; the canonical
+ * ids order features by (group, value), values compared as integers when
+ * both are decimal integers (integers before other text), otherwise by
+ * their bytes.  fm_feature_canonical_ids fills new_id[old id] with it.
+ *
+ * fm_dataset_canonicalize then renumbers ds's ids through new_id (NULL
+ * keeps them), permutes feature_group accordingly, sorts each row's
+ * non-zeros by id and the rows by (id list, weight list, target), comparing
+ * floats by a total order that tells -0 from +0.  Rows that compare equal are
+ * identical, so any order among them trains the same model.  Everything is
+ * rewritten in place (a feature_group shared with another dataset changes
+ * for both).  Ids must be unique within a row.
+ *
+ * Both sorts (a radix sort on a key, merge sorts of the ties: O(n log n) in
+ * every case) call tick(arg), when given, every few milliseconds of work so
+ * that a caller can cancel.  Their memory comes from `scratch`, which the
+ * caller may free as soon as the call returns: 32 bytes per feature, and
+ * per row 32 bytes or 8 plus 4 per non-zero, whichever is more.
+ */
+extern void fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_group,
+									 const char *const *feature_value, int32_t *new_id,
+									 void (*tick) (void *), void *tick_arg,
+									 const FmAllocator *scratch);
+extern void fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
+									void (*tick) (void *), void *tick_arg,
+									const FmAllocator *scratch);
+
 /* Minimum and maximum target (0,0 for an empty set). */
 extern void fm_dataset_target_range(const FmDataset *ds, double *min, double *max);
 

@@ -90,9 +90,25 @@ CREATE FUNCTION fm_vector_mul_scalar(fm_vector, real) RETURNS fm_vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION fm_scalar_mul_vector(real, fm_vector) RETURNS fm_vector
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+-- Comparisons: element by element, then the shorter vector first (a total
+-- order; vectors of different dimensions are unequal).
 CREATE FUNCTION fm_vector_eq(fm_vector, fm_vector) RETURNS boolean
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION fm_vector_ne(fm_vector, fm_vector) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION fm_vector_lt(fm_vector, fm_vector) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION fm_vector_le(fm_vector, fm_vector) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION fm_vector_gt(fm_vector, fm_vector) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION fm_vector_ge(fm_vector, fm_vector) RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION fm_vector_cmp(fm_vector, fm_vector) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION fm_vector_hash(fm_vector) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION fm_vector_hash_extended(fm_vector, bigint) RETURNS bigint
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE OPERATOR + (LEFTARG = fm_vector, RIGHTARG = fm_vector,
@@ -105,10 +121,31 @@ CREATE OPERATOR * (LEFTARG = real, RIGHTARG = fm_vector,
 	FUNCTION = fm_scalar_mul_vector, COMMUTATOR = *);
 CREATE OPERATOR = (LEFTARG = fm_vector, RIGHTARG = fm_vector,
 	FUNCTION = fm_vector_eq, COMMUTATOR = =, NEGATOR = <>,
-	RESTRICT = eqsel, JOIN = eqjoinsel);
+	RESTRICT = eqsel, JOIN = eqjoinsel, HASHES, MERGES);
 CREATE OPERATOR <> (LEFTARG = fm_vector, RIGHTARG = fm_vector,
 	FUNCTION = fm_vector_ne, COMMUTATOR = <>, NEGATOR = =,
 	RESTRICT = neqsel, JOIN = neqjoinsel);
+CREATE OPERATOR < (LEFTARG = fm_vector, RIGHTARG = fm_vector,
+	FUNCTION = fm_vector_lt, COMMUTATOR = >, NEGATOR = >=,
+	RESTRICT = scalarltsel, JOIN = scalarltjoinsel);
+CREATE OPERATOR <= (LEFTARG = fm_vector, RIGHTARG = fm_vector,
+	FUNCTION = fm_vector_le, COMMUTATOR = >=, NEGATOR = >,
+	RESTRICT = scalarlesel, JOIN = scalarlejoinsel);
+CREATE OPERATOR > (LEFTARG = fm_vector, RIGHTARG = fm_vector,
+	FUNCTION = fm_vector_gt, COMMUTATOR = <, NEGATOR = <=,
+	RESTRICT = scalargtsel, JOIN = scalargtjoinsel);
+CREATE OPERATOR >= (LEFTARG = fm_vector, RIGHTARG = fm_vector,
+	FUNCTION = fm_vector_ge, COMMUTATOR = <=, NEGATOR = <,
+	RESTRICT = scalargesel, JOIN = scalargejoinsel);
+
+-- DISTINCT, GROUP BY, UNION, ORDER BY a vector, unique and hash indexes.
+CREATE OPERATOR CLASS fm_vector_btree_ops DEFAULT FOR TYPE fm_vector USING btree AS
+	OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+	FUNCTION 1 fm_vector_cmp(fm_vector, fm_vector);
+CREATE OPERATOR CLASS fm_vector_hash_ops DEFAULT FOR TYPE fm_vector USING hash AS
+	OPERATOR 1 =,
+	FUNCTION 1 fm_vector_hash(fm_vector),
+	FUNCTION 2 fm_vector_hash_extended(fm_vector, bigint);
 
 ------------------------------------------------------------------------------
 -- Aggregates: fm_sum (the cold-start query vector) and fm_avg

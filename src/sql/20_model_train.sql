@@ -90,14 +90,13 @@ COMMENT ON FUNCTION fm_train_from_table IS
 
 CREATE FUNCTION fm_drop_model(model text, if_exists boolean DEFAULT false) RETURNS boolean
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	DELETE FROM @extschema@.fm_model m WHERE m.model = fm_drop_model.model;
+	DELETE FROM @extschema@.fm_model m WHERE m.model OPERATOR(pg_catalog.=) fm_drop_model.model;
 	IF NOT FOUND AND NOT if_exists THEN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = format('model "%s" does not exist', model);
+			MESSAGE = pg_catalog.format('model "%s" does not exist', model);
 	END IF;
 	RETURN FOUND;
 END $$;
-

@@ -5,68 +5,103 @@
 -- in training.  Unknown values contribute nothing (cold start).
 ------------------------------------------------------------------------------
 
+-- Every SQL and PL/pgSQL body of fmrec runs with search_path = pg_catalog,
+-- pg_temp and names every function, operator and type it uses with its
+-- schema (pg_catalog. or @extschema@.), so that no object a user created in
+-- a writable schema (public, "$user") can be picked instead of the intended
+-- one; test/t/100_hijack.pl plants such objects and checks.
+
 -- (feature, value, x) of the known features of a description.
 CREATE FUNCTION fm_features_of(model text, feature text[], value text[])
 	RETURNS TABLE (feature_name text, feature_value text, x double precision, bias real,
 	               embedding fm_vector)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF cardinality(fm_features_of.feature) <> cardinality(fm_features_of.value) THEN
+	IF pg_catalog.cardinality(fm_features_of.feature)
+	   OPERATOR(pg_catalog.<>) pg_catalog.cardinality(fm_features_of.value) THEN
 		RAISE EXCEPTION USING ERRCODE = 'array_subscript_error',
-			MESSAGE = format('feature and value arrays differ in length: %s and %s',
-							 cardinality(fm_features_of.feature), cardinality(fm_features_of.value));
+			MESSAGE = pg_catalog.format('feature and value arrays differ in length: %s and %s',
+							 pg_catalog.cardinality(fm_features_of.feature),
+							 pg_catalog.cardinality(fm_features_of.value));
 	END IF;
 	RETURN QUERY
 	WITH entries AS (
-		SELECT u.f, u.v, 1.0 / count(*) OVER (PARTITION BY u.f) AS w
-		  FROM unnest(fm_features_of.feature, fm_features_of.value) AS u(f, v)
+		SELECT u.f, u.v,
+		       1.0 OPERATOR(pg_catalog./)
+		           (pg_catalog.count(*) OVER (PARTITION BY u.f))::pg_catalog.numeric AS w
+		  FROM ROWS FROM (pg_catalog.unnest(fm_features_of.feature),
+		                 pg_catalog.unnest(fm_features_of.value)) AS u(f, v)
 		 WHERE u.v IS NOT NULL AND u.f IS NOT NULL
 	), merged AS (
-		SELECT e.f, e.v, sum(e.w)::double precision AS x FROM entries e GROUP BY e.f, e.v
+		SELECT e.f, e.v, pg_catalog.sum(e.w)::pg_catalog.float8 AS x FROM entries e GROUP BY e.f, e.v
 	)
 	SELECT m.f, m.v, m.x, ff.bias, ff.embedding
 	  FROM merged m
 	  JOIN @extschema@.fm_feature ff
-	    ON ff.model = fm_features_of.model AND ff.feature = m.f AND ff.value = m.v;
+	    ON ff.model OPERATOR(pg_catalog.=) fm_features_of.model
+	   AND ff.feature OPERATOR(pg_catalog.=) m.f
+	   AND ff.value OPERATOR(pg_catalog.=) m.v;
 END $$;
 
 CREATE FUNCTION fm_model_row(model text) RETURNS fm_model
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	result @extschema@.fm_model;
 BEGIN
-	SELECT * INTO result FROM @extschema@.fm_model m WHERE m.model = fm_model_row.model;
+	SELECT * INTO result FROM @extschema@.fm_model m
+	 WHERE m.model OPERATOR(pg_catalog.=) fm_model_row.model;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
-			MESSAGE = format('model "%s" does not exist', model),
-			HINT = 'Train it with fm_train_from_table(); SELECT model FROM fm_model lists the models.';
+			MESSAGE = pg_catalog.format('model "%s" does not exist', model),
+			HINT = 'Train it with fm_train_from_table; SELECT model FROM fm_model lists the models.';
 	END IF;
 	RETURN result;
 END $$;
 
+-- The sums fm_predict and fm_item need over the known features of a row:
+-- the linear part, the summed embedding and the sum of squared embeddings
+-- (for the pairwise identity 1/2 (|sum v x|^2 - sum |v|^2 x^2)).
+CREATE FUNCTION fm_feature_sums(model text, feature text[], value text[],
+                                OUT linear double precision, OUT total fm_vector,
+                                OUT squares double precision)
+	LANGUAGE sql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT coalesce(pg_catalog.sum(f.bias::pg_catalog.float8 OPERATOR(pg_catalog.*) f.x), 0),
+	       @extschema@.fm_sum(f.embedding OPERATOR(@extschema@.*) f.x::pg_catalog.float4),
+	       coalesce(pg_catalog.sum(@extschema@.fm_dot(f.embedding, f.embedding)
+	                                          OPERATOR(pg_catalog.*) f.x OPERATOR(pg_catalog.*) f.x), 0)
+	  FROM @extschema@.fm_features_of(model, feature, value) f
+$$;
+
+-- The zero vector of a model's dimension (what a context without any known
+-- feature contributes).
+CREATE FUNCTION fm_zero_vector(k integer) RETURNS fm_vector
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+	SELECT pg_catalog.array_fill(0::pg_catalog.float4, ARRAY[k])::@extschema@.fm_vector
+$$;
+
 -- The full FM equation for one row, clipped to the target range of training.
 CREATE FUNCTION fm_predict(model text, feature text[], value text[]) RETURNS double precision
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m @extschema@.fm_model := @extschema@.fm_model_row(model);
-	linear double precision;
-	total @extschema@.fm_vector;
-	squares double precision;
+	s record;
 	prediction double precision;
 BEGIN
-	SELECT coalesce(sum(f.bias * f.x), 0),
-	       @extschema@.fm_sum(f.embedding * f.x::real),
-	       coalesce(sum(@extschema@.fm_dot(f.embedding, f.embedding) * f.x * f.x), 0)
-	  INTO linear, total, squares
-	  FROM @extschema@.fm_features_of(model, feature, value) f;
-	prediction := m.w0 + linear
-		+ 0.5 * (coalesce(@extschema@.fm_dot(total, total), 0) - squares);
+	s := @extschema@.fm_feature_sums(model, feature, value);
+	-- (OPERATOR() syntax gives every operator the same precedence: parenthesise)
+	prediction := m.w0 OPERATOR(pg_catalog.+) s.linear
+		OPERATOR(pg_catalog.+) (0.5::pg_catalog.float8 OPERATOR(pg_catalog.*)
+		  (coalesce(@extschema@.fm_dot(s.total, s.total), 0) OPERATOR(pg_catalog.-) s.squares));
 	RETURN greatest(m.target_min, least(m.target_max, prediction));
 END $$;
 COMMENT ON FUNCTION fm_predict(text, text[], text[]) IS
@@ -78,15 +113,15 @@ COMMENT ON FUNCTION fm_predict(text, text[], text[]) IS
 -- computes this once per statement and call site.
 CREATE FUNCTION fm_query_compute(model text, feature text[], value text[]) RETURNS fm_vector
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m @extschema@.fm_model := @extschema@.fm_model_row(model);
 	result @extschema@.fm_vector;
 BEGIN
-	SELECT @extschema@.fm_sum(f.embedding * f.x::real) INTO result
+	SELECT @extschema@.fm_sum(f.embedding OPERATOR(@extschema@.*) f.x::pg_catalog.float4) INTO result
 	  FROM @extschema@.fm_features_of(model, feature, value) f;
-	RETURN coalesce(result, array_fill(0::real, ARRAY[m.k])::@extschema@.fm_vector);
+	RETURN coalesce(result, @extschema@.fm_zero_vector(m.k));
 END $$;
 
 CREATE FUNCTION fm_query(model text, feature text[], value text[]) RETURNS fm_vector
@@ -102,20 +137,16 @@ COMMENT ON FUNCTION fm_query(text, text[], text[]) IS
 CREATE FUNCTION fm_item(model text, feature text[], value text[],
                         OUT bias real, OUT embedding fm_vector)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	m @extschema@.fm_model := @extschema@.fm_model_row(model);
-	linear double precision;
-	squares double precision;
+	s record;
 BEGIN
-	SELECT coalesce(sum(f.bias * f.x), 0),
-	       @extschema@.fm_sum(f.embedding * f.x::real),
-	       coalesce(sum(@extschema@.fm_dot(f.embedding, f.embedding) * f.x * f.x), 0)
-	  INTO linear, embedding, squares
-	  FROM @extschema@.fm_features_of(model, feature, value) f;
-	embedding := coalesce(embedding, array_fill(0::real, ARRAY[m.k])::@extschema@.fm_vector);
-	bias := linear + 0.5 * (@extschema@.fm_dot(embedding, embedding) - squares);
+	s := @extschema@.fm_feature_sums(model, feature, value);
+	embedding := coalesce(s.total, @extschema@.fm_zero_vector(m.k));
+	bias := s.linear OPERATOR(pg_catalog.+) (0.5::pg_catalog.float8 OPERATOR(pg_catalog.*)
+		(@extschema@.fm_dot(embedding, embedding) OPERATOR(pg_catalog.-) s.squares));
 END $$;
 COMMENT ON FUNCTION fm_item(text, text[], text[]) IS
 	'bias and embedding of an item described by its features, for exact ORDER BY fm_score(...)';

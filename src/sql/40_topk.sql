@@ -4,10 +4,13 @@
 ------------------------------------------------------------------------------
 
 -- One row per tracked item table: changed by every statement that changes
--- the table (trigger fm_topk_bump), read by fm_topk() with the caller's
--- snapshot to decide whether its cache still shows what the caller sees.
--- version is a fresh sequence value per change, never reused (a rolled back
--- change must not leave a value that a later change could repeat).
+-- the table (the triggers of fm_topk_track(), function fm_topk_bump), read
+-- by fm_topk() with the caller's snapshot to decide whether its cache still
+-- shows what the caller sees.  version is a fresh sequence value per
+-- change, never reused (a rolled back change must not leave a value that a
+-- later change could repeat).  Only the extension's owner writes it: the C
+-- trigger switches to that role for one fixed statement (see
+-- src/fm_topk_version.c); no SECURITY DEFINER function is involved.
 CREATE TABLE fm_topk_version (
 	relid   oid PRIMARY KEY,
 	version bigint NOT NULL
@@ -17,69 +20,68 @@ COMMENT ON TABLE fm_topk_version IS
 CREATE SEQUENCE fm_topk_version_seq;
 GRANT SELECT ON fm_topk_version TO PUBLIC;
 
--- SECURITY DEFINER: whoever may write the item table may bump its version,
--- without any privilege on fm_topk_version.
+-- The trigger function of tracked tables.  Anyone may attach it to a table
+-- they own: it only ever bumps the row of the table it fires on.
 CREATE FUNCTION fm_topk_bump() RETURNS trigger
-	LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-	SET search_path = pg_catalog, @extschema@
-AS $$
-BEGIN
-	INSERT INTO @extschema@.fm_topk_version AS v (relid, version)
-	VALUES (TG_RELID, nextval('@extschema@.fm_topk_version_seq'))
-	ON CONFLICT (relid) DO UPDATE SET version = excluded.version;
-	RETURN NULL;
-END $$;
-REVOKE ALL ON FUNCTION fm_topk_bump() FROM PUBLIC;
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+COMMENT ON FUNCTION fm_topk_bump() IS
+	'trigger of fm_topk_track(): records that the table changed';
+
+-- Gives a table the caller owns a fresh version row, or removes its row.
+CREATE FUNCTION fm_topk_version_mark(items regclass, tracked boolean) RETURNS void
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
 
 -- Installs the triggers that let fm_topk() keep its cache of a table across
--- statements and transactions:
---   fm_topk_version          AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE
---                            FOR EACH STATEMENT, enabled ALWAYS
---   fm_topk_version_replica  AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW,
---                            enabled REPLICA only (logical replication
---                            applies rows without statement triggers)
--- A changing statement costs one upsert, and concurrent writers of the
--- table queue on that row until the first commits.  Needs ownership of
--- the table.  Plain tables only: changes to a partition or an inheritance
--- child would not fire them.
+-- statements and transactions (both enabled ALWAYS, also under
+-- session_replication_role = replica and in logical replication):
+--   fm_topk_version           AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW
+--                             (row triggers fire for every way a row changes,
+--                             through an inheritance or partitioned parent
+--                             too; the trigger bumps once per statement)
+--   fm_topk_version_truncate  AFTER TRUNCATE FOR EACH STATEMENT
+-- Needs ownership of the table.  Plain tables without inheritance children.
 CREATE FUNCTION fm_topk_track(items regclass) RETURNS void
 	LANGUAGE plpgsql VOLATILE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	kind "char";
 	children boolean;
 BEGIN
-	SELECT c.relkind, c.relhassubclass INTO kind, children FROM pg_class c WHERE c.oid = items;
+	SELECT c.relkind, c.relhassubclass INTO kind, children
+	  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) items;
 	IF kind IS DISTINCT FROM 'r' OR children THEN
 		RAISE EXCEPTION USING ERRCODE = 'wrong_object_type',
-			MESSAGE = format('cannot track "%s": only plain tables without inheritance children can be tracked', items),
-			HINT = 'fm_topk() still works on it, caching only within one snapshot.';
+			MESSAGE = pg_catalog.format('cannot track "%s": only plain tables without inheritance children can be tracked', items),
+			HINT = 'fm_topk still works on it, caching only within one snapshot.';
 	END IF;
-	EXECUTE format('CREATE OR REPLACE TRIGGER fm_topk_version'
-		' AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s'
-		' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fm_topk_bump()', items);
-	EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER fm_topk_version', items);
-	EXECUTE format('CREATE OR REPLACE TRIGGER fm_topk_version_replica'
+	-- the triggers of fmrec 0.1.0, if any
+	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_replica ON %s', items);
+	EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER fm_topk_version'
 		' AFTER INSERT OR UPDATE OR DELETE ON %s'
 		' FOR EACH ROW EXECUTE FUNCTION @extschema@.fm_topk_bump()', items);
-	EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER fm_topk_version_replica', items);
-	INSERT INTO @extschema@.fm_topk_version AS v (relid, version)
-	VALUES (items, nextval('@extschema@.fm_topk_version_seq'))
-	ON CONFLICT (relid) DO UPDATE SET version = excluded.version;
+	EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER fm_topk_version', items);
+	EXECUTE pg_catalog.format('CREATE OR REPLACE TRIGGER fm_topk_version_truncate'
+		' AFTER TRUNCATE ON %s'
+		' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fm_topk_bump()', items);
+	EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER fm_topk_version_truncate', items);
+	PERFORM @extschema@.fm_topk_version_mark(items, true);
 END $$;
 COMMENT ON FUNCTION fm_topk_track(regclass) IS
 	'installs the triggers that let fm_topk() cache a table across transactions';
 
 CREATE FUNCTION fm_topk_untrack(items regclass) RETURNS void
 	LANGUAGE plpgsql VOLATILE
-	SET search_path = pg_catalog, @extschema@
+	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	EXECUTE format('DROP TRIGGER IF EXISTS fm_topk_version ON %s', items);
-	EXECUTE format('DROP TRIGGER IF EXISTS fm_topk_version_replica ON %s', items);
-	DELETE FROM @extschema@.fm_topk_version v WHERE v.relid = items;
+	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version ON %s', items);
+	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_truncate ON %s', items);
+	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_replica ON %s', items);
+	PERFORM @extschema@.fm_topk_version_mark(items, false);
 END $$;
+COMMENT ON FUNCTION fm_topk_untrack(regclass) IS
+	'removes the triggers of fm_topk_track(); fm_topk() then caches the table only within one snapshot';
 
 -- The k best items for a query vector, best first:
 --   SELECT id, fm_score(query, embedding, bias) AS score FROM items

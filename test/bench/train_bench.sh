@@ -32,7 +32,7 @@ train_once() {
 	psql -qX -d bench -c "SELECT 1 FROM fm_train_from_table('$1', 'rating',
 		ARRAY['user_id', 'movie_id', 'age_group', 'gender', 'occupation', 'genres'],
 		'bench', k => $2, epochs => $3, validation_fraction => 0)" 2>&1 >/dev/null |
-		sed -nE 's/.*read ([0-9]+) rows in ([0-9.]+) s, trained [0-9]+ [a-z]+ in ([0-9.]+) s.*memory ([0-9.]+) MB.*/\2 \3 \4 \1/p'
+		sed -nE 's/.*read ([0-9]+) rows in ([0-9.]+) s[^,]*, trained [0-9]+ [a-z]+ in ([0-9.]+) s.*memory ([0-9.]+) MB.*/\2 \3 \4 \1/p'
 }
 
 bench_table() {	# bench_table TABLE LABEL EPOCHS REPEAT

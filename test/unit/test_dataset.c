@@ -1,10 +1,14 @@
 /*
- * test_dataset.c - allocation, split and target range of datasets.
+ * test_dataset.c - allocation, split, canonical order and target range of
+ * datasets.
  */
 #include "dataset.h"
+#include "rng.h"
 #include "unit.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Rows r = 0 .. n-1 with 1 + r % 3 non-zeros: ids r, r+1, ..., target r. */
@@ -200,6 +204,488 @@ test_target_range(void)
 	fm_arena_free(&arena);
 }
 
+
+/* ---- canonical order ---- */
+
+static void
+test_canonical_ids_order_groups_then_values(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	/* feature f: group[f], value[f] */
+	const int32_t group[] = {1, 0, 0, 0, 0, 1, 0, 0};
+	const char *const value[] = {"b", "10", "9", "abc", "-3", "a", "007", "-12"};
+	int32_t		new_id[8];
+
+	fm_feature_canonical_ids(8, group, value, new_id, NULL, NULL, &a);
+	/* group 0: integers by value (-12, -3, 9, 10), then text by bytes ("007", "abc") */
+	CHECK(new_id[7] == 0);		/* -12 */
+	CHECK(new_id[4] == 1);		/* -3 */
+	CHECK(new_id[2] == 2);		/* 9 */
+	CHECK(new_id[1] == 3);		/* 10 */
+	CHECK(new_id[6] == 4);		/* 007: a leading zero is not how an integer prints */
+	CHECK(new_id[3] == 5);		/* abc */
+	/* group 1 after group 0 */
+	CHECK(new_id[5] == 6);		/* a */
+	CHECK(new_id[0] == 7);		/* b */
+
+	/* without groups: one group; a value that is only a '-' is text */
+	{
+		const char *const v2[] = {"z", "-", "100000000000000000000", "-0", "0", "2"};
+		int32_t		id2[6];
+
+		fm_feature_canonical_ids(6, NULL, v2, id2, NULL, NULL, &a);
+		CHECK(id2[3] == 0 && id2[4] == 1 && id2[5] == 2 && id2[2] == 3);
+		CHECK(id2[1] == 4 && id2[0] == 5);
+	}
+	fm_arena_free(&arena);
+}
+
+/* The documented value order, written independently: the reference to check against. */
+static bool
+ref_is_integer(const char *s)
+{
+	size_t		i = s[0] == '-';
+
+	if (s[i] < '0' || s[i] > '9' || (s[i] == '0' && s[i + 1] != '\0'))
+		return false;
+	for (; s[i] != '\0'; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static int
+ref_compare(const void *px, const void *py)
+{
+	const char *x = *(const char *const *) px;
+	const char *y = *(const char *const *) py;
+	bool		ix = ref_is_integer(x),
+				iy = ref_is_integer(y);
+
+	if (ix != iy)
+		return ix ? -1 : 1;
+	if (ix)
+	{
+		bool		nx = x[0] == '-',
+					ny = y[0] == '-';
+		int			c;
+
+		if (nx != ny)
+			return nx ? -1 : 1;
+		c = strlen(x) != strlen(y) ? (strlen(x) < strlen(y) ? -1 : 1) : strcmp(x, y);
+		return nx ? -c : c;
+	}
+	return strcmp(x, y);
+}
+
+static void
+test_canonical_ids_long_prefixes_and_big_integers(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	enum
+	{
+		N = 3000
+	};
+	static char storage[N][40];
+	const char *value[N];
+	const char *sorted[N];
+	int32_t		new_id[N];
+	FmRng		rng;
+	bool		same = true;
+
+	fm_rng_seed(&rng, 5);
+	for (int i = 0; i < N; i++)
+	{
+		switch (i % 6)
+		{
+			case 0:				/* a shared prefix longer than any key */
+				snprintf(storage[i], sizeof(storage[i]), "user-%020d-x%d", i, i % 7);
+				break;
+			case 1:				/* prefixes of one another */
+				snprintf(storage[i], sizeof(storage[i]), "user-%d", i);
+				break;
+			case 2:				/* integers past 2^46, both signs */
+				snprintf(storage[i], sizeof(storage[i]), "%s%d00000000000000%d",
+						 i % 4 == 2 ? "-" : "", 1 + i % 9, i);
+				break;
+			case 3:				/* small integers */
+				snprintf(storage[i], sizeof(storage[i]), "%d", i - N / 2);
+				break;
+			case 4:				/* bytes above 127 */
+				snprintf(storage[i], sizeof(storage[i]), "\xc3\xa9t\xc3\xa9-%d", i);
+				break;
+			default:			/* not integers: leading zeros, signs */
+				snprintf(storage[i], sizeof(storage[i]), i % 4 == 1 ? "0%d" : "+%d", i);
+				break;
+		}
+		value[i] = storage[i];
+	}
+	/* the "-0" and "0" pair */
+	snprintf(storage[5], sizeof(storage[5]), "-0");
+	snprintf(storage[11], sizeof(storage[11]), "0");
+	/* seen in a random order */
+	for (int i = N - 1; i > 0; i--)
+	{
+		int			j = (int) fm_rng_below(&rng, (uint64_t) i + 1);
+		const char *swap = value[i];
+
+		value[i] = value[j];
+		value[j] = swap;
+	}
+	fm_feature_canonical_ids(N, NULL, value, new_id, NULL, NULL, &a);
+	memcpy(sorted, value, sizeof(sorted));
+	qsort(sorted, N, sizeof(sorted[0]), ref_compare);
+	for (int i = 0; i < N; i++)
+		same &= sorted[new_id[i]] == value[i];
+	CHECK(same);
+	fm_arena_free(&arena);
+}
+
+#define CANON_FEATURES 40
+#define CANON_ROWS 3000
+
+/*
+ * A dataset as a source would deliver it: rows of 1..4 distinct features
+ * with few distinct weights and targets (so that rows tie on prefixes, and
+ * some are exact duplicates), -0 and +0 among the targets.
+ */
+static void
+make_canon_rows(FmDataset *ds, const FmAllocator *a)
+{
+	FmRng		rng;
+	int64_t		nz = 0;
+	static const float targets[] = {1.0f, 2.5f, -0.0f, 0.0f, -1.0f};
+	static const float weights[] = {1.0f, 0.5f, 0.25f};
+
+	fm_dataset_alloc(ds, CANON_ROWS, (int64_t) CANON_ROWS * 4, CANON_FEATURES, 3, a);
+	fm_rng_seed(&rng, 42);
+	for (int64_t r = 0; r < CANON_ROWS; r++)
+	{
+		int			len = 1 + (int) fm_rng_below(&rng, 4);
+
+		/* every tenth row repeats the one before */
+		if (r > 0 && r % 10 == 0)
+		{
+			int64_t		p = ds->row_start[r - 1];
+
+			len = (int) (ds->row_start[r] - p);
+			memcpy(ds->ids + nz, ds->ids + p, len * sizeof(int32_t));
+			memcpy(ds->weights + nz, ds->weights + p, len * sizeof(float));
+			nz += len;
+			ds->targets[r] = ds->targets[r - 1];
+			ds->row_start[r + 1] = nz;
+			continue;
+		}
+		for (int j = 0; j < len; j++)
+		{
+			int32_t		id;
+			bool		fresh;
+
+			do
+			{
+				id = (int32_t) fm_rng_below(&rng, CANON_FEATURES / (r % 7 == 0 ? 8 : 1));
+				fresh = true;
+				for (int64_t q = ds->row_start[r]; q < nz; q++)
+					fresh &= ds->ids[q] != id;
+			} while (!fresh);
+			ds->ids[nz] = id;
+			ds->weights[nz] = weights[fm_rng_below(&rng, 3)];
+			nz++;
+		}
+		ds->targets[r] = targets[fm_rng_below(&rng, 5)];
+		ds->row_start[r + 1] = nz;
+	}
+	ds->n_nonzeros = nz;
+	for (int32_t f = 0; f < CANON_FEATURES; f++)
+		ds->feature_group[f] = f % 3;
+}
+
+/*
+ * The same rows read in another order: rows shuffled, each row's non-zeros
+ * reversed, and feature ids given in another order (old f is perm[f]).
+ */
+static void
+reorder_source(const FmDataset *in, const char *const *in_value, FmDataset *out,
+			   const char **out_value, uint64_t seed, const FmAllocator *a)
+{
+	FmRng		rng;
+	int32_t		perm[CANON_FEATURES];
+	int32_t    *rows = fm_alloc(a, CANON_ROWS * sizeof(int32_t));
+	int64_t		nz = 0;
+
+	fm_rng_seed(&rng, seed);
+	for (int32_t f = 0; f < CANON_FEATURES; f++)
+		perm[f] = f;
+	fm_rng_shuffle_int32(&rng, perm, CANON_FEATURES);
+	for (int32_t r = 0; r < CANON_ROWS; r++)
+		rows[r] = r;
+	fm_rng_shuffle_int32(&rng, rows, CANON_ROWS);
+
+	fm_dataset_alloc(out, in->n_rows, in->n_nonzeros, in->n_features, in->n_groups, a);
+	for (int32_t f = 0; f < CANON_FEATURES; f++)
+	{
+		out->feature_group[perm[f]] = in->feature_group[f];
+		out_value[perm[f]] = in_value[f];
+	}
+	for (int64_t r = 0; r < in->n_rows; r++)
+	{
+		int64_t		begin = in->row_start[rows[r]];
+
+		for (int64_t p = in->row_start[rows[r] + 1] - 1; p >= begin; p--)
+		{
+			out->ids[nz] = perm[in->ids[p]];
+			out->weights[nz] = in->weights[p];
+			nz++;
+		}
+		out->targets[r] = in->targets[rows[r]];
+		out->row_start[r + 1] = nz;
+	}
+}
+
+static void
+canonicalize_source(FmDataset *ds, const char *const *value, const char **canonical_value)
+{
+	int32_t		new_id[CANON_FEATURES];
+	FmArena		scratch_arena = {0};
+	FmAllocator scratch = fm_arena_allocator(&scratch_arena);
+
+	fm_feature_canonical_ids(ds->n_features, ds->feature_group, value, new_id, NULL, NULL, &scratch);
+	for (int32_t f = 0; f < ds->n_features; f++)
+		canonical_value[new_id[f]] = value[f];
+	fm_dataset_canonicalize(ds, new_id, NULL, NULL, &scratch);
+	/* scratch is only for the sorts: AddressSanitizer sees any later use */
+	fm_arena_free(&scratch_arena);
+}
+
+static bool
+same_bits(const FmDataset *x, const FmDataset *y)
+{
+	return x->n_rows == y->n_rows && x->n_nonzeros == y->n_nonzeros &&
+		memcmp(x->row_start, y->row_start, (x->n_rows + 1) * sizeof(int64_t)) == 0 &&
+		memcmp(x->ids, y->ids, x->n_nonzeros * sizeof(int32_t)) == 0 &&
+		memcmp(x->weights, y->weights, x->n_nonzeros * sizeof(float)) == 0 &&
+		memcmp(x->targets, y->targets, x->n_rows * sizeof(float)) == 0 &&
+		memcmp(x->feature_group, y->feature_group, x->n_features * sizeof(int32_t)) == 0;
+}
+
+static void
+test_canonical_order_ignores_read_order(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	char		names[CANON_FEATURES][16];
+	const char *value[CANON_FEATURES];
+	const char *value_b[CANON_FEATURES];
+	const char *value_c[CANON_FEATURES];
+	const char *canon_a[CANON_FEATURES];
+	const char *canon_b[CANON_FEATURES];
+	const char *canon_c[CANON_FEATURES];
+	FmDataset	ds_a,
+				ds_b,
+				ds_c;
+	bool		same_values = true;
+
+	for (int32_t f = 0; f < CANON_FEATURES; f++)
+	{
+		/* group 0 integers, the others text */
+		snprintf(names[f], sizeof(names[f]), f % 3 == 0 ? "%d" : "v%d", (f * 17) % 41 - 20);
+		value[f] = names[f];
+	}
+	make_canon_rows(&ds_a, &a);
+	reorder_source(&ds_a, value, &ds_b, value_b, 7, &a);
+	reorder_source(&ds_a, value, &ds_c, value_c, 8, &a);
+	CHECK(!same_bits(&ds_b, &ds_c));	/* the test means something */
+
+	canonicalize_source(&ds_a, value, canon_a);
+	canonicalize_source(&ds_b, value_b, canon_b);
+	canonicalize_source(&ds_c, value_c, canon_c);
+	CHECK(same_bits(&ds_a, &ds_b));
+	CHECK(same_bits(&ds_a, &ds_c));
+	for (int32_t f = 0; f < CANON_FEATURES; f++)
+		same_values &= canon_a[f] == canon_b[f] && canon_a[f] == canon_c[f];
+	CHECK(same_values);
+	fm_arena_free(&arena);
+}
+
+/* Bits of a float in its order, -0 before +0 (mirrors the documented order). */
+static int
+float_cmp(float x, float y)
+{
+	if (x != y)
+		return x < y ? -1 : 1;
+	return (signbit(y) != 0) - (signbit(x) != 0);
+}
+
+static void
+test_canonical_order_is_sorted_and_keeps_rows(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	FmDataset	ds;
+	int32_t		identity[CANON_FEATURES];
+	double		weight_sum_before = 0,
+				weight_sum_after = 0,
+				target_sum_before = 0,
+				target_sum_after = 0;
+	int			neg_zero_before = 0,
+				neg_zero_after = 0;
+	bool		ids_ascend = true,
+				rows_ascend = true;
+	int32_t    *groups_before;
+
+	make_canon_rows(&ds, &a);
+	for (int32_t f = 0; f < CANON_FEATURES; f++)
+		identity[f] = f;
+	for (int64_t p = 0; p < ds.n_nonzeros; p++)
+		weight_sum_before += ds.weights[p] * (ds.ids[p] + 1);
+	for (int64_t r = 0; r < ds.n_rows; r++)
+	{
+		target_sum_before += ds.targets[r];
+		neg_zero_before += ds.targets[r] == 0 && signbit(ds.targets[r]);
+	}
+	groups_before = ds.feature_group;
+
+	/* NULL keeps ids and groups; identity renumbers to the same */
+	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+	CHECK(ds.feature_group == groups_before);
+	CHECK(ds.n_rows == CANON_ROWS);
+
+	for (int64_t p = 0; p < ds.n_nonzeros; p++)
+		weight_sum_after += ds.weights[p] * (ds.ids[p] + 1);
+	for (int64_t r = 0; r < ds.n_rows; r++)
+	{
+		int64_t		b = ds.row_start[r],
+					e = ds.row_start[r + 1];
+
+		target_sum_after += ds.targets[r];
+		neg_zero_after += ds.targets[r] == 0 && signbit(ds.targets[r]);
+		for (int64_t p = b + 1; p < e; p++)
+			ids_ascend &= ds.ids[p - 1] < ds.ids[p];
+		if (r > 0)
+		{
+			int64_t		pb = ds.row_start[r - 1];
+			int64_t		nprev = b - pb,
+						ncur = e - b;
+			int64_t		n = nprev < ncur ? nprev : ncur;
+			int			c = 0;
+
+			for (int64_t i = 0; i < n && c == 0; i++)
+				c = (ds.ids[pb + i] > ds.ids[b + i]) - (ds.ids[pb + i] < ds.ids[b + i]);
+			if (c == 0)
+				c = (nprev > ncur) - (nprev < ncur);
+			for (int64_t i = 0; i < n && c == 0; i++)
+				c = float_cmp(ds.weights[pb + i], ds.weights[b + i]);
+			if (c == 0)
+				c = float_cmp(ds.targets[r - 1], ds.targets[r]);
+			rows_ascend &= c <= 0;
+		}
+	}
+	CHECK(ids_ascend);
+	CHECK(rows_ascend);
+	CHECK(weight_sum_after == weight_sum_before);	/* same (id, weight) pairs; exact in double */
+	CHECK(target_sum_after == target_sum_before);
+	CHECK(neg_zero_after == neg_zero_before && neg_zero_before > 0);
+
+	{
+		FmDataset	again;
+
+		/* a copy of its own: the canonicalisation works in place */
+		fm_dataset_alloc(&again, ds.n_rows, ds.n_nonzeros, ds.n_features, ds.n_groups, &a);
+		memcpy(again.row_start, ds.row_start, (ds.n_rows + 1) * sizeof(int64_t));
+		memcpy(again.ids, ds.ids, ds.n_nonzeros * sizeof(int32_t));
+		memcpy(again.weights, ds.weights, ds.n_nonzeros * sizeof(float));
+		memcpy(again.targets, ds.targets, ds.n_rows * sizeof(float));
+		memcpy(again.feature_group, ds.feature_group, ds.n_features * sizeof(int32_t));
+		fm_dataset_canonicalize(&again, identity, NULL, NULL, &a);
+		CHECK(again.ids != ds.ids && same_bits(&ds, &again));
+	}
+	fm_arena_free(&arena);
+}
+
+static int	ticks;
+
+static void
+count_tick(void *arg)
+{
+	(void) arg;
+	ticks++;
+}
+
+static void
+test_canonical_order_ticks_and_empty(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	FmDataset	ds;
+	int64_t		n = 200000;
+
+	fm_dataset_alloc(&ds, n, n, 1, 1, &a);
+	for (int64_t r = 0; r < n; r++)
+	{
+		ds.ids[r] = 0;
+		ds.weights[r] = 1.0f;
+		ds.targets[r] = (float) ((r * 7919) % 1000);
+		ds.row_start[r + 1] = r + 1;
+	}
+	ticks = 0;
+	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
+	/* about 20 merge passes over n items: a tick every 64k elements */
+	CHECK(ticks >= 40);
+	CHECK(ds.targets[0] == 0.0f && ds.targets[n - 1] == 999.0f);
+
+	/* ids over three bytes: several radix passes, every row a key of its own */
+	{
+		int32_t		n_features = 70001;
+		bool		ascending = true,
+					kept = true;
+
+		fm_dataset_alloc(&ds, n_features, 2 * (int64_t) n_features, n_features, 1, &a);
+		for (int64_t r = 0; r < n_features; r++)
+		{
+			ds.ids[2 * r] = (int32_t) ((r * 7919) % n_features);
+			ds.ids[2 * r + 1] = (int32_t) ((r * 104729 + 5) % n_features);
+			ds.weights[2 * r] = ds.weights[2 * r + 1] = 1.0f;
+			ds.targets[r] = (float) r;
+			ds.row_start[r + 1] = 2 * (r + 1);
+		}
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+		for (int64_t r = 0; r < n_features; r++)
+		{
+			int64_t		src = (int64_t) ds.targets[r];
+			int32_t		x = (int32_t) ((src * 7919) % n_features);
+			int32_t		y = (int32_t) ((src * 104729 + 5) % n_features);
+
+			kept &= ds.ids[2 * r] == (x < y ? x : y) && ds.ids[2 * r + 1] == (x < y ? y : x);
+			if (r > 0)
+				ascending &= ds.ids[2 * r - 2] < ds.ids[2 * r] ||
+					(ds.ids[2 * r - 2] == ds.ids[2 * r] && ds.ids[2 * r - 1] <= ds.ids[2 * r + 1]);
+		}
+		CHECK(kept);
+		CHECK(ascending);
+	}
+
+	/* rows without any non-zero (every feature NULL): ordered by target alone */
+	{
+		static const float t3[] = {2.0f, -1.0f, 0.0f, -0.0f};
+
+		fm_dataset_alloc(&ds, 4, 0, 0, 1, &a);
+		ds.ids = NULL;
+		ds.weights = NULL;
+		memcpy(ds.targets, t3, sizeof(t3));
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+		CHECK(ds.targets[0] == -1.0f && signbit(ds.targets[1]) && ds.targets[1] == 0.0f &&
+			  !signbit(ds.targets[2]) && ds.targets[3] == 2.0f);
+		CHECK(ds.row_start[4] == 0);
+	}
+
+	fm_dataset_alloc(&ds, 0, 0, 0, 1, &a);
+	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
+	CHECK(ds.n_rows == 0 && ds.row_start[0] == 0);
+	fm_arena_free(&arena);
+}
+
 int
 main(void)
 {
@@ -209,5 +695,10 @@ main(void)
 	RUN_TEST(test_split_is_deterministic);
 	RUN_TEST(test_split_extremes);
 	RUN_TEST(test_target_range);
+	RUN_TEST(test_canonical_ids_order_groups_then_values);
+	RUN_TEST(test_canonical_ids_long_prefixes_and_big_integers);
+	RUN_TEST(test_canonical_order_ignores_read_order);
+	RUN_TEST(test_canonical_order_is_sorted_and_keeps_rows);
+	RUN_TEST(test_canonical_order_ticks_and_empty);
 	return unit_report();
 }
