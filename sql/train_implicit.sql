@@ -45,6 +45,16 @@ SELECT (fm_train_from_table('watched_meta', 'rating', ARRAY['u', 'grp', 'i', 'ge
 SELECT count(*) AS differing FROM fm_feature a JOIN fm_feature b USING (feature, value)
  WHERE a.model = 'imp' AND b.model = 'imp2' AND (a.bias <> b.bias OR a.embedding::text <> b.embedding::text);
 
+-- the same rows and catalogue stored in another order give the same model bits
+CREATE TABLE things_reversed AS SELECT * FROM things ORDER BY i DESC;
+CREATE TABLE watched_reversed AS SELECT * FROM watched_meta ORDER BY u DESC, i DESC;
+SELECT (fm_train_from_table('watched_reversed', 'rating', ARRAY['u', 'grp', 'i', 'genres'], 'imp4',
+                            method => 'ials', k => 4, epochs => 5,
+                            item_features => ARRAY['i', 'genres'], items => 'things_reversed')).model = 'imp4' AS trained;
+SELECT count(*) AS features, count(*) FILTER (WHERE a.bias <> b.bias OR a.embedding::text <> b.embedding::text) AS differing
+  FROM fm_feature a JOIN fm_feature b USING (feature, value)
+ WHERE a.model = 'imp' AND b.model = 'imp4';
+
 -- a threshold: only ratings >= 4 are positives
 SELECT rows_used, validation_ndcg IS NULL AS no_validation
   FROM fm_train_from_table('watched_meta', 'rating', ARRAY['u', 'i'], 'imp3', method => 'ials', k => 2,

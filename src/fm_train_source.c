@@ -534,6 +534,43 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	fm_scratch_end(&scratch);
 }
 
+/*
+ * The catalogue's own values (item features nobody's row named, items
+ * nobody rated) were numbered in the catalogue's scan order: renumber every
+ * feature canonically again, and sort both the source rows and the
+ * catalogue rows, so that neither scan order changes the model.  The
+ * catalogue is renumbered with a copy of the groups, which
+ * fm_dataset_canonicalize permutes exactly as it then permutes the shared
+ * ones for the source.
+ */
+static void
+put_catalogue_in_canonical_order(TrainingSource *src, Builder *b, FmDataset *catalogue)
+{
+	FmScratch	scratch;
+	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+	int32		n = b->n_features;
+	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
+	char	  **value = fm_alloc(&temporary, (Size) n * sizeof(char *));
+	int32	   *groups = fm_alloc(&temporary, (Size) n * sizeof(int32));
+	featdict_iterator it;
+	DictEntry  *entry;
+
+	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
+							 new_id, tick_check_interrupts, NULL, &temporary);
+	memcpy(groups, b->feature_column, (Size) n * sizeof(int32));
+	catalogue->feature_group = groups;
+	fm_dataset_canonicalize(catalogue, new_id, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &temporary);
+	catalogue->feature_group = src->data.feature_group;
+	for (int32 f = 0; f < n; f++)
+		value[new_id[f]] = b->feature_value[f];
+	memcpy(b->feature_value, value, (Size) n * sizeof(char *));
+	featdict_start_iterate(b->dict, &it);
+	while ((entry = featdict_iterate(b->dict, &it)) != NULL)
+		entry->id = new_id[entry->id];
+	fm_scratch_end(&scratch);
+}
+
 void
 fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catalogue)
 {
@@ -563,6 +600,7 @@ fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catal
 	src->feature_value = b->feature_value;
 	src->data.n_features = b->n_features;
 	src->data.feature_group = b->feature_column;
+	put_catalogue_in_canonical_order(src, train, catalogue);
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 	src->catalogue_read_seconds = secs + usecs / 1e6;
 }
