@@ -173,3 +173,7 @@ DROP FUNCTION public.nextval(text);
 DROP TABLE r_items, r_parent, r_empty_parent, r_parted, r_owner, r_log;
 REVOKE CREATE ON SCHEMA public FROM regress_fmrec_owner;
 DROP ROLE regress_fmrec_owner;
+
+-- NULL and relations that do not exist
+SELECT fm_topk_track(NULL), fm_topk_untrack(NULL);
+SELECT pg_temp.try('SELECT fm_topk_track(0)'), pg_temp.try('SELECT fm_topk_untrack(0)');

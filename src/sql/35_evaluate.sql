@@ -121,6 +121,11 @@ DECLARE
 	updated bigint;
 BEGIN
 	PERFORM @extschema@.fm_model_row(model);
+	PERFORM @extschema@.fm_relation_must_exist(item_table);
+	IF bias_column IS NULL OR embedding_column IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'bias_column and embedding_column must not be NULL';
+	END IF;
 	SELECT c INTO missing FROM pg_catalog.unnest(ARRAY[bias_column, embedding_column]) AS c
 	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
 	                    WHERE a.attrelid OPERATOR(pg_catalog.=) item_table

@@ -41,13 +41,14 @@ CREATE FUNCTION fm_topk_version_mark(items regclass, tracked boolean) RETURNS vo
 --   fm_topk_version_truncate  AFTER TRUNCATE FOR EACH STATEMENT
 -- Needs ownership of the table.  Plain tables without inheritance children.
 CREATE FUNCTION fm_topk_track(items regclass) RETURNS void
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	kind "char";
 	children boolean;
 BEGIN
+	PERFORM @extschema@.fm_relation_must_exist(items);
 	SELECT c.relkind, c.relhassubclass INTO kind, children
 	  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) items;
 	IF kind IS DISTINCT FROM 'r' OR children THEN
@@ -71,10 +72,11 @@ COMMENT ON FUNCTION fm_topk_track(regclass) IS
 	'installs the triggers that let fm_topk() cache a table across transactions';
 
 CREATE FUNCTION fm_topk_untrack(items regclass) RETURNS void
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM @extschema@.fm_relation_must_exist(items);
 	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version ON %s', items);
 	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_truncate ON %s', items);
 	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_replica ON %s', items);
