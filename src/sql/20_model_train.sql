@@ -79,7 +79,7 @@ COMMENT ON FUNCTION fm_train_from_table IS
 	'trains a degree-2 factorization machine on a table and stores it in fm_model/fm_feature';
 
 -- 42P01 for a regclass that names no relation (OID 0 prints as '-').
-CREATE FUNCTION fm_relation_must_exist(rel regclass) RETURNS void
+CREATE FUNCTION _fm_relation_must_exist(rel regclass) RETURNS void
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
