@@ -143,6 +143,9 @@ SELECT 'popularity by gender', evaluated_users, round(ndcg_at_k::numeric, 4)
                               group_by => ARRAY['gender'], user_table => 'ev_users');
 
 -- errors
+-- fm_materialize_items: a relation that does not exist, NULL column names
+SELECT pg_temp.try($$SELECT fm_materialize_items('hand', 0)$$),
+       pg_temp.try($$SELECT fm_materialize_items('hand', 'ev_movies', NULL)$$);
 CREATE TABLE ev_dup_movies AS SELECT * FROM ev_movies UNION ALL SELECT * FROM ev_movies WHERE movie_id = 3;
 SELECT q, pg_temp.try(format($f$SELECT * FROM fm_evaluate(%s)$f$, q)) FROM (VALUES
   ($$'hand', 'ev_test', 'ev_train', 'ev_users', 'ev_movies', k => 0$$),

@@ -178,13 +178,13 @@ SELECT model, method, k FROM fm_train_from_table('h_ratings', 'rating',
 SELECT fm_materialize_items('h_model', 'h_movies');
 SELECT fm_predict('h_model', ARRAY['user_id', 'movie_id'], ARRAY['1', '2']) IS NOT NULL AS predicted;
 SELECT fm_dims(fm_query('h_model', ARRAY['gender'], ARRAY['F'])) AS query_dims;
-SELECT fm_dims(fm_query_compute('h_model', ARRAY['gender'], ARRAY['F'])) AS computed_dims;
+SELECT fm_dims(_fm_query_compute('h_model', ARRAY['gender'], ARRAY['F'])) AS computed_dims;
 SELECT (fm_item('h_model', ARRAY['movie_id'], ARRAY['2'])).bias IS NOT NULL AS item;
-SELECT count(*) AS known FROM fm_features_of('h_model', ARRAY['movie_id'], ARRAY['2']);
-SELECT (fm_feature_sums('h_model', ARRAY['movie_id'], ARRAY['2'])).linear IS NOT NULL AS sums;
-SELECT (fm_model_row('h_model')).k;
-SELECT fm_dims(fm_zero_vector(3));
-SELECT (fm_description_sql('h_model', 'h_movies', 'i')).features_sql IS NOT NULL AS described;
+SELECT count(*) AS known FROM _fm_features_of('h_model', ARRAY['movie_id'], ARRAY['2']);
+SELECT (_fm_feature_sums('h_model', ARRAY['movie_id'], ARRAY['2'])).linear IS NOT NULL AS sums;
+SELECT (_fm_model_row('h_model')).k;
+SELECT fm_dims(_fm_zero_vector(3));
+SELECT (_fm_description_sql('h_model', 'h_movies', 'i')).features_sql IS NOT NULL AS described;
 SELECT evaluated_users OPERATOR(pg_catalog.>) 0 AS evaluated FROM fm_evaluate('h_model', 'h_ratings', 'h_ratings', 'h_users', 'h_movies');
 SELECT evaluated_users OPERATOR(pg_catalog.>) 0 AS cold_evaluated FROM fm_evaluate('h_model', 'h_ratings',
        'h_ratings', 'h_users', 'h_movies', user_features => ARRAY['gender']);
@@ -198,7 +198,7 @@ SELECT count(*) FROM fm_topk(fm_query('h_model', ARRAY['gender'], ARRAY['F']), '
 SELECT count(*) OPERATOR(pg_catalog.>) 0 AS cached FROM fm_topk_cache();
 SELECT fm_topk_cache_reset();
 SELECT fm_topk_untrack('h_movies');
-SELECT fm_topk_version_mark('h_movies', false);
+SELECT _fm_topk_version_mark('h_movies', false);
 SELECT count(*) AS top_1 FROM (SELECT movie_id FROM h_movies
  ORDER BY fm_score(fm_query('h_model', ARRAY['gender'], ARRAY['F']), embedding, bias) DESC NULLS LAST LIMIT 1) s;
 CREATE INDEX h_movies_ivf ON h_movies USING fm_ivf (fm_item_vec(embedding, bias)) WITH (lists = 2);

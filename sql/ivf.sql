@@ -6,6 +6,8 @@ SET max_parallel_workers_per_gather = 0;
 -- bias folding: fm_item_vec(e, b) . fm_query_vec(q) = fm_score(q, e, b)
 SELECT fm_item_vec('[1,2]', 0.5), fm_query_vec('[3,4]');
 SELECT fm_item_vec('[1,2]', 0.5) <#> fm_query_vec('[3,4]') AS neg_ip, fm_score('[3,4]', '[1,2]', 0.5);
+-- a NaN or infinite bias has no item vector (an fm_vector is finite): NULL, not indexed
+SELECT fm_item_vec('[1]', 'NaN') IS NULL AS nan_bias, fm_item_vec('[1]', '-Infinity') IS NULL AS inf_bias;
 
 -- 3000 items in 12 groups (8 dimensions), 20 queries
 CREATE TABLE it (id bigint, bias real, embedding fm_vector);

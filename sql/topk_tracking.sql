@@ -152,7 +152,7 @@ UPDATE r_mine SET bias = 10 WHERE id = 1;
 SELECT * FROM fm_topk('[1,1]', 'r_mine', 1);
 SELECT relid, regime FROM fm_topk_cache();
 SELECT pg_temp.try('SELECT fm_topk_untrack(''r_items'')');   -- not the owner
-SELECT pg_temp.try('SELECT fm_topk_version_mark(''r_items'', false)');
+SELECT pg_temp.try('SELECT _fm_topk_version_mark(''r_items'', false)');
 SELECT pg_temp.try('UPDATE fm_topk_version SET version = 0');
 SELECT fm_topk_untrack('r_mine');
 SELECT count(*) FROM fm_topk_version WHERE relid = 'r_mine'::regclass;
@@ -173,3 +173,7 @@ DROP FUNCTION public.nextval(text);
 DROP TABLE r_items, r_parent, r_empty_parent, r_parted, r_owner, r_log;
 REVOKE CREATE ON SCHEMA public FROM regress_fmrec_owner;
 DROP ROLE regress_fmrec_owner;
+
+-- NULL and relations that do not exist
+SELECT fm_topk_track(NULL), fm_topk_untrack(NULL);
+SELECT pg_temp.try('SELECT fm_topk_track(0)'), pg_temp.try('SELECT fm_topk_untrack(0)');

@@ -96,3 +96,10 @@ INSERT INTO vecs VALUES ('[0,5]');
 CREATE UNIQUE INDEX ON vecs (v);
 SELECT pg_temp.try($$INSERT INTO vecs VALUES ('[-0,5]')$$);
 DROP TABLE vecs;
+
+-- every object of fmrec is documented in the catalog (\dx+ fmrec, \df+)
+SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS undocumented
+  FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'fmrec'
+ WHERE d.deptype = 'e'
+   AND obj_description(d.objid, d.classid::regclass::name) IS NULL
+ ORDER BY 1;

@@ -370,7 +370,12 @@ fm_ivf_handler(PG_FUNCTION_ARGS)
  * SQL functions: bias folding and the ordering operator
  * --------------------------------------------------------------------- */
 
-/* [embedding, bias]: the item side of fm_score as one vector. */
+/*
+ * [embedding, bias]: the item side of fm_score as one vector.  A NaN or
+ * infinite bias has no such vector (an fm_vector holds finite numbers
+ * only, or it could not be dumped and reloaded): NULL, so the row is left
+ * out of an fm_ivf index as fm_topk leaves out rows whose score is NaN.
+ */
 PG_FUNCTION_INFO_V1(fm_item_vec);
 Datum
 fm_item_vec(PG_FUNCTION_ARGS)
@@ -378,7 +383,11 @@ fm_item_vec(PG_FUNCTION_ARGS)
 	FmShortVectorBuf buf;
 	const FmVector *e = FM_GETARG_VECTOR_INPLACE(0, &buf);
 	float4		bias = PG_GETARG_FLOAT4(1);
-	FmVector   *result = fm_vector_new(e->dim + 1);
+	FmVector   *result;
+
+	if (isnan(bias) || isinf(bias))
+		PG_RETURN_NULL();
+	result = fm_vector_new(e->dim + 1);
 
 	memcpy(result->x, e->x, sizeof(float4) * e->dim);
 	result->x[e->dim] = bias == 0.0f ? 0.0f : bias;

@@ -37,7 +37,7 @@ same_arguments(const QueryCache *cache, Datum *args)
 	return true;
 }
 
-/* Runs the SQL-level computation (fm_query_compute) through SPI. */
+/* Runs the SQL-level computation (_fm_query_compute) through SPI. */
 static FmVector *
 compute_query(Datum *args, MemoryContext result_context)
 {
@@ -49,13 +49,13 @@ compute_query(Datum *args, MemoryContext result_context)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute_with_args(psprintf("SELECT %s.fm_query_compute($1, $2, $3)", fmrec_schema_quoted()),
+	rc = SPI_execute_with_args(psprintf("SELECT %s._fm_query_compute($1, $2, $3)", fmrec_schema_quoted()),
 							   3, types, args, NULL, true, 1);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "fmrec: fm_query_compute failed: %s", SPI_result_code_string(rc));
+		elog(ERROR, "fmrec: _fm_query_compute failed: %s", SPI_result_code_string(rc));
 	value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (isnull)
-		elog(ERROR, "fmrec: fm_query_compute returned NULL");
+		elog(ERROR, "fmrec: _fm_query_compute returned NULL");
 	result = (FmVector *) MemoryContextAlloc(result_context, VARSIZE(DatumGetPointer(value)));
 	memcpy(result, DatumGetPointer(value), VARSIZE(DatumGetPointer(value)));
 	SPI_finish();

@@ -242,7 +242,7 @@ fm_topk_bump(PG_FUNCTION_ARGS)
 }
 
 /*
- * fm_topk_version_mark(items, tracked): gives a table the caller owns a
+ * _fm_topk_version_mark(items, tracked): gives a table the caller owns a
  * fresh version row (tracked, from fm_topk_track()) or removes its row
  * (untracked, from fm_topk_untrack() after dropping the triggers).
  */

@@ -88,6 +88,18 @@ COMMENT ON FUNCTION fm_train_from_table IS
 	'rows are positives (NULL: all), unobserved_weight the weight of every unobserved pair, '
 	'confidence how a positive''s target raises its weight (1 + confidence * target)';
 
+-- 42P01 for a regclass that names no relation (OID 0 prints as '-').
+CREATE FUNCTION _fm_relation_must_exist(rel regclass) RETURNS void
+	LANGUAGE plpgsql STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF rel IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) rel) THEN
+		RAISE EXCEPTION USING ERRCODE = 'undefined_table',
+			MESSAGE = pg_catalog.format('relation with OID %s does not exist', coalesce(rel::pg_catalog.oid::pg_catalog.text, 'NULL'));
+	END IF;
+END $$;
+
 CREATE FUNCTION fm_drop_model(model text, if_exists boolean DEFAULT false) RETURNS boolean
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp

@@ -12,27 +12,27 @@
 -- one; test/t/100_hijack.pl plants such objects and checks.
 
 -- (feature, value, x) of the known features of a description.
-CREATE FUNCTION fm_features_of(model text, feature text[], value text[])
+CREATE FUNCTION _fm_features_of(model text, feature text[], value text[])
 	RETURNS TABLE (feature_name text, feature_value text, x double precision, bias real,
 	               embedding fm_vector)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF pg_catalog.cardinality(fm_features_of.feature)
-	   OPERATOR(pg_catalog.<>) pg_catalog.cardinality(fm_features_of.value) THEN
+	IF pg_catalog.cardinality(_fm_features_of.feature)
+	   OPERATOR(pg_catalog.<>) pg_catalog.cardinality(_fm_features_of.value) THEN
 		RAISE EXCEPTION USING ERRCODE = 'array_subscript_error',
 			MESSAGE = pg_catalog.format('feature and value arrays differ in length: %s and %s',
-							 pg_catalog.cardinality(fm_features_of.feature),
-							 pg_catalog.cardinality(fm_features_of.value));
+							 pg_catalog.cardinality(_fm_features_of.feature),
+							 pg_catalog.cardinality(_fm_features_of.value));
 	END IF;
 	RETURN QUERY
 	WITH entries AS (
 		SELECT u.f, u.v,
 		       1.0 OPERATOR(pg_catalog./)
 		           (pg_catalog.count(*) OVER (PARTITION BY u.f))::pg_catalog.numeric AS w
-		  FROM ROWS FROM (pg_catalog.unnest(fm_features_of.feature),
-		                 pg_catalog.unnest(fm_features_of.value)) AS u(f, v)
+		  FROM ROWS FROM (pg_catalog.unnest(_fm_features_of.feature),
+		                 pg_catalog.unnest(_fm_features_of.value)) AS u(f, v)
 		 WHERE u.v IS NOT NULL AND u.f IS NOT NULL
 	), merged AS (
 		SELECT e.f, e.v, pg_catalog.sum(e.w)::pg_catalog.float8 AS x FROM entries e GROUP BY e.f, e.v
@@ -40,12 +40,12 @@ BEGIN
 	SELECT m.f, m.v, m.x, ff.bias, ff.embedding
 	  FROM merged m
 	  JOIN @extschema@.fm_feature ff
-	    ON ff.model OPERATOR(pg_catalog.=) fm_features_of.model
+	    ON ff.model OPERATOR(pg_catalog.=) _fm_features_of.model
 	   AND ff.feature OPERATOR(pg_catalog.=) m.f
 	   AND ff.value OPERATOR(pg_catalog.=) m.v;
 END $$;
 
-CREATE FUNCTION fm_model_row(model text) RETURNS fm_model
+CREATE FUNCTION _fm_model_row(model text) RETURNS fm_model
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
@@ -53,7 +53,7 @@ DECLARE
 	result @extschema@.fm_model;
 BEGIN
 	SELECT * INTO result FROM @extschema@.fm_model m
-	 WHERE m.model OPERATOR(pg_catalog.=) fm_model_row.model;
+	 WHERE m.model OPERATOR(pg_catalog.=) _fm_model_row.model;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
 			MESSAGE = pg_catalog.format('model "%s" does not exist', model),
@@ -65,7 +65,7 @@ END $$;
 -- The sums fm_predict and fm_item need over the known features of a row:
 -- the linear part, the summed embedding and the sum of squared embeddings
 -- (for the pairwise identity 1/2 (|sum v x|^2 - sum |v|^2 x^2)).
-CREATE FUNCTION fm_feature_sums(model text, feature text[], value text[],
+CREATE FUNCTION _fm_feature_sums(model text, feature text[], value text[],
                                 OUT linear double precision, OUT total fm_vector,
                                 OUT squares double precision)
 	LANGUAGE sql STABLE PARALLEL SAFE
@@ -75,12 +75,12 @@ AS $$
 	       @extschema@.fm_sum(f.embedding OPERATOR(@extschema@.*) f.x::pg_catalog.float4),
 	       coalesce(pg_catalog.sum(@extschema@.fm_dot(f.embedding, f.embedding)
 	                                          OPERATOR(pg_catalog.*) f.x OPERATOR(pg_catalog.*) f.x), 0)
-	  FROM @extschema@.fm_features_of(model, feature, value) f
+	  FROM @extschema@._fm_features_of(model, feature, value) f
 $$;
 
 -- The zero vector of a model's dimension (what a context without any known
 -- feature contributes).
-CREATE FUNCTION fm_zero_vector(k integer) RETURNS fm_vector
+CREATE FUNCTION _fm_zero_vector(k integer) RETURNS fm_vector
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
@@ -93,11 +93,11 @@ CREATE FUNCTION fm_predict(model text, feature text[], value text[]) RETURNS dou
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m @extschema@.fm_model := @extschema@.fm_model_row(model);
+	m @extschema@.fm_model := @extschema@._fm_model_row(model);
 	s record;
 	prediction double precision;
 BEGIN
-	s := @extschema@.fm_feature_sums(model, feature, value);
+	s := @extschema@._fm_feature_sums(model, feature, value);
 	-- (OPERATOR() syntax gives every operator the same precedence: parenthesise)
 	prediction := m.w0 OPERATOR(pg_catalog.+) s.linear
 		OPERATOR(pg_catalog.+) (0.5::pg_catalog.float8 OPERATOR(pg_catalog.*)
@@ -111,17 +111,17 @@ COMMENT ON FUNCTION fm_predict(text, text[], text[]) IS
 -- (fm_sum); a zero vector when no value is known, so scores fall back to
 -- item biases instead of NULL.  fm_query is the C wrapper below, which
 -- computes this once per statement and call site.
-CREATE FUNCTION fm_query_compute(model text, feature text[], value text[]) RETURNS fm_vector
+CREATE FUNCTION _fm_query_compute(model text, feature text[], value text[]) RETURNS fm_vector
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m @extschema@.fm_model := @extschema@.fm_model_row(model);
+	m @extschema@.fm_model := @extschema@._fm_model_row(model);
 	result @extschema@.fm_vector;
 BEGIN
 	SELECT @extschema@.fm_sum(f.embedding OPERATOR(@extschema@.*) f.x::pg_catalog.float4) INTO result
-	  FROM @extschema@.fm_features_of(model, feature, value) f;
-	RETURN coalesce(result, @extschema@.fm_zero_vector(m.k));
+	  FROM @extschema@._fm_features_of(model, feature, value) f;
+	RETURN coalesce(result, @extschema@._fm_zero_vector(m.k));
 END $$;
 
 CREATE FUNCTION fm_query(model text, feature text[], value text[]) RETURNS fm_vector
@@ -140,11 +140,11 @@ CREATE FUNCTION fm_item(model text, feature text[], value text[],
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	m @extschema@.fm_model := @extschema@.fm_model_row(model);
+	m @extschema@.fm_model := @extschema@._fm_model_row(model);
 	s record;
 BEGIN
-	s := @extschema@.fm_feature_sums(model, feature, value);
-	embedding := coalesce(s.total, @extschema@.fm_zero_vector(m.k));
+	s := @extschema@._fm_feature_sums(model, feature, value);
+	embedding := coalesce(s.total, @extschema@._fm_zero_vector(m.k));
 	bias := s.linear OPERATOR(pg_catalog.+) (0.5::pg_catalog.float8 OPERATOR(pg_catalog.*)
 		(@extschema@.fm_dot(embedding, embedding) OPERATOR(pg_catalog.-) s.squares));
 END $$;

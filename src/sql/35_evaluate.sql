@@ -13,7 +13,7 @@ CREATE FUNCTION fm_ranking_metrics(ranked bigint[], relevant bigint[], k integer
 -- SQL expressions for the (feature, value) arrays of a row of `rel` (under
 -- alias `alias`), covering the model's feature columns that `rel` has.
 -- Array columns repeat their name once per element, as fm_predict expects.
-CREATE FUNCTION fm_description_sql(model text, rel regclass, alias text,
+CREATE FUNCTION _fm_description_sql(model text, rel regclass, alias text,
                                    OUT features_sql text, OUT values_sql text)
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	SET search_path = pg_catalog, pg_temp
@@ -25,7 +25,7 @@ BEGIN
 	values_sql := 'ARRAY[]::pg_catalog.text[]';
 	FOR col IN
 		SELECT a.attname, t.typcategory OPERATOR(pg_catalog.=) 'A' AS is_array
-		  FROM pg_catalog.unnest((@extschema@.fm_model_row(model)).features) WITH ORDINALITY AS f(name, ord)
+		  FROM pg_catalog.unnest((@extschema@._fm_model_row(model)).features) WITH ORDINALITY AS f(name, ord)
 		  JOIN pg_catalog.pg_attribute a
 		    ON a.attrelid OPERATOR(pg_catalog.=) rel AND a.attname OPERATOR(pg_catalog.=) f.name
 		   AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped
@@ -120,7 +120,12 @@ DECLARE
 	missing name;
 	updated bigint;
 BEGIN
-	PERFORM @extschema@.fm_model_row(model);
+	PERFORM @extschema@._fm_model_row(model);
+	PERFORM @extschema@._fm_relation_must_exist(item_table);
+	IF bias_column IS NULL OR embedding_column IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = 'null_value_not_allowed',
+			MESSAGE = 'bias_column and embedding_column must not be NULL';
+	END IF;
 	SELECT c INTO missing FROM pg_catalog.unnest(ARRAY[bias_column, embedding_column]) AS c
 	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
 	                    WHERE a.attrelid OPERATOR(pg_catalog.=) item_table
@@ -133,7 +138,7 @@ BEGIN
 			HINT = pg_catalog.format('ALTER TABLE %s ADD COLUMN %I real, ADD COLUMN %I fm_vector;',
 			              item_table, bias_column, embedding_column);
 	END IF;
-	d := @extschema@.fm_description_sql(model, item_table, 'i');
+	d := @extschema@._fm_description_sql(model, item_table, 'i');
 	EXECUTE pg_catalog.format('UPDATE %s AS i SET (%I, %I) = '
 	                          '(SELECT f.bias, f.embedding FROM @extschema@.fm_item($1, %s, %s) f)',
 	               item_table, bias_column, embedding_column, d.features_sql, d.values_sql)

@@ -28,8 +28,8 @@ COMMENT ON FUNCTION fm_topk_bump() IS
 	'trigger of fm_topk_track(): records that the table changed';
 
 -- Gives a table the caller owns a fresh version row, or removes its row.
-CREATE FUNCTION fm_topk_version_mark(items regclass, tracked boolean) RETURNS void
-	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT;
+CREATE FUNCTION _fm_topk_version_mark(items regclass, tracked boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'fm_topk_version_mark' LANGUAGE C VOLATILE STRICT;
 
 -- Installs the triggers that let fm_topk() keep its cache of a table across
 -- statements and transactions (both enabled ALWAYS, also under
@@ -41,13 +41,14 @@ CREATE FUNCTION fm_topk_version_mark(items regclass, tracked boolean) RETURNS vo
 --   fm_topk_version_truncate  AFTER TRUNCATE FOR EACH STATEMENT
 -- Needs ownership of the table.  Plain tables without inheritance children.
 CREATE FUNCTION fm_topk_track(items regclass) RETURNS void
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	kind "char";
 	children boolean;
 BEGIN
+	PERFORM @extschema@._fm_relation_must_exist(items);
 	SELECT c.relkind, c.relhassubclass INTO kind, children
 	  FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) items;
 	IF kind IS DISTINCT FROM 'r' OR children THEN
@@ -65,20 +66,21 @@ BEGIN
 		' AFTER TRUNCATE ON %s'
 		' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.fm_topk_bump()', items);
 	EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE ALWAYS TRIGGER fm_topk_version_truncate', items);
-	PERFORM @extschema@.fm_topk_version_mark(items, true);
+	PERFORM @extschema@._fm_topk_version_mark(items, true);
 END $$;
 COMMENT ON FUNCTION fm_topk_track(regclass) IS
 	'installs the triggers that let fm_topk() cache a table across transactions';
 
 CREATE FUNCTION fm_topk_untrack(items regclass) RETURNS void
-	LANGUAGE plpgsql VOLATILE
+	LANGUAGE plpgsql VOLATILE STRICT
 	SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+	PERFORM @extschema@._fm_relation_must_exist(items);
 	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version ON %s', items);
 	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_truncate ON %s', items);
 	EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS fm_topk_version_replica ON %s', items);
-	PERFORM @extschema@.fm_topk_version_mark(items, false);
+	PERFORM @extschema@._fm_topk_version_mark(items, false);
 END $$;
 COMMENT ON FUNCTION fm_topk_untrack(regclass) IS
 	'removes the triggers of fm_topk_track(); fm_topk() then caches the table only within one snapshot';
