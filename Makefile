@@ -4,12 +4,14 @@
 
 EXTENSION = fmrec
 MODULE_big = fmrec
-# The install script of each version is assembled from the parts in
-# src/sql/ (one concern per part, in file-name order).  Upgrade scripts
-# fmrec--A--B.sql are written by hand and committed.
-EXTVERSION = 0.1.0
+# The install script of the current version is assembled from the parts in
+# src/sql/ (one concern per part, in file-name order).  upgrade/ holds the
+# install scripts of released versions (so that an upgrade from them can be
+# installed and tested, t/080_upgrade.pl) and the upgrade scripts
+# fmrec--A--B.sql, written by hand.
+EXTVERSION = 0.2.0
 DATA_built = fmrec--$(EXTVERSION).sql
-DATA = $(wildcard fmrec--*--*.sql)
+DATA = $(wildcard upgrade/fmrec--*.sql)
 
 # The plain-C core (no PostgreSQL headers) and the glue that calls it.
 # alloc.c is the core's malloc allocator for tools and tests, not the server.

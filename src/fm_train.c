@@ -41,10 +41,21 @@ enum
 	ARG_CONFIDENCE
 };
 
+/*
+ * Whether an argument is NULL or absent: before ALTER EXTENSION fmrec UPDATE,
+ * the SQL declaration of an older version passes fewer arguments than this
+ * library reads (the arguments added since count as NULL).
+ */
+static inline bool
+arg_is_null(FunctionCallInfo fcinfo, int n)
+{
+	return n >= PG_NARGS() || PG_ARGISNULL(n);
+}
+
 static void
 require_argument(FunctionCallInfo fcinfo, int arg, const char *name)
 {
-	if (PG_ARGISNULL(arg))
+	if (arg_is_null(fcinfo, arg))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", name)));
@@ -77,7 +88,7 @@ read_implicit_params(FunctionCallInfo fcinfo, FmTrainParams *p)
 		bool		applies = fm_method_is_implicit(p->method) &&
 			(p->method == FM_METHOD_IALS || i < 3);
 
-		if (!applies && !PG_ARGISNULL(args[i]))
+		if (!applies && !arg_is_null(fcinfo, args[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s applies only to method %s, not '%s'", names[i],
@@ -85,29 +96,29 @@ read_implicit_params(FunctionCallInfo fcinfo, FmTrainParams *p)
 	}
 	if (!fm_method_is_implicit(p->method))
 		return;
-	if (PG_ARGISNULL(ARG_ITEM_FEATURES))
+	if (arg_is_null(fcinfo, ARG_ITEM_FEATURES))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("item_features (with method '%s') must not be NULL", method)));
-	if (PG_ARGISNULL(ARG_ITEMS))
+	if (arg_is_null(fcinfo, ARG_ITEMS))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("items (with method '%s') must not be NULL", method)));
-	if (!PG_ARGISNULL(ARG_VALIDATION))
+	if (!arg_is_null(fcinfo, ARG_VALIDATION))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("method '%s' does not take a validation relation", method),
 				 errhint("It holds out validation_fraction of each context's positives instead.")));
-	if (p->method == FM_METHOD_IALS && !PG_ARGISNULL(ARG_LEARNING_RATE))
+	if (p->method == FM_METHOD_IALS && !arg_is_null(fcinfo, ARG_LEARNING_RATE))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("method 'ials' has no learning_rate: each step is an exact minimisation")));
-	if (!PG_ARGISNULL(ARG_UNOBSERVED_WEIGHT))
+	if (!arg_is_null(fcinfo, ARG_UNOBSERVED_WEIGHT))
 	{
 		p->unobserved_weight = PG_GETARG_FLOAT8(ARG_UNOBSERVED_WEIGHT);
 		check_positive_finite(p->unobserved_weight, "unobserved_weight");
 	}
-	if (!PG_ARGISNULL(ARG_CONFIDENCE))
+	if (!arg_is_null(fcinfo, ARG_CONFIDENCE))
 	{
 		p->confidence = PG_GETARG_FLOAT8(ARG_CONFIDENCE);
 		if (!(p->confidence >= 0.0) || isinf(p->confidence))
@@ -132,7 +143,7 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 	fm_train_params_default(p, method);
 	read_implicit_params(fcinfo, p);
 
-	if (!PG_ARGISNULL(ARG_K))
+	if (!arg_is_null(fcinfo, ARG_K))
 	{
 		int32		k = PG_GETARG_INT32(ARG_K);
 
@@ -142,7 +153,7 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 					 errmsg("k must be between 1 and %d, not %d", FM_MAX_K, k)));
 		p->k = k;
 	}
-	if (!PG_ARGISNULL(ARG_EPOCHS))
+	if (!arg_is_null(fcinfo, ARG_EPOCHS))
 	{
 		int32		epochs = PG_GETARG_INT32(ARG_EPOCHS);
 
@@ -152,12 +163,12 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 					 errmsg("epochs must be between 1 and %d, not %d", FM_MAX_EPOCHS, epochs)));
 		p->epochs = epochs;
 	}
-	if (!PG_ARGISNULL(ARG_LEARNING_RATE))
+	if (!arg_is_null(fcinfo, ARG_LEARNING_RATE))
 	{
 		p->learning_rate = PG_GETARG_FLOAT8(ARG_LEARNING_RATE);
 		check_positive_finite(p->learning_rate, "learning_rate");
 	}
-	if (!PG_ARGISNULL(ARG_REGULARIZATION))
+	if (!arg_is_null(fcinfo, ARG_REGULARIZATION))
 	{
 		double		reg = PG_GETARG_FLOAT8(ARG_REGULARIZATION);
 
@@ -167,18 +178,18 @@ read_params(FunctionCallInfo fcinfo, FmTrainParams *p, double *validation_fracti
 	}
 	if (fm_method_is_implicit(p->method))
 		p->init_stdev = 0.1 / sqrt((double) p->k);	/* Rendle et al. 2021 */
-	if (!PG_ARGISNULL(ARG_INIT_STDEV))
+	if (!arg_is_null(fcinfo, ARG_INIT_STDEV))
 	{
 		p->init_stdev = PG_GETARG_FLOAT8(ARG_INIT_STDEV);
 		check_positive_finite(p->init_stdev, "init_stdev");
 	}
-	*validation_fraction = PG_ARGISNULL(ARG_VALIDATION_FRACTION) ? 0.1 :
+	*validation_fraction = arg_is_null(fcinfo, ARG_VALIDATION_FRACTION) ? 0.1 :
 		PG_GETARG_FLOAT8(ARG_VALIDATION_FRACTION);
 	if (!(*validation_fraction >= 0.0 && *validation_fraction <= 0.5))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("validation_fraction must be between 0 and 0.5, not %g", *validation_fraction)));
-	if (!PG_ARGISNULL(ARG_SEED))
+	if (!arg_is_null(fcinfo, ARG_SEED))
 		p->seed = (uint64) PG_GETARG_INT64(ARG_SEED);
 }
 
@@ -257,7 +268,7 @@ read_source_args(FunctionCallInfo fcinfo, TrainingSource *src)
 					 errmsg("features must not contain NULL")));
 		src->columns[i].name = pstrdup(NameStr(*DatumGetName(elems[i])));
 	}
-	if (!PG_ARGISNULL(ARG_ITEM_FEATURES) && !PG_ARGISNULL(ARG_ITEMS))
+	if (!arg_is_null(fcinfo, ARG_ITEM_FEATURES) && !arg_is_null(fcinfo, ARG_ITEMS))
 		read_item_columns(fcinfo, src);
 	fm_source_check_columns(src);
 }
@@ -456,7 +467,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 		int32		n_features;
 		double		ndcg;
 
-		options.positive_threshold = PG_ARGISNULL(ARG_POSITIVE_THRESHOLD) ? NAN :
+		options.positive_threshold = arg_is_null(fcinfo, ARG_POSITIVE_THRESHOLD) ? NAN :
 			PG_GETARG_FLOAT8(ARG_POSITIVE_THRESHOLD);
 		if (isinf(options.positive_threshold))
 			ereport(ERROR,
@@ -470,7 +481,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, n_features, ndcg));
 	}
 	read_source_deterministically(&src, &budget);
-	if (PG_ARGISNULL(ARG_VALIDATION))
+	if (arg_is_null(fcinfo, ARG_VALIDATION))
 		fm_dataset_split(&src.data, validation_fraction, params.seed, &train, &valid, &alloc);
 	else
 	{
