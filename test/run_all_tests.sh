@@ -44,18 +44,6 @@ run_suite() {
 	count_results "$name" "$status" "$log"
 }
 
-# pg_regress prints "test NAME ... ok"; turn that into the common summary.
-regress() {
-	local out status=0
-	out=$(make -C "$FMREC_ROOT" -s installcheck 2>&1) || status=$?
-	printf '%s\n' "$out" | grep -E '^(test |ok |not ok )' || true
-	if [ "$status" -ne 0 ] && [ -f "$FMREC_ROOT/regression.diffs" ]; then
-		head -c 20000 "$FMREC_ROOT/regression.diffs"
-	fi
-	echo "pg_regress: $(grep -cE '\.\.\. +ok|^ok ' <<<"$out" || true) passed, $(grep -cE '\.\.\. +FAILED|^not ok ' <<<"$out" || true) failed"
-	return "$status"
-}
-
 main() {
 	build_and_install
 	ensure_packages clang libclang-rt-14-dev libipc-run-perl "postgresql-$PG_MAJOR-cron"
