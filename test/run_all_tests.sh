@@ -5,6 +5,9 @@
 #   - pg_regress (sql/ + expected/) on a throwaway cluster
 #   - the MovieLens loader tests, the RMSE quality bars, the README walkthrough
 #   - the TAP tests (faults, load, replicas, dumps, pg_cron)
+#   - pg_regress and the TAP tests on every PostgreSQL source tarball in
+#     ../shared/postgresql (16 to 19, built once per machine)
+#   - the Debian package: built, installed, CREATE EXTENSION
 # Installs what is missing (Debian packages) and builds first.
 #
 #   sudo test/run_all_tests.sh
@@ -63,6 +66,8 @@ main() {
 	if [ -f "$FMREC_ROOT/test/run_tap_tests.sh" ]; then
 		run_suite tap bash "$FMREC_ROOT/test/run_tap_tests.sh"
 	fi
+	run_suite pg-versions bash "$FMREC_ROOT/test/run_versions.sh"
+	run_suite debian-package bash "$FMREC_ROOT/test/debian_package_test.sh"
 	echo
 	[ "$FAILED" -eq 0 ] || echo "failed suites: ${FAILURES[*]} (logs in $LOG_DIR)"
 	echo "fmrec: $PASSED passed, $FAILED failed, $SKIPPED skipped"
