@@ -50,4 +50,31 @@ typedef RelFileNode RelFileLocator;
 #define FM_MY_LOCAL_XID()			(MyProc->lxid)
 #endif
 
+/*
+ * 18 gave vacuum_delay_point() an is_analyze argument (false from an
+ * index's vacuum).  (Needs commands/vacuum.h.)
+ */
+#if PG_VERSION_NUM >= 180000
+#define FM_VACUUM_DELAY_POINT()		vacuum_delay_point(false)
+#else
+#define FM_VACUUM_DELAY_POINT()		vacuum_delay_point()
+#endif
+
+/*
+ * 19 gave table_beginscan() and table_beginscan_parallel() a flags argument
+ * (ScanOptions).  fmrec's scans pass none: SO_HINT_REL_READ_ONLY, which a
+ * SeqScan adds, is only a hint.  (Needs access/tableam.h.)
+ */
+#if PG_VERSION_NUM >= 190000
+#define FM_TABLE_BEGINSCAN(rel, snapshot, nkeys, keys) \
+	table_beginscan(rel, snapshot, nkeys, keys, SO_NONE)
+#define FM_TABLE_BEGINSCAN_PARALLEL(rel, pscan) \
+	table_beginscan_parallel(rel, pscan, SO_NONE)
+#else
+#define FM_TABLE_BEGINSCAN(rel, snapshot, nkeys, keys) \
+	table_beginscan(rel, snapshot, nkeys, keys)
+#define FM_TABLE_BEGINSCAN_PARALLEL(rel, pscan) \
+	table_beginscan_parallel(rel, pscan)
+#endif
+
 #endif							/* FMREC_FM_COMPAT_H */
