@@ -46,6 +46,17 @@ configure_and_make() {	# configure_and_make SOURCE_DIR
 	) || die "building PostgreSQL from $tarball failed (logs in $dir)"
 }
 
+# CPU seconds (user + system) of this script's finished children so far:
+# the build's cost independent of what else the machine runs.
+# (times itself must not run in a subshell: it would count that one's.)
+cpu_seconds() {
+	times >"$dir/times"
+	tail -n 1 "$dir/times" | awk '{
+		t = 0
+		for (i = 1; i <= NF; i++) { split($i, a, "m"); t += a[1] * 60 + a[2] }
+		printf "%d\n", t }'
+}
+
 build() {
 	local start src
 	start=$(date +%s)
@@ -59,8 +70,10 @@ build() {
 	rm -rf "$dir/src"
 	basename "$tarball" >"$dir/tarball"
 	echo "$(( $(date +%s) - start ))" >"$dir/build-seconds"
+	cpu_seconds >"$dir/build-cpu-seconds"
 	touch "$dir/complete"
-	log "built $(basename "$tarball") in $(cat "$dir/build-seconds") s"
+	log "built $(basename "$tarball") in $(cat "$dir/build-seconds") s" \
+		"($(cat "$dir/build-cpu-seconds") s of CPU: the wall time on an idle 2-core machine is about half)"
 }
 
 is_built() { [ -f "$dir/complete" ] && [ -x "$prefix/bin/pg_config" ]; }
