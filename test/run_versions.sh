@@ -83,9 +83,14 @@ main() {
 			p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
 			total_passed=$((total_passed + p)); total_failed=$((total_failed + f))
 		done
-		line=$(printf '%-22s pg_regress %-20s TAP %-20s tests %4d s, PostgreSQL build %4d s' \
-			"$version:" "$regress_counts;" "$tap_counts;" "$(( $(date +%s) - start ))" "$built")
-		[ -z "$cached" ] || line="${line%, PostgreSQL build*}, PostgreSQL build cached"
+		line=$(printf '%-22s pg_regress %-20s TAP %-20s tests %4d s, PostgreSQL build ' \
+			"$version:" "$regress_counts;" "$tap_counts;" "$(( $(date +%s) - start ))")
+		if [ -n "$cached" ]; then
+			line+="cached"
+		else
+			line+="$built s ($(cat "$(dirname "$(dirname "$(dirname "$pgc")")")/build-cpu-seconds" \
+				2>/dev/null || echo ?) s CPU)"
+		fi
 		lines+=("$line")
 		rm -rf "$WORK/fmrec-$(basename "$tarball")"
 	done
