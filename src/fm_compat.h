@@ -61,6 +61,26 @@ typedef RelFileNode RelFileLocator;
 #endif
 
 /*
+ * 18 moved ExplainPropertyText() and the other EXPLAIN output functions
+ * from commands/explain.h to commands/explain_format.h.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#endif
+
+/*
+ * 18 replaced PathKey's btree strategy (pk_strategy, BTGreaterStrategyNumber
+ * for DESC) with a CompareType (pk_cmptype, COMPARE_GT).
+ */
+#if PG_VERSION_NUM >= 180000
+#include "access/cmptype.h"
+#define FM_PATHKEY_IS_DESCENDING(pathkey)	((pathkey)->pk_cmptype == COMPARE_GT)
+#else
+#include "access/stratnum.h"
+#define FM_PATHKEY_IS_DESCENDING(pathkey)	((pathkey)->pk_strategy == BTGreaterStrategyNumber)
+#endif
+
+/*
  * 19 gave table_beginscan() and table_beginscan_parallel() a flags argument
  * (ScanOptions).  fmrec's scans pass none: SO_HINT_REL_READ_ONLY, which a
  * SeqScan adds, is only a hint.  (Needs access/tableam.h.)

@@ -25,10 +25,16 @@ LOAD_SECONDS=${FMREC_VERSIONS_LOAD_SECONDS:-15}
 WORK=$(mktemp -d /tmp/fmrec-versions.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-# "N passed, M failed" of the last summary line NAME printed in LOG.
+# "N passed, M failed" of the last summary line NAME printed in LOG; a
+# suite that failed without a failed test, or printed no summary, counts as
+# one failure.
 counts() {	# counts NAME LOG
-	grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n 1 | sed -E "s/^$1: //" \
-		|| echo "0 passed, 1 failed"
+	local line p f
+	line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n 1 | sed -E "s/^$1: //" || true)
+	p=${line%% passed*}; f=${line#*passed, }; f=${f%% failed*}
+	[ -n "$line" ] || { p=0; f=0; }
+	if [ "$f" -eq 0 ] && { [ -z "$line" ] || grep -q "^$1-status: failed" "$2"; }; then f=1; fi
+	echo "$p passed, $f failed"
 }
 
 # Tests fmrec on the PostgreSQL of pg_config $1, in a copy of the tree at $2.
@@ -43,11 +49,17 @@ test_version() {	# test_version PG_CONFIG COPY LOG
 		export PG_CONFIG=$pgc
 		source "$copy/test/lib/common.sh"
 		make -C "$FMREC_ROOT" -s clean >/dev/null
-		build_and_install
+		if ! (build_and_install); then
+			echo "fmrec did not build (with -Werror) against $("$PG_CONFIG" --version)"
+			echo "pg_regress: 0 passed, 1 failed"
+			echo "tap: 0 passed, 1 failed"
+			return 0
+		fi
 		start_cluster
-		regress || true
+		regress || echo "pg_regress-status: failed"
 		stop_cluster
-		FMREC_LOAD_SECONDS=$LOAD_SECONDS bash "$FMREC_ROOT/test/run_tap_tests.sh" || true
+		FMREC_LOAD_SECONDS=$LOAD_SECONDS bash "$FMREC_ROOT/test/run_tap_tests.sh" \
+			|| echo "tap-status: failed"
 	)
 }
 

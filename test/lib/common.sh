@@ -45,8 +45,9 @@ BUILD_PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$P
 build_and_install() {
 	ensure_packages "${BUILD_PACKAGES[@]}"
 	log "building fmrec"
-	make -C "$FMREC_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" COPT="${COPT:+$COPT }-Werror" >/dev/null
-	as_root make -C "$FMREC_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+	# (|| return: also stops where the caller's errexit does not apply)
+	make -C "$FMREC_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" COPT="${COPT:+$COPT }-Werror" >/dev/null || return
+	as_root make -C "$FMREC_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null || return
 }
 
 # pg_regress (only: TAP_TESTS= leaves the TAP tests to run_tap_tests.sh) on
