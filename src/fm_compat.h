@@ -97,4 +97,35 @@ typedef RelFileNode RelFileLocator;
 	table_beginscan_parallel(rel, pscan)
 #endif
 
+/*
+ * 19 gave ExecInitScanTupleSlot() a flags argument (TTS_FLAG_*).  fmrec's
+ * top-N scan passes none: TTS_FLAG_OBEYS_NOT_NULL_CONSTRAINTS, which a
+ * SeqScan adds, only lets deforming skip null checks.
+ */
+#if PG_VERSION_NUM >= 190000
+#define FM_EXEC_INIT_SCAN_TUPLE_SLOT(estate, scanstate, tupledesc, tts_ops) \
+	ExecInitScanTupleSlot(estate, scanstate, tupledesc, tts_ops, 0)
+#else
+#define FM_EXEC_INIT_SCAN_TUPLE_SLOT(estate, scanstate, tupledesc, tts_ops) \
+	ExecInitScanTupleSlot(estate, scanstate, tupledesc, tts_ops)
+#endif
+
+/*
+ * 19 dropped the Item typedef (char *): PageAddItem() takes a const void *.
+ * The code passes (void *), which every version accepts; nothing to map.
+ */
+
+/*
+ * 19 builds with -Wimplicit-fallthrough=5, which takes only the attribute
+ * (pg_fallthrough, defined by 19's c.h), not a comment, as the mark of an
+ * intended fall-through.  (A feature test: any release may define it.)
+ */
+#ifndef pg_fallthrough
+#if __has_attribute(fallthrough)
+#define pg_fallthrough __attribute__((fallthrough))
+#else
+#define pg_fallthrough
+#endif
+#endif
+
 #endif							/* FMREC_FM_COMPAT_H */

@@ -453,7 +453,7 @@ begin_topn_scan(CustomScanState *node, EState *estate, int eflags)
 	 * own kind of slot, which must be deformed before it is read: compile
 	 * them again for that slot.
 	 */
-	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsHeapTuple);
+	FM_EXEC_INIT_SCAN_TUPLE_SLOT(estate, &node->ss, RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecAssignScanProjectionInfoWithVarno(&node->ss, plan->scan.scanrelid);
 	node->ss.ps.scanops = table_slot_callbacks(rel);
 	node->ss.ps.scanopsfixed = true;
