@@ -111,6 +111,37 @@ typedef RelFileNode RelFileLocator;
 #endif
 
 /*
+ * 19 keeps the IndexAmRoutine an index AM's handler returns for the life of
+ * the backend, never copying nor freeing it: it must be static.  Up to 18
+ * the relcache copies it into its own memory and pfree()s it: it must be
+ * palloc'd.  FM_NEW_INDEX_AM_ROUTINE() gives the handler the one it needs to
+ * fill (the handler sets the same fields on every call).
+ */
+#if PG_VERSION_NUM >= 190000
+#include "access/amapi.h"
+static inline IndexAmRoutine *
+fm_new_index_am_routine(void)
+{
+	static IndexAmRoutine routine;
+
+	routine.type = T_IndexAmRoutine;
+	return &routine;
+}
+#define FM_NEW_INDEX_AM_ROUTINE()	fm_new_index_am_routine()
+#else
+#define FM_NEW_INDEX_AM_ROUTINE()	makeNode(IndexAmRoutine)
+#endif
+
+/*
+ * 19 requires TupleDescFinalize() on a TupleDesc built by hand
+ * (CreateTemplateTupleDesc + TupleDescInitEntry) before its first use; the
+ * call does not exist before, and nothing needs doing there.
+ */
+#if PG_VERSION_NUM < 190000
+#define TupleDescFinalize(tupdesc)	((void) (tupdesc))
+#endif
+
+/*
  * 19 dropped the Item typedef (char *): PageAddItem() takes a const void *.
  * The code passes (void *), which every version accepts; nothing to map.
  */

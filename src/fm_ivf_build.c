@@ -195,6 +195,7 @@ begin_sort(BuildState *st)
 	TupleDescInitEntry(st->sortdesc, 2, "tid", TIDOID, -1, 0);
 	/* the vector as an opaque varlena: the sort never looks inside */
 	TupleDescInitEntry(st->sortdesc, 3, "vector", BYTEAOID, -1, 0);
+	TupleDescFinalize(st->sortdesc);
 	st->slot = MakeSingleTupleTableSlot(st->sortdesc, &TTSOpsMinimalTuple);
 	st->sort = tuplesort_begin_heap(st->sortdesc, 2, keys, ops, collations, nulls_first,
 									maintenance_work_mem, NULL, TUPLESORT_NONE);

@@ -58,6 +58,7 @@ regress() {
 	printf '%s\n' "$out" | grep -E '^(test |ok |not ok )' || true
 	if [ "$status" -ne 0 ] && [ -f "$FMREC_ROOT/regression.diffs" ]; then
 		head -c 20000 "$FMREC_ROOT/regression.diffs"
+		echo	# (the cut may end mid-line: the summary starts a line of its own)
 	fi
 	echo "pg_regress: $(grep -cE '\.\.\. +ok|^ok ' <<<"$out" || true) passed, $(grep -cE '\.\.\. +FAILED|^not ok ' <<<"$out" || true) failed"
 	return "$status"
