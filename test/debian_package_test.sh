@@ -5,6 +5,7 @@
 #
 #   test/debian_package_test.sh                  build, dpkg -i, check (CI)
 #   test/debian_package_test.sh --extract DIR    build, dpkg-deb -x into DIR, check
+#   FMREC_DEB_EXTRACT=DIR test/run_all_tests.sh  the same within the whole suite
 #
 # dpkg -i writes into the system PostgreSQL; afterwards the package is
 # removed and `make install` puts the clone's build back, so the system is
@@ -17,7 +18,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
-extract_dir=
+extract_dir=${FMREC_DEB_EXTRACT:-}
 if [ "${1:-}" = --extract ]; then
 	extract_dir=${2:?usage: debian_package_test.sh [--extract DIR]}
 fi
