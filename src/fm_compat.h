@@ -2,8 +2,11 @@
  * fm_compat.h - the differences between the PostgreSQL versions fmrec
  * supports (15 to 19), in one place.
  *
- * The code is written against the newest server API; this header maps it
- * onto older releases.  Each block names the release that changed the API,
+ * Where a call or field changed form, the code uses an FM_ macro from here
+ * that expands to the form of the release it is built against; a name that
+ * only changed (RelFileLocator) or a call a newer release added
+ * (TupleDescFinalize) is written as the newest release has it and defined
+ * here for older ones.  Each block names the release that changed the API,
  * so a block can go when the oldest supported release reaches it.  Include
  * it right after postgres.h.
  */
