@@ -318,7 +318,7 @@ PG_FUNCTION_INFO_V1(fm_ivf_handler);
 Datum
 fm_ivf_handler(PG_FUNCTION_ARGS)
 {
-	IndexAmRoutine *am = makeNode(IndexAmRoutine);
+	IndexAmRoutine *am = FM_NEW_INDEX_AM_ROUTINE();
 
 	am->amstrategies = 1;
 	am->amsupport = 0;

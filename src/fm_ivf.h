@@ -30,6 +30,8 @@
 
 #include "postgres.h"
 
+#include "fm_compat.h"
+
 #include "access/amapi.h"
 #include "access/generic_xlog.h"
 #include "access/reloptions.h"
@@ -126,7 +128,7 @@ typedef struct FmIvfCache
 typedef struct FmIvfLists
 {
 	Oid			indexoid;
-	RelFileNode node;
+	RelFileLocator node;
 	uint64		changes;		/* metapage counter the copy reflects */
 	int32		dim;
 	int32		lists;

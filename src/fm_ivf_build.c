@@ -195,6 +195,7 @@ begin_sort(BuildState *st)
 	TupleDescInitEntry(st->sortdesc, 2, "tid", TIDOID, -1, 0);
 	/* the vector as an opaque varlena: the sort never looks inside */
 	TupleDescInitEntry(st->sortdesc, 3, "vector", BYTEAOID, -1, 0);
+	TupleDescFinalize(st->sortdesc);
 	st->slot = MakeSingleTupleTableSlot(st->sortdesc, &TTSOpsMinimalTuple);
 	st->sort = tuplesort_begin_heap(st->sortdesc, 2, keys, ops, collations, nulls_first,
 									maintenance_work_mem, NULL, TUPLESORT_NONE);
@@ -242,7 +243,7 @@ write_header(Relation index, ForkNumber fork, const FmIvfCache *c, BlockNumber *
 		entry->last = InvalidBlockNumber;
 		entry->norm2 = c->norm2[j];
 		memcpy(entry->c, c->centroids + (Size) j * c->dim, sizeof(float4) * c->dim);
-		if (PageAddItem(BufferGetPage(cbuf), (Item) entry, size, InvalidOffsetNumber,
+		if (PageAddItem(BufferGetPage(cbuf), (void *) entry, size, InvalidOffsetNumber,
 						false, false) == InvalidOffsetNumber)
 			elog(ERROR, "could not add a centroid to index \"%s\"", RelationGetRelationName(index));
 		centroid_blocks[j] = BufferGetBlockNumber(cbuf);
@@ -295,7 +296,7 @@ add_to_list(ListWriter *w, int list, ItemPointer tid, const FmVector *v)
 		w->buf = next;
 		w->last[list] = BufferGetBlockNumber(next);
 	}
-	if (PageAddItem(BufferGetPage(w->buf), (Item) e, size, InvalidOffsetNumber,
+	if (PageAddItem(BufferGetPage(w->buf), (void *) e, size, InvalidOffsetNumber,
 					false, false) == InvalidOffsetNumber)
 		elog(ERROR, "could not add an entry to index \"%s\"", RelationGetRelationName(w->index));
 	MarkBufferDirty(w->buf);

@@ -83,7 +83,7 @@ append_entry(Relation index, BlockNumber blkno, const FmIvfEntry *e, Size size)
 		if (PageGetFreeSpace(page) >= size)
 		{
 			page = GenericXLogRegisterBuffer(state, buf, 0);
-			if (PageAddItem(page, (Item) e, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
+			if (PageAddItem(page, (void *) e, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
 				elog(ERROR, "could not add an entry to index \"%s\"", RelationGetRelationName(index));
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
@@ -95,7 +95,7 @@ append_entry(Relation index, BlockNumber blkno, const FmIvfEntry *e, Size size)
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 		newpage = GenericXLogRegisterBuffer(state, newbuf, GENERIC_XLOG_FULL_IMAGE);
 		fm_ivf_init_page(newpage, FM_IVF_LIST_PAGE);
-		if (PageAddItem(newpage, (Item) e, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
+		if (PageAddItem(newpage, (void *) e, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
 			elog(ERROR, "could not add an entry to index \"%s\"", RelationGetRelationName(index));
 		FmIvfPageGetOpaque(page)->next = newblk;
 		GenericXLogFinish(state);

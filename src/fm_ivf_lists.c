@@ -46,7 +46,7 @@ static uint64 copy_clock;
 typedef struct SeenCounter
 {
 	Oid			indexoid;
-	RelFileNode node;
+	RelFileLocator node;
 	uint64		changes;
 } SeenCounter;
 
@@ -62,7 +62,7 @@ quiet_since_last_scan(Relation index, uint64 changes)
 {
 	for (int i = 0; i < lengthof(seen); i++)
 		if (seen[i].indexoid == RelationGetRelid(index) &&
-			RelFileNodeEquals(seen[i].node, index->rd_node))
+			RelFileLocatorEquals(seen[i].node, FM_RELATION_LOCATOR(index)))
 		{
 			bool		quiet = seen[i].changes == changes;
 
@@ -70,7 +70,7 @@ quiet_since_last_scan(Relation index, uint64 changes)
 			return quiet;
 		}
 	seen[seen_next].indexoid = RelationGetRelid(index);
-	seen[seen_next].node = index->rd_node;
+	seen[seen_next].node = FM_RELATION_LOCATOR(index);
 	seen[seen_next].changes = changes;
 	seen_next = (seen_next + 1) % lengthof(seen);
 	return true;
@@ -217,7 +217,7 @@ build_copy(Relation index, const FmIvfCache *cache, const FmIvfMeta *meta)
 
 	c->cxt = cxt;
 	c->indexoid = RelationGetRelid(index);
-	c->node = index->rd_node;
+	c->node = FM_RELATION_LOCATOR(index);
 	c->changes = meta->changes;
 	c->dim = cache->dim;
 	c->lists = cache->lists;
@@ -251,7 +251,7 @@ fm_ivf_lists(Relation index, const FmIvfCache *cache)
 	if (slot >= 0)
 	{
 		c = copies[slot];
-		if (RelFileNodeEquals(c->node, index->rd_node) && c->changes == meta.changes)
+		if (RelFileLocatorEquals(c->node, FM_RELATION_LOCATOR(index)) && c->changes == meta.changes)
 		{
 			c->last_used = ++copy_clock;
 			return c;

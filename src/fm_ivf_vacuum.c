@@ -68,7 +68,7 @@ fm_ivf_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				stats->tuples_removed += ndead;
 			}
 			UnlockReleaseBuffer(buf);
-			vacuum_delay_point();
+			FM_VACUUM_DELAY_POINT();
 		}
 	}
 	pfree(first);

@@ -90,6 +90,7 @@
 
 #include "core/topk.h"
 #include "core/vec.h"
+#include "fm_compat.h"
 #include "fm_topk.h"
 #include "fm_vector.h"
 
@@ -131,7 +132,7 @@ typedef enum TopkRegime
 typedef struct TopkStamp
 {
 	TopkRegime	regime;
-	RelFileNode node;
+	RelFileLocator node;
 	AttrNumber	attnums[3];
 	/* TOPK_TRACKED */
 	int64		version;		/* -1: no row yet */
@@ -366,7 +367,7 @@ static bool
 stamps_equal(const TopkStamp *a, const TopkStamp *b)
 {
 	if (a->regime != b->regime || a->regime == TOPK_UNCACHED ||
-		!RelFileNodeEquals(a->node, b->node) ||
+		!RelFileLocatorEquals(a->node, b->node) ||
 		memcmp(a->attnums, b->attnums, sizeof(a->attnums)) != 0)
 		return false;
 	if (a->regime == TOPK_TRACKED)
@@ -391,7 +392,7 @@ static void
 current_stamp(Relation rel, const AttrNumber *attnums, Oid schema, TopkStamp *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->node = rel->rd_node;
+	st->node = FM_RELATION_LOCATOR(rel);
 	memcpy(st->attnums, attnums, sizeof(st->attnums));
 	if (rel->rd_rel->relrowsecurity)
 		st->regime = TOPK_UNCACHED;
@@ -406,7 +407,7 @@ current_stamp(Relation rel, const AttrNumber *attnums, Oid schema, TopkStamp *st
 
 		st->regime = TOPK_SNAPSHOT;
 		st->userid = GetUserId();
-		st->lxid = MyProc->lxid;
+		st->lxid = FM_MY_LOCAL_XID();
 		st->subxid = GetCurrentSubTransactionId();
 		st->curcid = snap->curcid;
 		st->xmin = snap->xmin;

@@ -34,6 +34,7 @@
 
 #include "core/topk.h"
 #include "core/vec.h"
+#include "fm_compat.h"
 #include "fm_topn.h"
 #include "fm_vector.h"
 
@@ -403,7 +404,7 @@ rank_table(TopNScanState *state)
 	MemoryContext old;
 
 	if (state->scan == NULL)	/* a parallel plan began it already */
-		state->scan = table_beginscan(ss->ss_currentRelation, estate->es_snapshot, 0, NULL);
+		state->scan = FM_TABLE_BEGINSCAN(ss->ss_currentRelation, estate->es_snapshot, 0, NULL);
 	state->heap_scan = heap_scan_in_page_mode(state->scan, ss->ss_currentRelation);
 	evaluate_query(state);
 	fm_topk_init(&state->numbers, state->limit,
@@ -452,7 +453,7 @@ begin_topn_scan(CustomScanState *node, EState *estate, int eflags)
 	 * own kind of slot, which must be deformed before it is read: compile
 	 * them again for that slot.
 	 */
-	ExecInitScanTupleSlot(estate, &node->ss, RelationGetDescr(rel), &TTSOpsHeapTuple);
+	FM_EXEC_INIT_SCAN_TUPLE_SLOT(estate, &node->ss, RelationGetDescr(rel), &TTSOpsHeapTuple);
 	ExecAssignScanProjectionInfoWithVarno(&node->ss, plan->scan.scanrelid);
 	node->ss.ps.scanops = table_slot_callbacks(rel);
 	node->ss.ps.scanopsfixed = true;
@@ -542,7 +543,7 @@ initialize_topn_dsm(CustomScanState *node, ParallelContext *pcxt, void *coordina
 
 	table_parallelscan_initialize(rel, (ParallelTableScanDesc) coordinate,
 								  node->ss.ps.state->es_snapshot);
-	state->scan = table_beginscan_parallel(rel, (ParallelTableScanDesc) coordinate);
+	state->scan = FM_TABLE_BEGINSCAN_PARALLEL(rel, (ParallelTableScanDesc) coordinate);
 }
 
 static void
@@ -557,8 +558,8 @@ initialize_topn_worker(CustomScanState *node, shm_toc *toc, void *coordinate)
 {
 	TopNScanState *state = (TopNScanState *) node;
 
-	state->scan = table_beginscan_parallel(node->ss.ss_currentRelation,
-										   (ParallelTableScanDesc) coordinate);
+	state->scan = FM_TABLE_BEGINSCAN_PARALLEL(node->ss.ss_currentRelation,
+										      (ParallelTableScanDesc) coordinate);
 }
 
 /*

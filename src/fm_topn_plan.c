@@ -39,6 +39,7 @@
 #include "utils/lsyscache.h"
 #include "utils/spccache.h"
 
+#include "fm_compat.h"
 #include "fm_topn.h"
 
 /* fm_vector_ops.c: the function whose ORDER BY this scan answers. */
@@ -155,7 +156,7 @@ find_topn_query(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte,
 		if (!calls_fm_score(call) || !score_is_computable(call, rel))
 			continue;
 		topn->score = call;
-		topn->descending = key->pk_strategy == BTGreaterStrategyNumber;
+		topn->descending = FM_PATHKEY_IS_DESCENDING(key);
 		topn->nulls_first = key->pk_nulls_first;
 		topn->limit = root->limit_tuples;
 		return true;

@@ -113,7 +113,7 @@ report_parse_error(const FmParseError *err, const char *input)
 						(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
 						 errmsg("invalid binary data for type fm_vector"),
 						 errdetail("%s.", err->message)));
-			/* FALLTHROUGH */
+			pg_fallthrough;
 		default:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),

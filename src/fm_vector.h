@@ -9,6 +9,8 @@
 #define FMREC_FM_VECTOR_H
 
 #include "postgres.h"
+
+#include "fm_compat.h"
 #include "fmgr.h"
 
 #include "core/vectext.h"

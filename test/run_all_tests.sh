@@ -6,6 +6,9 @@
 #   - the MovieLens loader tests, the RMSE quality bars, the README walkthrough
 #   - the TAP tests (faults, load, replicas, dumps, pg_cron)
 #   - the random-query crash test (sqlsmith)
+#   - pg_regress and the TAP tests on every PostgreSQL source tarball in
+#     ../shared/postgresql (16 to 19, built once per machine)
+#   - the Debian package: built, installed, CREATE EXTENSION
 # Installs what is missing (Debian packages) and builds first.
 #
 #   sudo test/run_all_tests.sh
@@ -45,18 +48,6 @@ run_suite() {
 	count_results "$name" "$status" "$log"
 }
 
-# pg_regress prints "test NAME ... ok"; turn that into the common summary.
-regress() {
-	local out status=0
-	out=$(make -C "$FMREC_ROOT" -s installcheck 2>&1) || status=$?
-	printf '%s\n' "$out" | grep -E '^(test |ok |not ok )' || true
-	if [ "$status" -ne 0 ] && [ -f "$FMREC_ROOT/regression.diffs" ]; then
-		head -c 20000 "$FMREC_ROOT/regression.diffs"
-	fi
-	echo "pg_regress: $(grep -cE '\.\.\. +ok|^ok ' <<<"$out" || true) passed, $(grep -cE '\.\.\. +FAILED|^not ok ' <<<"$out" || true) failed"
-	return "$status"
-}
-
 main() {
 	build_and_install
 	ensure_packages clang libclang-rt-14-dev libipc-run-perl "postgresql-$PG_MAJOR-cron"
@@ -78,6 +69,8 @@ main() {
 	if [ -f "$FMREC_ROOT/test/run_tap_tests.sh" ]; then
 		run_suite tap bash "$FMREC_ROOT/test/run_tap_tests.sh"
 	fi
+	run_suite pg-versions bash "$FMREC_ROOT/test/run_versions.sh"
+	run_suite debian-package bash "$FMREC_ROOT/test/debian_package_test.sh"
 	echo
 	[ "$FAILED" -eq 0 ] || echo "failed suites: ${FAILURES[*]} (logs in $LOG_DIR)"
 	echo "fmrec: $PASSED passed, $FAILED failed, $SKIPPED skipped"

@@ -8,11 +8,12 @@
 #        FMREC_TAP_KEEP=1 test/run_tap_tests.sh ...    (keep clusters and logs)
 #        FMREC_LOAD_SECONDS=10 ...   (shorter load test while developing; 60 by default)
 #
-# The tests start their own throwaway clusters (initdb, a primary and a
-# standby, crash restarts), which PostgreSQL refuses to do as root, so prove
-# runs as an unprivileged user (postgres when started as root) in a copy of
-# test/t in a temporary directory: the repository may not be writable by
-# that user.  Clusters listen on Unix sockets only.  Prints prove's summary
+# The tests run through PGXS (`make prove_installcheck`, TAP_TESTS = 1 in
+# the Makefile).  They start their own throwaway clusters (initdb, a primary
+# and a standby, crash restarts), which PostgreSQL refuses to do as root, so
+# make runs as an unprivileged user (postgres when started as root) in a copy
+# of the Makefile and test/t in a temporary directory: the repository may not
+# be writable by that user.  Clusters listen on Unix sockets only.  Prints prove's summary
 # and, for a failed test file, the end of its log; exits non-zero on any
 # failure.
 set -euo pipefail
@@ -32,25 +33,27 @@ WORK=$(mktemp -d /tmp/fmrec-tap.XXXXXX)
 # FMREC_TAP_KEEP=1 keeps the directory: the logs are in tmp_check/log.
 cleanup() { if [ -n "${FMREC_TAP_KEEP:-}" ]; then log "kept $WORK"; else rm -rf "$WORK"; fi; }
 trap cleanup EXIT
-cp -r "$FMREC_ROOT/test/t" "$WORK/t"
+mkdir -p "$WORK/test"
+cp "$FMREC_ROOT/Makefile" "$WORK/"
+cp -r "$FMREC_ROOT/test/t" "$WORK/test/t"
 chown -R "$(cluster_user)" "$WORK"
 chmod 700 "$WORK"
 
-tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=($(cd "$WORK" && echo t/*.pl))
+tests=()
+for t in "$@"; do tests+=("test/t/${t#t/}"); done
+[ ${#tests[@]} -gt 0 ] || tests=($(cd "$WORK" && echo test/t/*.pl))
 
-# What PGXS's prove_installcheck sets, with the installed server first in
-# PATH.  Nothing here reads the repository: the tests find fmrec's scripts
-# in the installation, like a user would.
-log "TAP tests (prove) as $(cluster_user) in $WORK"
+# PGXS's prove_installcheck puts the installed server first in PATH and
+# points PG_REGRESS at the installed pg_regress.  Nothing here reads the
+# repository: the tests find fmrec's scripts in the installation, like a
+# user would.  PG_TEST_PORT_DIR keeps parallel runs off each other's ports.
+log "TAP tests (make prove_installcheck) as $(cluster_user) in $WORK"
 set +e
-(cd "$WORK" && as_cluster_user env \
-	PATH="$PG_BIN:$PATH" \
-	TESTDIR="$WORK" \
-	PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress" \
+as_cluster_user env \
 	PG_TEST_PORT_DIR="$WORK/portlock" \
 	FMREC_LOAD_SECONDS="${FMREC_LOAD_SECONDS:-60}" \
-	prove -I "$PGXS_DIR/src/test/perl" -I "$WORK/t" --timer ${PROVE_FLAGS:-} "${tests[@]}") \
+	make -C "$WORK" -s prove_installcheck PG_CONFIG="$PG_CONFIG" \
+	PROVE_TESTS="${tests[*]}" PROVE_FLAGS="--timer ${PROVE_FLAGS:-}" \
 	2>&1 | tee "$WORK/prove.out"
 status=${PIPESTATUS[0]}
 set -e
@@ -59,7 +62,7 @@ grep -q '^Result: PASS' "$WORK/prove.out" || [ "$status" -ne 0 ] || status=1
 if [ "$status" -ne 0 ]; then
 	# The end of the log of each failed test file (its queries, psql
 	# output, diagnostics; the servers' logs are beside it).
-	for name in $(sed -n 's|^t/\([^ ]*\)\.pl .*Wstat.*|\1|p' "$WORK/prove.out"); do
+	for name in $(sed -n 's|^test/t/\([^ ]*\)\.pl .*Wstat.*|\1|p' "$WORK/prove.out"); do
 		f="$WORK/tmp_check/log/regress_log_$name"
 		[ -f "$f" ] || continue
 		echo "---- end of $(basename "$f") ----"

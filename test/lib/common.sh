@@ -39,12 +39,29 @@ ensure_packages() {
 BUILD_PACKAGES=(build-essential "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR"
 	libopenblas-dev)
 
-# Builds and installs the extension into the system PostgreSQL.
+# Builds and installs the extension into the PostgreSQL of $PG_CONFIG (the
+# system's by default).  The tests build with -Werror (a plain `make` does
+# not: a user's newer compiler must not fail an install).
 build_and_install() {
 	ensure_packages "${BUILD_PACKAGES[@]}"
 	log "building fmrec"
-	make -C "$FMREC_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null
-	as_root make -C "$FMREC_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+	# (|| return: also stops where the caller's errexit does not apply)
+	make -C "$FMREC_ROOT" -s -j2 PG_CONFIG="$PG_CONFIG" COPT="${COPT:+$COPT }-Werror" >/dev/null || return
+	as_root make -C "$FMREC_ROOT" -s install PG_CONFIG="$PG_CONFIG" >/dev/null || return
+}
+
+# pg_regress (only: TAP_TESTS= leaves the TAP tests to run_tap_tests.sh) on
+# the running cluster; prints "test NAME ... ok" and the common summary.
+regress() {
+	local out status=0
+	out=$(make -C "$FMREC_ROOT" -s installcheck TAP_TESTS= 2>&1) || status=$?
+	printf '%s\n' "$out" | grep -E '^(test |ok |not ok )' || true
+	if [ "$status" -ne 0 ] && [ -f "$FMREC_ROOT/regression.diffs" ]; then
+		head -c 20000 "$FMREC_ROOT/regression.diffs"
+		echo	# (the cut may end mid-line: the summary starts a line of its own)
+	fi
+	echo "pg_regress: $(grep -cE '\.\.\. +ok|^ok ' <<<"$out" || true) passed, $(grep -cE '\.\.\. +FAILED|^not ok ' <<<"$out" || true) failed"
+	return "$status"
 }
 
 # The unprivileged owner of throwaway clusters.
