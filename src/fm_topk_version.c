@@ -35,7 +35,7 @@
  * key triggers do (ri_triggers.c).  The statement writes only the row of
  * the table the trigger fired on (TG_RELID, set by the server, not by the
  * caller), so attaching the trigger to one's own table gives no power over
- * any other.  No SECURITY DEFINER function is involved.
+ * any other.  No function of fmrec is declared security definer.
  */
 #include "postgres.h"
 
