@@ -9,7 +9,7 @@ MODULE_big = fmrec
 # install scripts of released versions (so that an upgrade from them can be
 # installed and tested, t/080_upgrade.pl) and the upgrade scripts
 # fmrec--A--B.sql, written by hand.
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 DATA_built = fmrec--$(EXTVERSION).sql
 DATA = $(wildcard upgrade/fmrec--*.sql)
 

@@ -5,6 +5,9 @@
 -- so readers see the old model or the new one, never a mix.
 ------------------------------------------------------------------------------
 
+CREATE SEQUENCE fm_model_version_seq;
+COMMENT ON SEQUENCE fm_model_version_seq IS 'numbers the trainings: fm_model.version';
+
 CREATE TABLE fm_model (
 	model           text PRIMARY KEY,
 	method          text NOT NULL,
@@ -23,7 +26,16 @@ CREATE TABLE fm_model (
 	train_rmse      double precision,
 	validation_rmse double precision,
 	seconds         double precision NOT NULL,
-	trained_at      timestamptz NOT NULL
+	trained_at      timestamptz NOT NULL,
+	-- 0.3.0: how each feature column is read ('categorical', 'each',
+	-- 'numeric', 'weighted'), parallel to features; NULL for models trained
+	-- before 0.3.0 (every column categorical, an array's elements 1/len each)
+	feature_kinds   text[],
+	-- a new number at every training: item rows materialised from a model
+	-- can say which training they came from (fm_model_version_seq)
+	version         bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.fm_model_version_seq'::pg_catalog.regclass),
+	-- the per-epoch curve: [{"epoch": 1, "train_rmse": ..., ...}, ...]
+	history         jsonb
 );
 COMMENT ON TABLE fm_model IS 'one row per trained factorization machine';
 
@@ -38,6 +50,7 @@ CREATE TABLE fm_feature (
 COMMENT ON TABLE fm_feature IS 'one row per feature value of a model: its bias w_i and embedding v_i';
 
 SELECT pg_catalog.pg_extension_config_dump('fm_model', '');
+SELECT pg_catalog.pg_extension_config_dump('fm_model_version_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('fm_feature', '');
 
 ------------------------------------------------------------------------------
