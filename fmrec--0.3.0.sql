@@ -197,6 +197,9 @@ COMMENT ON AGGREGATE fm_avg(fm_vector) IS 'element-wise mean; NULLs skipped; NUL
 
 CREATE SEQUENCE fm_model_version_seq;
 COMMENT ON SEQUENCE fm_model_version_seq IS 'numbers the trainings: fm_model.version';
+-- Whoever may write fm_model (GRANT INSERT) must be able to draw a version;
+-- drawing numbers is harmless, setval (UPDATE) stays the owner's.
+GRANT USAGE ON SEQUENCE fm_model_version_seq TO PUBLIC;
 
 CREATE TABLE fm_model (
 	model           text PRIMARY KEY,

@@ -7,6 +7,7 @@
 CREATE SEQUENCE @extschema@.fm_model_version_seq;
 COMMENT ON SEQUENCE @extschema@.fm_model_version_seq IS 'numbers the trainings: fm_model.version';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.fm_model_version_seq', '');
+GRANT USAGE ON SEQUENCE @extschema@.fm_model_version_seq TO PUBLIC;
 ALTER TABLE @extschema@.fm_model
 	ADD COLUMN feature_kinds text[],
 	ADD COLUMN version bigint NOT NULL DEFAULT pg_catalog.nextval('@extschema@.fm_model_version_seq'::pg_catalog.regclass),

@@ -7,6 +7,9 @@
 
 CREATE SEQUENCE fm_model_version_seq;
 COMMENT ON SEQUENCE fm_model_version_seq IS 'numbers the trainings: fm_model.version';
+-- Whoever may write fm_model (GRANT INSERT) must be able to draw a version;
+-- drawing numbers is harmless, setval (UPDATE) stays the owner's.
+GRANT USAGE ON SEQUENCE fm_model_version_seq TO PUBLIC;
 
 CREATE TABLE fm_model (
 	model           text PRIMARY KEY,
