@@ -35,7 +35,8 @@ typedef struct FmServeSite
 {
 	FmServeModel *model;
 	FmServeDescription desc;
-	double	   *total;			/* k doubles */
+	float	   *total;			/* k floats */
+	double	   *acc;			/* k doubles of scratch */
 	int			total_k;
 	FmRowMap  **rows;			/* per argument of the row form */
 	int			nrows;
@@ -64,8 +65,12 @@ site_model(FunctionCallInfo fcinfo, FmServeSite *site)
 	if (site->total_k != m->k)
 	{
 		if (site->total != NULL)
+		{
 			pfree(site->total);
-		site->total = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(double) * Max(m->k, 1));
+			pfree(site->acc);
+		}
+		site->total = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(float) * Max(m->k, 1));
+		site->acc = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(double) * Max(m->k, 1));
 		site->total_k = m->k;
 	}
 	return m;
@@ -84,6 +89,7 @@ sums_of(FmServeSite *site)
 	FmServeSums sums;
 
 	sums.total = site->total;
+	sums.acc = site->acc;
 	fm_serve_sums(site->desc.terms, site->desc.nterms, site->desc.m->k, &sums);
 	return sums;
 }
@@ -103,8 +109,7 @@ total_vector(FmServeSite *site, const FmServeSums *sums)
 	int			k = site->desc.m->k;
 	FmVector   *v = fm_vector_new(k);
 
-	for (int d = 0; d < k; d++)
-		v->x[d] = (float4) sums->total[d];
+	memcpy(v->x, sums->total, sizeof(float4) * k);
 	fm_vector_check_finite_result(v);
 	return v;
 }

@@ -11,7 +11,11 @@
  *     squares = sum_i |v_i|^2 x_i^2
  * the pairwise part of the FM is 1/2 (|total|^2 - squares), and
  *     prediction = w0 + linear + 1/2 (|total|^2 - squares).
- * Sums are taken in double.
+ * The arithmetic is that of fmrec 0.2.0's SQL serving functions, so that
+ * their C replacements give the same bits: each v_i x_i is a float product
+ * (x rounded to float), total is accumulated in double and rounded to
+ * float (fm_sum), |.|^2 are fm_vec_dot's float results, linear and squares
+ * are double sums.
  */
 #ifndef FM_CORE_SERVE_H
 #define FM_CORE_SERVE_H
@@ -29,10 +33,11 @@ typedef struct FmServeSums
 {
 	double		linear;
 	double		squares;
-	double	   *total;			/* k doubles, owned by the caller */
+	float	   *total;			/* k floats, owned by the caller */
+	double	   *acc;			/* k doubles of scratch, owned by the caller */
 } FmServeSums;
 
-/* Fills sums (sums->total must point to k doubles) from n terms. */
+/* Fills sums (total and acc must point to k elements) from n terms. */
 extern void fm_serve_sums(const FmServeTerm *terms, size_t n, int k, FmServeSums *sums);
 
 /* 1/2 (|total|^2 - squares): the pairwise interactions among the terms. */
