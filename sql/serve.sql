@@ -62,7 +62,7 @@ SELECT p.id,
                                                               'grp', u.grp, 'genres', i.genres))) AS by_jsonb,
        fm_predict('sv', ARRAY['user_id', 'item_id', 'grp'] || array_fill('genres'::text, ARRAY[coalesce(cardinality(i.genres), 0)]),
                   ARRAY[p.user_id::text, p.item_id::text, u.grp] || i.genres) AS by_arrays,
-       fm_predict('sv', p, u, i) AS by_rows,
+       fm_predict('sv', u, i) AS by_rows,
        fm_query('sv', jsonb_strip_nulls(jsonb_build_object('user_id', p.user_id, 'grp', u.grp))) AS q_jsonb,
        fm_query('sv', ARRAY['user_id', 'grp'], ARRAY[p.user_id::text, u.grp]) AS q_arrays
   FROM sv_pairs p LEFT JOIN sv_users u USING (user_id) LEFT JOIN sv_items i USING (item_id);
@@ -88,7 +88,7 @@ SELECT fm_predict_batch('sv', ARRAY['{}', NULL]::jsonb[]) = ARRAY[(SELECT w0 FRO
 CREATE TABLE sv_qdesc AS SELECT * FROM sv_desc WHERE feature IN ('user_id', 'grp');
 SELECT bool_and(s.q_jsonb = s.q_arrays) AS query_forms_identical,
        max((SELECT max(abs(a - b)) FROM unnest(s.q_jsonb::real[], r.q) AS z(a, b))) < 1e-6 AS query_exact,
-       bool_and(s.q_jsonb = fm_vector(array_fill(0::real, ARRAY[4]))) FILTER (WHERE p.user_id > 40) AS unknown_user_zero
+       bool_and(s.q_jsonb = array_fill(0::real, ARRAY[4])::fm_vector) FILTER (WHERE p.user_id > 40) AS unknown_user_zero
   FROM sv_served s JOIN sv_pairs p USING (id) JOIN pg_temp.reference('sv', 'sv_qdesc') r USING (id);
 -- items: the jsonb form, the array form (what fm_materialize_items uses) and
 -- the serving identity fm_predict = w0 + user part + fm_score(query, item) for
@@ -117,7 +117,7 @@ SELECT fm_predict('sv', '{"grp": "a"}') = fm_predict('sv', ARRAY['grp'], ARRAY['
        fm_query('sv', '{grp}', '{a}') = fm_query('sv', '{"grp": "a"}') AS query_array_literal,
        (fm_item('sv', '{item_id}', '{1}')).bias = (fm_item('sv', '{"item_id": 1}')).bias AS item_array_literal;
 -- (with the row form, three untyped literals cannot choose: ARRAY[...] or a cast)
-SELECT try($$SELECT fm_predict('sv', '{grp}', '{a}')$$);
+SELECT pg_temp.try($$SELECT fm_predict('sv', '{grp}', '{a}')$$);
 
 -- NULLs: the jsonb and batch forms are STRICT; the array and row forms give
 -- NULL for a NULL model and read NULL arrays and rows as nothing known
@@ -135,19 +135,19 @@ SELECT fm_predict('sv', u, i) = fm_predict('sv', jsonb_build_object('user_id', u
   FROM sv_users u, sv_items i WHERE u.user_id = 5 AND i.item_id = 6;
 
 -- errors
-SELECT try($$SELECT fm_predict('sv', '[1, 2]')$$) AS not_an_object;
-SELECT try($$SELECT fm_predict('sv', '"grp"')$$) AS scalar_context;
-SELECT try($$SELECT fm_predict('sv', '{"gruop": "a"}')$$) AS misspelled_key;
-SELECT try($$SELECT fm_query('sv', '{"gruop": "a"}')$$) AS misspelled_query;
-SELECT try($$SELECT fm_item('sv', '{"gruop": "a"}')$$) AS misspelled_item;
-SELECT try($$SELECT fm_predict('sv', ARRAY['gruop'], ARRAY['a'])$$) AS misspelled_array;
-SELECT try($$SELECT fm_predict('sv', ARRAY['grp', 'user_id'], ARRAY['a'])$$) AS lengths_differ;
-SELECT try($$SELECT fm_predict('nope', '{}')$$) AS no_model;
-SELECT try($$SELECT fm_predict('nope', ARRAY['grp'], ARRAY['a'])$$) AS no_model_arrays;
-SELECT try($$SELECT fm_predict('sv', '{"genres": {"x": 1}}')$$) AS categorical_object;
-SELECT try($$SELECT fm_predict('sv', '{"genres": [["x"]]}')$$) AS nested_array;
-SELECT try($$SELECT fm_predict('sv', u, 5) FROM sv_users u LIMIT 1$$) AS row_form_scalar;
-SELECT try($$SELECT fm_predict_batch('sv', ARRAY['{}', '{"gruop": 1}']::jsonb[])$$) AS batch_misspelled;
+SELECT pg_temp.try($$SELECT fm_predict('sv', '[1, 2]')$$) AS not_an_object;
+SELECT pg_temp.try($$SELECT fm_predict('sv', '"grp"')$$) AS scalar_context;
+SELECT pg_temp.try($$SELECT fm_predict('sv', '{"gruop": "a"}')$$) AS misspelled_key;
+SELECT pg_temp.try($$SELECT fm_query('sv', '{"gruop": "a"}')$$) AS misspelled_query;
+SELECT pg_temp.try($$SELECT fm_item('sv', '{"gruop": "a"}')$$) AS misspelled_item;
+SELECT pg_temp.try($$SELECT fm_predict('sv', ARRAY['gruop'], ARRAY['a'])$$) AS misspelled_array;
+SELECT pg_temp.try($$SELECT fm_predict('sv', ARRAY['grp', 'user_id'], ARRAY['a'])$$) AS lengths_differ;
+SELECT pg_temp.try($$SELECT fm_predict('nope', '{}')$$) AS no_model;
+SELECT pg_temp.try($$SELECT fm_predict('nope', ARRAY['grp'], ARRAY['a'])$$) AS no_model_arrays;
+SELECT pg_temp.try($$SELECT fm_predict('sv', '{"genres": {"x": 1}}')$$) AS categorical_object;
+SELECT pg_temp.try($$SELECT fm_predict('sv', '{"genres": [["x"]]}')$$) AS nested_array;
+SELECT pg_temp.try($$SELECT fm_predict('sv', u, 5) FROM sv_users u LIMIT 1$$) AS row_form_scalar;
+SELECT pg_temp.try($$SELECT fm_predict_batch('sv', ARRAY['{}', '{"gruop": 1}']::jsonb[])$$) AS batch_misspelled;
 
 -- Feature kinds, on a hand-made model (k = 2): c categorical, e each,
 -- n numeric (one row (n, '')), w weighted.
@@ -165,10 +165,10 @@ INSERT INTO fm_feature (model, feature, value, bias, embedding) VALUES
 -- prediction 1 + 4.75 + (29.25 - 32.25)/2 = 4.25.
 SELECT fm_predict('hand', '{"c": "a", "e": ["x", "y"], "n": 3, "w": {"t1": 0.5, "t2": 2}}') AS by_hand_4_25,
        fm_query('hand', '{"c": "a", "e": ["x", "y"], "n": 3, "w": {"t1": 0.5, "t2": 2}}') AS total_4_5_3;
-CREATE TABLE hand_desc (id int, feature text, value text, x float8);
+CREATE TABLE hand_desc (id bigint, feature text, value text, x float8);
 INSERT INTO hand_desc VALUES (1, 'c', 'a', 0.5), (1, 'c', 'b', 0.5), (1, 'e', 'x', 1), (1, 'e', 'y', 1),
   (1, 'n', '', -1.5), (1, 'w', 't1', 3), (2, 'n', '', 0.25), (3, 'w', 't2', -0.75), (3, 'c', 'a', 1);
-CREATE TABLE hand_rows (id int, c text[], e text[], n float8, w jsonb, other text);
+CREATE TABLE hand_rows (id bigint, c text[], e text[], n float8, w jsonb, other text);
 INSERT INTO hand_rows VALUES (1, '{a,b}', '{x,y}', -1.5, '{"t1": 3}', 'ignored'),
   (2, NULL, NULL, 0.25, NULL, NULL), (3, '{a}', '{}', NULL, '{"t2": -0.75, "t9": 4}', 'x');
 SELECT r.id, round(ref.p::numeric, 6) AS reference,
@@ -183,22 +183,22 @@ SELECT fm_predict('hand', '{"n": 2}') = 1 + 4 + 0 AS numeric_linear,
        fm_predict('hand', ARRAY['n'], ARRAY['2']) = 5 AS numeric_text,
        fm_predict('hand', '{"e": ["x", "x"]}') = 1 + 0.5 + 0.5 * (4 - 4) AS each_adds_up,
        fm_predict('hand', '{"w": {}}') = 1 AS empty_weights;
-SELECT try($$SELECT fm_predict('hand', '{"n": "3"}')$$) AS numeric_string;
-SELECT try($$SELECT fm_predict('hand', '{"n": [3]}')$$) AS numeric_array;
-SELECT try($$SELECT fm_predict('hand', '{"n": 1e400}')$$) AS numeric_overflow;
-SELECT try($$SELECT fm_predict('hand', ARRAY['n'], ARRAY['three'])$$) AS numeric_text_bad;
-SELECT try($$SELECT fm_predict('hand', ARRAY['n'], ARRAY['NaN'])$$) AS numeric_text_nan;
-SELECT try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT 'NaN'::float8 AS n) r), NULL)$$) AS numeric_column_nan;
-SELECT try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT 'Infinity'::float4 AS n) r), NULL)$$) AS numeric_column_inf;
-SELECT try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT '3'::text AS n) r), NULL)$$) AS numeric_column_text;
-SELECT try($$SELECT fm_predict('hand', '{"w": {"t1": "x"}}')$$) AS weight_string;
-SELECT try($$SELECT fm_predict('hand', '{"w": {"t1": null}}')$$) AS weight_null;
-SELECT try($$SELECT fm_predict('hand', '{"w": ["t1"]}')$$) AS weighted_array;
-SELECT try($$SELECT fm_predict('hand', '{"w": {"t1": 1e400}}')$$) AS weight_overflow;
-SELECT try($$SELECT fm_predict('hand', ARRAY['w'], ARRAY['[1]'])$$) AS weighted_text_not_object;
-SELECT try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT 't1'::text AS w) r), NULL)$$) AS weighted_column_text;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{"n": "3"}')$$) AS numeric_string;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{"n": [3]}')$$) AS numeric_array;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{"n": 1e400}')$$) AS numeric_overflow;
+SELECT pg_temp.try($$SELECT fm_predict('hand', ARRAY['n'], ARRAY['three'])$$) AS numeric_text_bad;
+SELECT pg_temp.try($$SELECT fm_predict('hand', ARRAY['n'], ARRAY['NaN'])$$) AS numeric_text_nan;
+SELECT pg_temp.try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT 'NaN'::float8 AS n) r), NULL)$$) AS numeric_column_nan;
+SELECT pg_temp.try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT 'Infinity'::float4 AS n) r), NULL)$$) AS numeric_column_inf;
+SELECT pg_temp.try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT '3'::text AS n) r), NULL)$$) AS numeric_column_text;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{"w": {"t1": "x"}}')$$) AS weight_string;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{"w": {"t1": null}}')$$) AS weight_null;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{"w": ["t1"]}')$$) AS weighted_array;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{"w": {"t1": 1e400}}')$$) AS weight_overflow;
+SELECT pg_temp.try($$SELECT fm_predict('hand', ARRAY['w'], ARRAY['[1]'])$$) AS weighted_text_not_object;
+SELECT pg_temp.try($$SELECT fm_predict('hand', (SELECT r FROM (SELECT 't1'::text AS w) r), NULL)$$) AS weighted_column_text;
 UPDATE fm_model SET feature_kinds = ARRAY['categorical', 'each', 'numeric', 'fuzzy'] WHERE model = 'hand';
-SELECT try($$SELECT fm_predict('hand', '{}')$$) AS unknown_kind;
+SELECT pg_temp.try($$SELECT fm_predict('hand', '{}')$$) AS unknown_kind;
 UPDATE fm_model SET feature_kinds = ARRAY['categorical', 'each', 'numeric', 'weighted'] WHERE model = 'hand';
 
 -- The memo lives for one snapshot: a PL/pgSQL loop (whose expressions

@@ -84,7 +84,8 @@ add_numeric(FmServeDescription *d, int feature, double x)
 static double
 numeric_to_double(Numeric n)
 {
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(n)));
+	/* (out of range: +-Inf, then error 22003 as any non-finite value) */
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow, NumericGetDatum(n)));
 }
 
 static void
