@@ -37,7 +37,7 @@ psql -qX -d bench -c "CREATE EXTENSION fmrec"
 "$FMREC_ROOT/test/movielens/load.sh" "$("$FMREC_ROOT/test/movielens/fetch_data.sh")" bench >/dev/null
 
 log "training on u1.base (k = $K), installing 386754b's fm_predict"
-psql -qX -v ON_ERROR_STOP=1 -d bench <<SQL
+psql -qX -v ON_ERROR_STOP=1 -d bench >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE TABLE u1_base AS
 SELECT r.user_id, r.movie_id, r.rating, u.age_group, u.gender, u.occupation, m.genres
