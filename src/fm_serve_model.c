@@ -100,7 +100,6 @@ memo_reset(FmServeModel *m)
 	m->nbuckets = 1024;
 	m->buckets = MemoryContextAllocZero(m->values_mcxt, sizeof(FmServeValue *) * m->nbuckets);
 	m->nvalues = 0;
-	m->bytes = 0;
 }
 
 static bool
@@ -216,7 +215,8 @@ fm_serve_model_get(FmServeModel **slot, MemoryContext fn_mcxt, text *name)
 void
 fm_serve_begin_description(FmServeModel *m)
 {
-	if (m->bytes > FM_SERVE_MEMO_BYTES)
+	/* (what the memo's context holds: entries, embeddings, hash buckets) */
+	if (MemoryContextMemAllocated(m->values_mcxt, false) > FM_SERVE_MEMO_BYTES)
 		memo_reset(m);
 	m->stamp++;
 }
@@ -297,7 +297,6 @@ fetch_feature(FmServeModel *m, FmServeValue *v)
 							m->features[v->feature], pnstrdup(v->value, v->len), m->name, e->dim, m->k)));
 		v->embedding = MemoryContextAlloc(m->values_mcxt, sizeof(float) * m->k);
 		memcpy(v->embedding, e->x, sizeof(float) * m->k);
-		m->bytes += sizeof(float) * m->k;
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
@@ -330,7 +329,6 @@ fm_serve_lookup(FmServeModel *m, int feature, const char *value, int len, bool *
 	v->next = m->buckets[hash & (m->nbuckets - 1)];
 	m->buckets[hash & (m->nbuckets - 1)] = v;
 	m->nvalues++;
-	m->bytes += offsetof(FmServeValue, value) + len + 1;
 	if (m->nvalues > 2 * m->nbuckets)
 		memo_grow(m);
 	return v;

@@ -61,7 +61,6 @@ typedef struct FmServeModel
 	FmServeValue **buckets;
 	int			nbuckets;
 	int			nvalues;
-	Size		bytes;
 	uint64		stamp;			/* bumped for every description */
 	uint64		load_id;		/* distinct for every load in this backend */
 } FmServeModel;
