@@ -16,6 +16,39 @@ ALTER TABLE @extschema@.fm_model
 -- ---- [features] numeric and weighted features ----
 
 -- ---- [serving] serving calls in C ----
+-- fm_predict and fm_item become C (same arguments: CREATE OR REPLACE keeps
+-- what depends on them); their PL/pgSQL helpers go; the jsonb, row and
+-- batch forms are new.
+CREATE OR REPLACE FUNCTION @extschema@.fm_predict(model text, feature text[], value text[]) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'fm_predict_arrays' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE OR REPLACE FUNCTION @extschema@.fm_item(model text, feature text[], value text[],
+                        OUT bias real, OUT embedding @extschema@.fm_vector)
+	AS 'MODULE_PATHNAME', 'fm_item_arrays' LANGUAGE C STABLE PARALLEL SAFE;
+DROP FUNCTION @extschema@._fm_query_compute(text, text[], text[]);
+DROP FUNCTION @extschema@._fm_feature_sums(text, text[], text[]);
+DROP FUNCTION @extschema@._fm_features_of(text, text[], text[]);
+DROP FUNCTION @extschema@._fm_zero_vector(integer);
+
+CREATE FUNCTION @extschema@.fm_predict(model text, context jsonb) RETURNS double precision
+	AS 'MODULE_PATHNAME', 'fm_predict_jsonb' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict(text, jsonb) IS
+	'full FM prediction for a context given as a jsonb object {"feature": value, ...}, clipped to the training target range';
+CREATE FUNCTION @extschema@.fm_predict(model text, row1 "any", VARIADIC rows "any") RETURNS double precision
+	AS 'MODULE_PATHNAME', 'fm_predict_rows' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict(text, "any", "any") IS
+	'full FM prediction for rows (e.g. of users and movies): their columns that are features of the model, clipped to the training target range';
+CREATE FUNCTION @extschema@.fm_predict_batch(model text, contexts jsonb[]) RETURNS double precision[]
+	AS 'MODULE_PATHNAME', 'fm_predict_batch' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_predict_batch(text, jsonb[]) IS
+	'fm_predict of each jsonb context of an array (NULL for a NULL element), in one call';
+CREATE FUNCTION @extschema@.fm_query(model text, context jsonb) RETURNS @extschema@.fm_vector
+	AS 'MODULE_PATHNAME', 'fm_query_jsonb' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_query(text, jsonb) IS
+	'query vector of a user context given as a jsonb object: sum of its feature embeddings (cold start works with metadata only)';
+CREATE FUNCTION @extschema@.fm_item(model text, item jsonb, OUT bias real, OUT embedding @extschema@.fm_vector)
+	AS 'MODULE_PATHNAME', 'fm_item_jsonb' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.fm_item(text, jsonb) IS
+	'bias and embedding of an item described by a jsonb object, for exact ORDER BY fm_score(...)';
 
 -- ---- [fold-in] ----
 
