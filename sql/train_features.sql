@@ -43,9 +43,10 @@ CREATE TABLE num2 AS SELECT price::numeric AS price, y::real AS y, price::real A
 SELECT 1 AS trained FROM fm_train_from_table('num2', 'y', ARRAY['price', 'p4'], 'num2', k => 1, epochs => 1);
 SELECT feature_kinds FROM fm_model WHERE model = 'num2';
 
--- weighted: x = the weight; w0 = 0, w_a = 2, w_b = 3 fit exactly
+-- weighted: x = the weight; w0 = 0, w_a = 2, w_b = 3 fit exactly; a weight
+-- of 0 is absent (c has no feature row)
 CREATE TABLE wt (tags jsonb, y float8);
-INSERT INTO wt VALUES ('{"a": 0.5}', 1), ('{"a": 2}', 4), ('{"b": 1}', 3), ('{"b": 1}', 3), ('{}', 0);
+INSERT INTO wt VALUES ('{"a": 0.5}', 1), ('{"a": 2}', 4), ('{"b": 1}', 3), ('{"b": 1}', 3), ('{}', 0), ('{"c": 0}', 0);
 SELECT round(train_rmse::numeric, 3) AS train_rmse
   FROM fm_train_from_table('wt', 'y', ARRAY['tags'], 'wt', method => 'als', k => 1, epochs => 50,
                            regularization => 1e-6, validation_fraction => 0);

@@ -894,9 +894,10 @@ fm_eval_load_model(Model *m, const char *model_name)
 	bool	   *nulls;
 
 	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT m.k, m.w0, m.target_min, m.target_max, m.target, m.features, "
-					 "m.feature_kinds "
+	/* (no feature_kinds before ALTER EXTENSION UPDATE: every column categorical) */
+	appendStringInfo(&q, "SELECT m.k, m.w0, m.target_min, m.target_max, m.target, m.features, %s "
 					 "FROM %s.fm_model m WHERE m.model OPERATOR(pg_catalog.=) $1",
+					 fmrec_model_has_column("feature_kinds") ? "m.feature_kinds" : "NULL::pg_catalog.text[]",
 					 fmrec_schema_quoted());
 	if (SPI_execute_with_args(q.data, 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "fm_evaluate: reading fm_model failed");

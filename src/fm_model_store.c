@@ -107,6 +107,7 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 	Datum	   *columns = palloc(sizeof(Datum) * src->n_columns);
 	Datum	   *kinds = palloc(sizeof(Datum) * src->n_columns);
 	bool		isnull;
+	bool		kinds_written;
 	char	   *sql;
 	int			rc;
 
@@ -137,12 +138,15 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 	values[16] = Float8GetDatum(s->seconds);
 	values[17] = PointerGetDatum(construct_array(kinds, src->n_columns, TEXTOID, -1, false, TYPALIGN_INT));
 
+	/* (before ALTER EXTENSION UPDATE fm_model has no feature_kinds: all categorical then) */
+	kinds_written = fmrec_model_has_column("feature_kinds");
 	sql = psprintf("INSERT INTO %s.fm_model (model, method, k, w0, target_min, target_max, source, "
 				   "target, features, params, epochs, rows_used, rows_skipped, n_features, "
-				   "train_rmse, validation_rmse, seconds, trained_at, feature_kinds) "
+				   "train_rmse, validation_rmse, seconds, trained_at%s) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11, $12, $13, $14, $15, "
-				   "$16, $17, pg_catalog.clock_timestamp(), $18) ON CONFLICT (model) DO NOTHING", schema);
-	rc = SPI_execute_with_args(sql, 18, types, values, nulls, false, 0);
+				   "$16, $17, pg_catalog.clock_timestamp()%s) ON CONFLICT (model) DO NOTHING", schema,
+				   kinds_written ? ", feature_kinds" : "", kinds_written ? ", $18" : "");
+	rc = SPI_execute_with_args(sql, kinds_written ? 18 : 17, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "fmrec: writing fm_model failed: %s", SPI_result_code_string(rc));
 

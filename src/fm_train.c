@@ -25,6 +25,7 @@
 #include "core/dataset.h"
 #include "core/model.h"
 #include "core/train.h"
+#include "fm_catalog.h"
 #include "fm_memory.h"
 #include "fm_model_store.h"
 #include "fm_train_implicit.h"
@@ -319,7 +320,20 @@ read_source_args(FunctionCallInfo fcinfo, TrainingSource *src)
 	}
 	if (!arg_is_null(fcinfo, ARG_ITEM_FEATURES) && !arg_is_null(fcinfo, ARG_ITEMS))
 		read_item_columns(fcinfo, src);
-	if (!arg_is_null(fcinfo, ARG_FEATURE_KINDS))
+	if (!fmrec_model_has_column("feature_kinds"))
+	{
+		/*
+		 * The installed SQL predates feature kinds (before ALTER EXTENSION
+		 * fmrec UPDATE): train as that version did, every column
+		 * categorical, which is what its serving functions read.
+		 */
+		for (int c = 0; c < n; c++)
+		{
+			src->columns[c].kind = FM_KIND_CATEGORICAL;
+			src->columns[c].kind_given = true;
+		}
+	}
+	else if (!arg_is_null(fcinfo, ARG_FEATURE_KINDS))
 		read_feature_kinds(PG_GETARG_JSONB_P(ARG_FEATURE_KINDS), src);
 	fm_source_check_columns(src);
 }

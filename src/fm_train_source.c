@@ -212,7 +212,9 @@ add_weight(const char *key, double weight, void *arg)
 {
 	WeightTarget *t = (WeightTarget *) arg;
 
-	add_nonzero(t->b, t->row_begin, feature_id(t->b, t->column, key), (float) weight);
+	/* x = 0 is no term of the model: absent, and no untrained feature row */
+	if (weight != 0.0)
+		add_nonzero(t->b, t->row_begin, feature_id(t->b, t->column, key), (float) weight);
 }
 
 /* The raw value; divided by the column's scale once every row is read. */
@@ -223,7 +225,8 @@ add_numeric_column(Builder *b, int64 row_begin, int32 column, Datum value)
 
 	if (b->column_max != NULL && fabs(x) > b->column_max[column])
 		b->column_max[column] = fabs(x);
-	add_nonzero(b, row_begin, feature_id(b, column, ""), (float) x);
+	if (x != 0.0)				/* (as for a weight of 0) */
+		add_nonzero(b, row_begin, feature_id(b, column, ""), (float) x);
 }
 
 static void
