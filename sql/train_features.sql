@@ -23,6 +23,15 @@ SELECT n_features FROM fm_train_from_table('tf', 'y', ARRAY['cnt', 'genres', 'pr
 SELECT features, feature_kinds FROM fm_model WHERE model = 'tf2';
 SELECT feature, count(*) AS n_values FROM fm_feature WHERE model = 'tf2' GROUP BY feature ORDER BY feature;
 
+-- row order does not matter with numeric and weighted columns either (the
+-- scale is a max, the rows' canonical order compares weights)
+CREATE VIEW tf_shuffled AS SELECT * FROM tf ORDER BY md5(y::text || u || price), cnt DESC;
+SELECT 1 AS trained FROM fm_train_from_table('tf_shuffled', 'y', ARRAY['u', 'price', 'tags', 'genres', 'title'], 'tf_shuffled',
+                                             k => 2, epochs => 3);
+SELECT count(*) AS same_parameters
+  FROM fm_feature a JOIN fm_feature b USING (feature, value)
+ WHERE a.model = 'tf' AND b.model = 'tf_shuffled' AND a.bias = b.bias AND a.embedding = b.embedding;
+
 -- numeric: y = 2 + 0.04 price is fitted exactly; trained on price / 100,
 -- the stored bias is per unit of the raw price (serving multiplies by it)
 CREATE TABLE num (price float8, y float8);
