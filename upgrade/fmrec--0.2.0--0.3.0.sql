@@ -14,6 +14,44 @@ ALTER TABLE @extschema@.fm_model
 	ADD COLUMN history jsonb;
 
 -- ---- [features] numeric and weighted features ----
+-- fm_train_from_table gains its last argument feature_kinds (fm_model.feature_kinds
+-- was added above).
+DROP FUNCTION @extschema@.fm_train_from_table(regclass, name, name[], text, integer, integer, text,
+	double precision, double precision, double precision, double precision, bigint, regclass, name[],
+	regclass, double precision, double precision, double precision);
+-- NULL for a hyper-parameter means "the method's default" (see README).
+-- Runs with the caller's privileges (not SECURITY DEFINER).
+CREATE FUNCTION fm_train_from_table(
+	source              regclass,
+	target              name,
+	features            name[],
+	model               text,
+	k                   integer DEFAULT NULL,
+	epochs              integer DEFAULT NULL,
+	method              text DEFAULT 'sgd',
+	learning_rate       double precision DEFAULT NULL,
+	regularization      double precision DEFAULT NULL,
+	init_stdev          double precision DEFAULT NULL,
+	validation_fraction double precision DEFAULT 0.1,
+	seed                bigint DEFAULT 42,
+	validation          regclass DEFAULT NULL,
+	item_features       name[] DEFAULT NULL,
+	items               regclass DEFAULT NULL,
+	positive_threshold  double precision DEFAULT NULL,
+	unobserved_weight   double precision DEFAULT NULL,
+	confidence          double precision DEFAULT NULL,
+	feature_kinds       jsonb DEFAULT NULL)
+	RETURNS fm_train_result
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION fm_train_from_table IS
+	'trains a degree-2 factorization machine on a table and stores it in fm_model/fm_feature; '
+	'method ials learns a ranking from implicit feedback: item_features names the item columns '
+	'(the first is the item key), items the catalogue (one row per item), positive_threshold which '
+	'rows are positives (NULL: all), unobserved_weight the weight of every unobserved pair, '
+	'confidence how a positive''s target raises its weight (1 + confidence * target); '
+	'feature_kinds {"column": "kind"} overrides how a column is read: categorical, each, numeric '
+	'or weighted (defaults: jsonb weighted, real/double precision/numeric numeric, else categorical)';
+
 
 -- ---- [serving] serving calls in C ----
 -- fm_predict and fm_item become C (same arguments: CREATE OR REPLACE keeps
