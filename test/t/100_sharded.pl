@@ -46,7 +46,9 @@ for my $shard (@shards)
 		CREATE EXTENSION pg_stat_statements;
 		CREATE TABLE items (item_id integer PRIMARY KEY, genre text NOT NULL,
 		                    bias real, embedding fm_vector, fm_version bigint);
-		CREATE TABLE ratings (user_id integer, item_id integer, genre text, rating real);});
+		CREATE TABLE ratings (user_id integer, item_id integer, genre text, rating real);
+		CREATE UNLOGGED TABLE item_vectors (item_id integer PRIMARY KEY, bias real, embedding fm_vector,
+		                                    fm_version bigint);});
 }
 
 # On the coordinator: one foreign server per shard, declaring fmrec so that
@@ -66,8 +68,10 @@ for my $i (1, 2)
 		CREATE FOREIGN TABLE items_s%d PARTITION OF items FOR VALUES WITH (modulus 2, remainder %d)
 			SERVER shard%d OPTIONS (table_name 'items');
 		CREATE FOREIGN TABLE ratings_s%d PARTITION OF ratings FOR VALUES WITH (modulus 2, remainder %d)
-			SERVER shard%d OPTIONS (table_name 'ratings', fetch_size '10000');},
-		$i, $s->host, $s->port, $i, $i, $r, $i, $i, $r, $i);
+			SERVER shard%d OPTIONS (table_name 'ratings', fetch_size '10000');
+		CREATE FOREIGN TABLE item_vectors_s%d PARTITION OF item_vectors FOR VALUES WITH (modulus 2, remainder %d)
+			SERVER shard%d OPTIONS (table_name 'item_vectors', batch_size '1000');},
+		$i, $s->host, $s->port, $i, $i, $r, $i, $i, $r, $i, $i, $r, $i);
 }
 $coordinator->safe_psql(
 	'postgres', q{
@@ -75,7 +79,9 @@ $coordinator->safe_psql(
 	CREATE TABLE items (item_id integer NOT NULL, genre text NOT NULL,
 	                    bias real, embedding fm_vector, fm_version bigint) PARTITION BY HASH (item_id);
 	CREATE TABLE ratings (user_id integer, item_id integer, genre text, rating real)
-		PARTITION BY HASH (user_id);}
+		PARTITION BY HASH (user_id);
+	CREATE TABLE item_vectors (item_id integer NOT NULL, bias real, embedding fm_vector, fm_version bigint)
+		PARTITION BY HASH (item_id);}
 	  . $servers
 	  . make_ratings('ratings_local', $users, $items, 3) . qq{
 	CREATE TABLE items_local (item_id integer PRIMARY KEY, genre text NOT NULL,
@@ -120,12 +126,31 @@ is($coordinator->safe_psql('postgres', sprintf($summary, 'm')),
 
 # ---- item vectors to the shards, with the model version ---------------------
 
-# The swap: item vectors computed on the coordinator (fm_item) and written
-# into the foreign partitions through postgres_fdw, each row stamped with
-# fm_model.version.  Run in the transaction of the training, the shards
-# commit one after the other when the coordinator commits, just before it.
-my $materialize = q{
-	UPDATE %s SET (bias, embedding) = (SELECT f.bias, f.embedding FROM fm_item('m',
+# The swap (the README's recipe): item vectors computed on the coordinator
+# (fm_item) are staged on the shards (item_vectors: batched INSERTs), each
+# row stamped with fm_model.version; then one UPDATE ... FROM per shard,
+# which postgres_fdw runs entirely on the shard (a join of two tables of
+# one server; the local join methods are turned off so that the planner
+# does not pull both tables instead).  Run in the transaction of the
+# training, the shards commit one after the other when the coordinator
+# commits, just before it.
+my $stage = q{
+	TRUNCATE item_vectors;
+	INSERT INTO item_vectors
+	SELECT i.item_id, f.bias, f.embedding, m.version
+	  FROM items i, fm_model m,
+	       fm_item('m', ARRAY['item_id', 'genre'], ARRAY[i.item_id::text, i.genre]) f
+	 WHERE m.model = 'm';};
+my $remote_join = q{
+	SET LOCAL enable_hashjoin = off;
+	SET LOCAL enable_mergejoin = off;
+	SET LOCAL enable_nestloop = off;};
+my $apply = q{
+	UPDATE items_s%d i SET (bias, embedding, fm_version) = (s.bias, s.embedding, s.fm_version)
+	  FROM item_vectors_s%d s WHERE s.item_id = i.item_id;};
+sub apply_sql { my @s = @_; return join('', map { sprintf($apply, $_, $_) } @s); }
+my $local_materialize = q{
+	UPDATE items_local SET (bias, embedding) = (SELECT f.bias, f.embedding FROM fm_item('m',
 	               ARRAY['item_id', 'genre'], ARRAY[item_id::text, genre]) f),
 	       fm_version = (SELECT version FROM fm_model WHERE model = 'm')};
 sub swap_sql
@@ -133,9 +158,14 @@ sub swap_sql
 	my ($seed) = @_;
 	return "SET client_min_messages = warning; BEGIN; "
 	  . train_sql('ratings', 'm', k => 8, epochs => 4, features => $features, seed => $seed) . ';'
-	  . sprintf($materialize, 'items') . '; COMMIT;';
+	  . $stage . $remote_join . apply_sql(1, 2) . ' COMMIT;';
 }
-$coordinator->safe_psql('postgres', sprintf($materialize, 'items') . ';' . sprintf($materialize, 'items_local'));
+my $plan = $coordinator->safe_psql('postgres',
+	"BEGIN; $stage $remote_join EXPLAIN (VERBOSE, COSTS OFF) " . apply_sql(1) . ' ROLLBACK;');
+note "swap plan:\n$plan";
+like($plan, qr/Foreign Update\n\s+Remote SQL: UPDATE public\.items r1 SET .* FROM public\.item_vectors r2 WHERE \(\(r1\.item_id = r2\.item_id\)\)/,
+	'the swap\'s UPDATE ... FROM runs on the shard: one remote statement, no row-by-row round trips');
+$coordinator->safe_psql('postgres', "BEGIN; $stage $remote_join" . apply_sql(1, 2) . " COMMIT; $local_materialize");
 for my $shard (@shards)
 {
 	is($shard->safe_psql('postgres', 'SELECT count(*) FROM items WHERE embedding IS NULL OR fm_version IS NULL'),
@@ -201,7 +231,7 @@ my $union_sql = qq{
 	  (SELECT item_id, fm_version, fm_score((SELECT v FROM q), embedding, bias) AS score
 	     FROM items_s2 ORDER BY 3 DESC LIMIT $k)) c
 	 ORDER BY score DESC, item_id LIMIT $k};
-my $plan = $coordinator->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) $union_sql");
+$plan = $coordinator->safe_psql('postgres', "EXPLAIN (VERBOSE, COSTS OFF) $union_sql");
 note "UNION ALL plan:\n$plan";
 my @remote = $plan =~ /Remote SQL: ([^\n]*)/g;
 is(scalar(@remote), 2, 'UNION ALL of one subquery per partition: one remote query per shard');
@@ -285,7 +315,7 @@ my $v1 = $coordinator->safe_psql('postgres', q{SELECT version FROM fm_model WHER
 $coordinator->safe_psql('postgres',
 	"SET client_min_messages = warning; BEGIN; "
 	  . train_sql('ratings', 'm', k => 8, epochs => 4, features => $features, seed => 7) . ';'
-	  . sprintf($materialize, 'items_s1') . '; COMMIT;');
+	  . $stage . $remote_join . apply_sql(1) . ' COMMIT;');
 my $v2 = $coordinator->safe_psql('postgres', q{SELECT version FROM fm_model WHERE model = 'm'});
 cmp_ok($v2, '>', $v1, 'a retraining gives the model a new version');
 my $err = psql_error($coordinator, 'postgres',
@@ -293,12 +323,12 @@ my $err = psql_error($coordinator, 'postgres',
 like($err, qr/^40001: item \d+ has the vectors of version $v1 of model "m", the query vector is of version $v2$/,
 	'shards on two versions: sharded_top fails with 40001 (retry), not a mixed top-10');
 # the other way round: the shards ahead of the coordinator
-$coordinator->safe_psql('postgres', sprintf($materialize, 'items_s2'));
+$coordinator->safe_psql('postgres', 'BEGIN;' . $remote_join . apply_sql(2) . ' COMMIT;');
 $_->safe_psql('postgres', 'UPDATE items SET fm_version = fm_version + 1000') for @shards;
 like(psql_error($coordinator, 'postgres', "SELECT * FROM sharded_top('m', ARRAY['user_id'], ARRAY['17'], $k)"),
 	qr/^40001: item \d+ has the vectors of version ${\($v2 + 1000)}/, 'shards ahead of the coordinator: 40001 too');
 $_->safe_psql('postgres', 'UPDATE items SET fm_version = fm_version - 1000') for @shards;
-$coordinator->safe_psql('postgres', sprintf($materialize, 'items_local'));
+$coordinator->safe_psql('postgres', $local_materialize);
 is(all_answers($coordinator, $function_top), all_answers($coordinator, $local_top),
 	'swap complete: the sharded top-10s equal the local ones for the new model');
 
@@ -352,7 +382,7 @@ diag("$processed sharded top-10 queries (" . ($retried // 'n/a') . " retried) an
 	  . $coordinator->safe_psql('postgres', 'SELECT count(DISTINCT version) FROM answers') . ' versions answered');
 
 # The last version's answers equal the local reference for that model.
-$coordinator->safe_psql('postgres', sprintf($materialize, 'items_local'));
+$coordinator->safe_psql('postgres', $local_materialize);
 is(all_answers($coordinator, $function_top), all_answers($coordinator, $local_top),
 	'after the load: sharded equals local for the last model');
 
