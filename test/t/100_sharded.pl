@@ -250,6 +250,14 @@ like($plan, qr/Merge Append/, 'over the partitioned table: a Merge Append of the
 is(scalar(grep { /ORDER BY public\.fm_score\(\$1::public\.fm_vector, embedding, bias\) DESC NULLS FIRST$/ } @remote), 2,
 	'each partition gets the ORDER BY but no LIMIT (PostgreSQL 15 does not push a LIMIT below an Append)');
 
+# The pitfall: fm_query inside the sort key makes it unshippable (fm_query
+# is STABLE: it reads the model), so every shard sends all its rows.
+$plan = $coordinator->safe_psql('postgres',
+	qq{EXPLAIN (VERBOSE, COSTS OFF) SELECT item_id FROM items_s1
+	    ORDER BY fm_score(fm_query('m', ARRAY['user_id'], ARRAY['17']), embedding, bias) DESC LIMIT $k});
+like($plan, qr/Remote SQL: SELECT item_id, bias, embedding FROM public\.items$/m,
+	'fm_query(...) written inside fm_score: no ORDER BY, no LIMIT shipped (the whole partition is fetched)');
+
 # ---- 100 queries: sharded equals local --------------------------------------
 
 # The top-10 of users 1..100 as item=score bits, one line per user.
@@ -404,6 +412,9 @@ for my $q ([ 'sharded_top', "SELECT * FROM sharded_top('m', ARRAY['user_id'], AR
 	like(psql_error($coordinator, 'postgres', $q->[1]),
 		qr/^08001: could not connect to server "shard2"/, "shard 2 down: $q->[0] fails with 08001 naming it");
 }
+my $on_shard1 = $shards[0]->safe_psql('postgres', 'SELECT min(item_id) FROM items');
+is($coordinator->safe_psql('postgres', "SELECT count(*) FROM items WHERE item_id = $on_shard1"), '1',
+	'shard 2 down: a query pruned to shard 1 by its key is still served');
 $shards[1]->start;
 like($coordinator->safe_psql('postgres', "SELECT count(*) FROM sharded_top('m', ARRAY['user_id'], ARRAY['17'], $k)"),
 	qr/^$k$/, 'shard 2 back: served again');
