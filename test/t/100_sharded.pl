@@ -250,6 +250,24 @@ like($plan, qr/Merge Append/, 'over the partitioned table: a Merge Append of the
 is(scalar(grep { /ORDER BY public\.fm_score\(\$1::public\.fm_vector, embedding, bias\) DESC NULLS FIRST$/ } @remote), 2,
 	'each partition gets the ORDER BY but no LIMIT (PostgreSQL 15 does not push a LIMIT below an Append)');
 
+# What the shard runs for it: fmrec's top-N scan (auto_explain on shard 1,
+# for the sessions postgres_fdw opens from now on).
+$shards[0]->safe_psql('postgres', q{
+	LOAD 'auto_explain';
+	ALTER SYSTEM SET session_preload_libraries = 'auto_explain';
+	ALTER SYSTEM SET auto_explain.log_min_duration = 0;
+	SELECT pg_reload_conf();});
+my $log_offset = -s $shards[0]->logfile;
+$coordinator->safe_psql('postgres', "SELECT * FROM sharded_top('m', ARRAY['user_id'], ARRAY['17'], $k)");
+my $shard_log = PostgreSQL::Test::Utils::slurp_file($shards[0]->logfile, $log_offset);
+like($shard_log, qr/ORDER BY public\.fm_score\([^\n]*\) DESC NULLS FIRST LIMIT ${k}::bigint\n\s*Limit [^\n]*\n\s*->  Custom Scan \(FmTopNScan\) on items /,
+	'on the shard, the remote query runs as fmrec\'s top-N scan');
+$shards[0]->safe_psql('postgres', q{
+	LOAD 'auto_explain';
+	ALTER SYSTEM RESET session_preload_libraries;
+	ALTER SYSTEM RESET auto_explain.log_min_duration;
+	SELECT pg_reload_conf();});
+
 # The pitfall: fm_query inside the sort key makes it unshippable (fm_query
 # is STABLE: it reads the model), so every shard sends all its rows.
 $plan = $coordinator->safe_psql('postgres',
