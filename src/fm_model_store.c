@@ -99,11 +99,11 @@ static void
 write_model_row(const char *schema, const ModelSummary *s, const TrainingSource *src,
 				const FmModel *model)
 {
-	Oid			types[17] = {TEXTOID, TEXTOID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	Oid			types[18] = {TEXTOID, TEXTOID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 		TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID, INT8OID, INT8OID,
-	INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
-	Datum		values[17];
-	char		nulls[17];
+	INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTOID};
+	Datum		values[18];
+	char		nulls[18];
 	Datum	   *columns = palloc(sizeof(Datum) * src->n_columns);
 	bool		isnull;
 	char	   *sql;
@@ -132,13 +132,15 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 	values[15] = Float8GetDatum(finite_or_null(s->validation_rmse, &isnull));
 	nulls[15] = isnull ? 'n' : ' ';
 	values[16] = Float8GetDatum(s->seconds);
+	values[17] = s->history ? CStringGetTextDatum(s->history) : (Datum) 0;
+	nulls[17] = s->history ? ' ' : 'n';
 
 	sql = psprintf("INSERT INTO %s.fm_model (model, method, k, w0, target_min, target_max, source, "
 				   "target, features, params, epochs, rows_used, rows_skipped, n_features, "
-				   "train_rmse, validation_rmse, seconds, trained_at) "
+				   "train_rmse, validation_rmse, seconds, trained_at, history) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11, $12, $13, $14, $15, "
-				   "$16, $17, pg_catalog.clock_timestamp()) ON CONFLICT (model) DO NOTHING", schema);
-	rc = SPI_execute_with_args(sql, 17, types, values, nulls, false, 0);
+				   "$16, $17, pg_catalog.clock_timestamp(), $18::pg_catalog.jsonb) ON CONFLICT (model) DO NOTHING", schema);
+	rc = SPI_execute_with_args(sql, 18, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "fmrec: writing fm_model failed: %s", SPI_result_code_string(rc));
 
