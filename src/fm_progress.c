@@ -100,8 +100,15 @@ static ProgressShared *shared = NULL;
 /* This backend's slot while a training shows in it, else -1. */
 static int	my_slot = -1;
 
-/* The transaction nesting level that began the shown training. */
-static int	my_slot_level = 0;
+/*
+ * The trainings running in this backend, outermost first, by the
+ * transaction nesting level that began each: an abort of level L ends those
+ * begun at L or deeper.  Only the outermost is shown; rows are counted only
+ * while it runs alone (not those an inner training reads).
+ */
+#define MAX_NESTED 16
+static int	n_running = 0;
+static int	running_level[MAX_NESTED];
 
 static bool callbacks_registered = false;
 
@@ -250,6 +257,16 @@ release_slot(void)
 	my_slot = -1;
 }
 
+/* Forgets the trainings begun at nesting level `level` or deeper. */
+static void
+end_running_from(int level)
+{
+	while (n_running > 0 && running_level[Min(n_running, MAX_NESTED) - 1] >= level)
+		n_running--;
+	if (n_running == 0)
+		release_slot();
+}
+
 /*
  * An error, a cancel or a FATAL ends the training without fm_progress_end:
  * the abort of the (sub)transaction that began it, or the backend's exit,
@@ -266,7 +283,7 @@ on_xact_event(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			release_slot();
+			end_running_from(0);
 			break;
 		default:
 			break;
@@ -277,16 +294,15 @@ static void
 on_subxact_event(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid,
 				 void *arg)
 {
-	/* the aborting level is still current: it contains the training if not deeper */
-	if (event == SUBXACT_EVENT_ABORT_SUB && my_slot >= 0 &&
-		GetCurrentTransactionNestLevel() <= my_slot_level)
-		release_slot();
+	/* the aborting level is still current */
+	if (event == SUBXACT_EVENT_ABORT_SUB && n_running > 0)
+		end_running_from(GetCurrentTransactionNestLevel());
 }
 
 static void
 on_backend_exit(int code, Datum arg)
 {
-	release_slot();
+	end_running_from(0);
 }
 
 static void
@@ -313,12 +329,15 @@ fm_progress_begin(const char *model, const char *method, int32 epochs)
 
 	p->context = CurrentMemoryContext;
 	initStringInfo(&p->history);
-	if (my_slot >= 0)			/* a training inside a training: not shown */
+	register_callbacks();
+	/* (past MAX_NESTED the deepest level stands for all deeper ones) */
+	running_level[Min(n_running, MAX_NESTED - 1)] = GetCurrentTransactionNestLevel();
+	n_running++;
+	if (n_running > 1)			/* a training inside a training: not shown */
 		return p;
 	s = get_shared();
 	if (s == NULL || index < 0 || index >= s->n_slots)
 		return p;
-	register_callbacks();
 
 	strlcpy(model_cut, model, pg_mbcliplen(model, strlen(model), sizeof(model_cut) - 1) + 1);
 	strlcpy(method_cut, method, sizeof(method_cut));
@@ -343,7 +362,6 @@ fm_progress_begin(const char *model, const char *method, int32 epochs)
 	END_SLOT_WRITE(slot);
 
 	my_slot = index;
-	my_slot_level = GetCurrentTransactionNestLevel();
 	p->shown = true;
 	return p;
 }
@@ -368,7 +386,7 @@ fm_progress_rows(int64 rows)
 {
 	volatile ProgressSlot *slot = my_slot_ptr();
 
-	if (slot == NULL)
+	if (slot == NULL || n_running > 1)
 		return;
 	BEGIN_SLOT_WRITE(slot);
 	slot->rows_read += rows;
@@ -449,7 +467,9 @@ fm_progress_history(const FmProgress *p)
 void
 fm_progress_end(FmProgress *p)
 {
-	if (p->shown)
+	if (n_running > 0)
+		n_running--;
+	if (p->shown || n_running == 0)
 		release_slot();
 	p->shown = false;
 }
