@@ -109,6 +109,9 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 	char	   *sql;
 	int			rc;
 
+	/* fm_model.history is 0.3.0's: absent until ALTER EXTENSION fmrec UPDATE */
+	bool		with_history = get_attnum(fmrec_table_oid("fm_model"), "history") != InvalidAttrNumber;
+
 	memset(nulls, ' ', sizeof(nulls));
 	for (int c = 0; c < src->n_columns; c++)
 		columns[c] = CStringGetTextDatum(src->columns[c].name);
@@ -137,10 +140,11 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 
 	sql = psprintf("INSERT INTO %s.fm_model (model, method, k, w0, target_min, target_max, source, "
 				   "target, features, params, epochs, rows_used, rows_skipped, n_features, "
-				   "train_rmse, validation_rmse, seconds, trained_at, history) "
+				   "train_rmse, validation_rmse, seconds, trained_at%s) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11, $12, $13, $14, $15, "
-				   "$16, $17, pg_catalog.clock_timestamp(), $18::pg_catalog.jsonb) ON CONFLICT (model) DO NOTHING", schema);
-	rc = SPI_execute_with_args(sql, 18, types, values, nulls, false, 0);
+				   "$16, $17, pg_catalog.clock_timestamp()%s) ON CONFLICT (model) DO NOTHING", schema,
+				   with_history ? ", history" : "", with_history ? ", $18::pg_catalog.jsonb" : "");
+	rc = SPI_execute_with_args(sql, with_history ? 18 : 17, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "fmrec: writing fm_model failed: %s", SPI_result_code_string(rc));
 
