@@ -34,6 +34,7 @@ SELECT m.model, m.method, m.epochs, jsonb_typeof(m.history) AS type, jsonb_array
                                      jsonb_typeof(e.value->'train_loss'), jsonb_typeof(e.value->'validation_ndcg')), ';') AS measured,
        bool_and((e.value->>'seconds')::float8 >= 0) AS seconds_ok
   FROM fm_model m, jsonb_array_elements(m.history) WITH ORDINALITY e
+ WHERE m.model LIKE 'pr\_%'
  GROUP BY m.model, m.method, m.epochs ORDER BY m.model;
 
 -- the last entry is the epoch the model kept (exact: the numbers round-trip;
