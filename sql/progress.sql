@@ -4,7 +4,13 @@
 -- sessions watching a running training: test/t/100_progress.pl.
 SET client_min_messages = warning;	-- per-epoch NOTICEs carry timings
 \i sql/include/try.sql
-SELECT count(*) AS progress_rows FROM fm_training_progress;	-- loads fmrec
+SELECT fm_dims('[1]') AS loaded;	-- loads fmrec (its settings)
+-- The view needs shared memory: on PostgreSQL 15 and 16 only with
+-- shared_preload_libraries = 'fmrec' (progress_1.out: without, where the
+-- view is empty and warns, and its part of the test is skipped).
+SELECT current_setting('server_version_num')::int >= 170000
+       OR 'fmrec' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ','))
+       AS progress_available \gset
 
 -- 60 users x 200 items, every cell: 12,000 rows, more than one fetch batch
 CREATE TABLE pr_ratings AS
@@ -51,6 +57,7 @@ SELECT pg_temp.try($$SELECT fm_train_from_table('pr_ratings', 'rating', ARRAY['u
 SELECT jsonb_array_length(history) AS entries FROM fm_model WHERE model = 'pr_sgd';
 
 -- ---- the training's own row, seen from its source query ----
+\if :progress_available
 CREATE FUNCTION pr_seen() RETURNS boolean LANGUAGE sql VOLATILE AS $$
 	SELECT set_config('pr.seen', coalesce((
 	       SELECT concat_ws(' | ', phase, model, method, epoch || '/' || epochs, 'rows ' || rows_read,
@@ -112,6 +119,13 @@ SELECT current_setting('pr.seen') AS seen_with_pg_read_all_stats;
 SET ROLE regress_progress_reader;
 SELECT count(*) AS readable FROM fm_training_progress;
 RESET ROLE;
+DROP VIEW pr_watched, pr_failing, pr_nested, pr_watched_by_reader;
+DROP FUNCTION pr_seen(), pr_inner(), pr_seen_as_reader();
+DROP ROLE regress_progress_reader;
+\else
+SELECT count(*) AS progress_rows FROM fm_training_progress;
+CREATE TABLE pr_small AS SELECT * FROM pr_ratings WHERE user_id <= 5;
+\endif
 
 -- ---- fmrec.training_notices: how many NOTICEs (shown by SQLSTATE only: they carry timings) ----
 SHOW fmrec.training_notices;
@@ -131,8 +145,5 @@ SET client_min_messages = warning;
 SELECT pg_temp.try($$SET fmrec.training_notices = 'loud'$$);
 RESET fmrec.training_notices;
 
-DROP VIEW pr_watched, pr_failing, pr_nested, pr_watched_by_reader;
-DROP FUNCTION pr_seen(), pr_inner(), pr_seen_as_reader();
-DROP ROLE regress_progress_reader;
 DROP TABLE pr_ratings, pr_items, pr_small;
 SELECT count(fm_drop_model(model)) AS dropped FROM fm_model WHERE model LIKE 'pr\_%';
