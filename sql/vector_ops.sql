@@ -58,7 +58,7 @@ DROP TABLE wide_items;
 
 -- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
 -- those that read or write tables or hold state: the trainer, the evaluations,
--- fm_query, fm_topk, its cache and its version rows (trigger and marker), and
+-- the serving functions (fm_predict, fm_query, fm_item), fm_topk, its cache and its version rows (trigger and marker), and
 -- the index access method handler
 SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
@@ -67,7 +67,7 @@ SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
    AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
    AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
    AND p.proname NOT LIKE '%finalfn'
- ORDER BY 1;
+ ORDER BY 1, 2, 3, 4;	-- (overloads: ties broken, whatever the catalog's order)
 
 -- btree and hash operator classes: DISTINCT, GROUP BY, UNION, ORDER BY,
 -- unique and hash indexes; -0 equals +0 and hashes alike; vectors of other

@@ -63,12 +63,16 @@ my %queries = (
 		SELECT string_agg(item_id, ',' ORDER BY s DESC, item_id COLLATE "C") FROM (
 		  SELECT item_id, fm_score(fm_query('m', ARRAY['user_id'], ARRAY['5']), embedding, bias) AS s
 		    FROM items ORDER BY s DESC, item_id COLLATE "C" LIMIT 10) t},
+	# (a restored database must not hand out versions again: item rows
+	# stamped with a version would match a different training)
+	version_seq => q{SELECT last_value FROM fm_model_version_seq},
 	config => q{
 		SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
 		  FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'fmrec'});
 
 my %before = map { $_ => $node->safe_psql('src', $queries{$_}) } keys %queries;
-is($before{config}, '{fm_feature,fm_model}', 'fm_model and fm_feature are extension config tables');
+is($before{config}, '{fm_feature,fm_model,fm_model_version_seq}',
+	'fm_model, fm_feature and the version sequence are extension config relations');
 is($before{typmod}, 'fm_vector(8)', 'items.embedding is fm_vector(8)');
 
 my $tempdir = PostgreSQL::Test::Utils::tempdir();
