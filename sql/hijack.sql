@@ -199,6 +199,9 @@ TRUNCATE h_users;
 SELECT count(*) FROM fm_topk(fm_query('h_model', ARRAY['gender'], ARRAY['F']), 'h_movies', 3);
 SELECT count(*) OPERATOR(pg_catalog.>) 0 AS cached FROM fm_topk_cache();
 SELECT fm_topk_cache_reset();
+SET LOCAL client_min_messages = error;	-- PostgreSQL 15/16 without shared_preload_libraries warn
+SELECT count(*) OPERATOR(pg_catalog.>=) 0 AS progress_readable FROM fm_training_progress;
+SET LOCAL client_min_messages = warning;
 SELECT fm_topk_untrack('h_movies');
 SELECT _fm_topk_version_mark('h_movies', false);
 SELECT count(*) AS top_1 FROM (SELECT movie_id FROM h_movies

@@ -67,7 +67,7 @@ SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
    AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
    AND (p.provolatile <> 'i' OR NOT p.proisstrict OR p.proparallel <> 's')
    AND p.proname NOT LIKE '%finalfn'
- ORDER BY 1;
+ ORDER BY 1, 2, 3, 4;	-- (overloads: ties broken, whatever the catalog's order)
 
 -- btree and hash operator classes: DISTINCT, GROUP BY, UNION, ORDER BY,
 -- unique and hash indexes; -0 equals +0 and hashes alike; vectors of other
@@ -102,8 +102,8 @@ SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS undocumented
   FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'fmrec'
  WHERE d.deptype = 'e'
    AND obj_description(d.objid, d.classid::regclass::name) IS NULL
-   -- array types and the row types of tables (members from PostgreSQL 17 on)
+   -- array types and the row types of tables and views (members from PostgreSQL 17 on)
    AND NOT EXISTS (SELECT 1 FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
                     WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
-                      AND (t.typelem <> 0 OR c.relkind IN ('r', 'S')))
+                      AND (t.typelem <> 0 OR c.relkind IN ('r', 'S', 'v')))
  ORDER BY 1;

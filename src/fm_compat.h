@@ -54,6 +54,34 @@ typedef RelFileNode RelFileLocator;
 #endif
 
 /*
+ * 17 replaced BackendId (1-based, storage/backendid.h) by ProcNumber
+ * (0-based, storage/procnumber.h): FM_MY_PROC_INDEX() is this backend's
+ * index among the MaxBackends regular backends, 0-based on every version.
+ */
+#if PG_VERSION_NUM >= 170000
+#include "storage/procnumber.h"
+#define FM_MY_PROC_INDEX()			((int) MyProcNumber)
+#else
+#include "storage/backendid.h"
+#define FM_MY_PROC_INDEX()			((int) MyBackendId - 1)
+#endif
+
+/*
+ * 17 added the DSM registry, GetNamedDSMSegment(); 19 gave it and its
+ * initialisation callback an argument (passed as NULL).  Define the callback
+ * as `static void f(FM_DSM_INIT_CALLBACK_ARGS)`; it sees the segment as ptr.
+ */
+#if PG_VERSION_NUM >= 190000
+#define FM_DSM_INIT_CALLBACK_ARGS	void *ptr, void *arg
+#define FM_GET_NAMED_DSM_SEGMENT(name, size, init_callback, found) \
+	GetNamedDSMSegment(name, size, init_callback, found, NULL)
+#elif PG_VERSION_NUM >= 170000
+#define FM_DSM_INIT_CALLBACK_ARGS	void *ptr
+#define FM_GET_NAMED_DSM_SEGMENT(name, size, init_callback, found) \
+	GetNamedDSMSegment(name, size, init_callback, found)
+#endif
+
+/*
  * 18 gave vacuum_delay_point() an is_analyze argument (false from an
  * index's vacuum).  (Needs commands/vacuum.h.)
  */

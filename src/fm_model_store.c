@@ -99,11 +99,11 @@ static void
 write_model_row(const char *schema, const ModelSummary *s, const TrainingSource *src,
 				const FmModel *model)
 {
-	Oid			types[18] = {TEXTOID, TEXTOID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	Oid			types[19] = {TEXTOID, TEXTOID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 		TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID, INT8OID, INT8OID,
-	INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTARRAYOID};
-	Datum		values[18];
-	char		nulls[18];
+	INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTARRAYOID, TEXTOID};
+	Datum		values[19];
+	char		nulls[19];
 	Datum	   *columns = palloc(sizeof(Datum) * src->n_columns);
 	Datum	   *kinds = palloc(sizeof(Datum) * src->n_columns);
 	bool		isnull;
@@ -137,16 +137,22 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 	nulls[15] = isnull ? 'n' : ' ';
 	values[16] = Float8GetDatum(s->seconds);
 	values[17] = PointerGetDatum(construct_array(kinds, src->n_columns, TEXTOID, -1, false, TYPALIGN_INT));
+	values[18] = s->history ? CStringGetTextDatum(s->history) : (Datum) 0;
+	nulls[18] = s->history ? ' ' : 'n';
 
-	/* (before ALTER EXTENSION UPDATE fm_model has no feature_kinds: all categorical then) */
+	/*
+	 * (before ALTER EXTENSION UPDATE fm_model has none of 0.3.0's columns,
+	 * feature_kinds and history: all categorical then, and no curve kept)
+	 */
 	kinds_written = fmrec_model_has_column("feature_kinds");
 	sql = psprintf("INSERT INTO %s.fm_model (model, method, k, w0, target_min, target_max, source, "
 				   "target, features, params, epochs, rows_used, rows_skipped, n_features, "
 				   "train_rmse, validation_rmse, seconds, trained_at%s) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11, $12, $13, $14, $15, "
 				   "$16, $17, pg_catalog.clock_timestamp()%s) ON CONFLICT (model) DO NOTHING", schema,
-				   kinds_written ? ", feature_kinds" : "", kinds_written ? ", $18" : "");
-	rc = SPI_execute_with_args(sql, kinds_written ? 18 : 17, types, values, nulls, false, 0);
+				   kinds_written ? ", feature_kinds, history" : "",
+				   kinds_written ? ", $18, $19::pg_catalog.jsonb" : "");
+	rc = SPI_execute_with_args(sql, kinds_written ? 19 : 17, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "fmrec: writing fm_model failed: %s", SPI_result_code_string(rc));
 

@@ -26,6 +26,7 @@ typedef struct ModelSummary
 	double		train_rmse;
 	double		validation_rmse;
 	double		seconds;
+	const char *history;		/* fm_model.history: JSON array of the epochs, or NULL */
 } ModelSummary;
 
 /*

@@ -28,6 +28,7 @@
 #include "fm_catalog.h"
 #include "fm_memory.h"
 #include "fm_model_store.h"
+#include "fm_progress.h"
 #include "fm_train_implicit.h"
 #include "fm_train_source.h"
 
@@ -344,6 +345,7 @@ typedef struct ProgressState
 {
 	FmMethod	method;
 	int32		epochs;
+	FmProgress *progress;		/* the view fm_training_progress, the history */
 } ProgressState;
 
 /* ALS and MCMC sweep every parameter once per "iteration"; SGD and Adam pass over rows in "epochs". */
@@ -359,14 +361,18 @@ notice_epoch(const FmEpochReport *r, void *arg)
 	ProgressState *state = (ProgressState *) arg;
 	const char *unit = progress_unit(state->method);
 
-	if (isnan(r->valid_rmse))
-		ereport(NOTICE,
-				(errmsg("%s %d/%d: train RMSE %.4f (%.2f s)", unit, r->epoch, state->epochs,
-						r->train_rmse, r->seconds)));
-	else
-		ereport(NOTICE,
-				(errmsg("%s %d/%d: train RMSE %.4f, validation RMSE %.4f (%.2f s)", unit, r->epoch,
-						state->epochs, r->train_rmse, r->valid_rmse, r->seconds)));
+	fm_progress_epoch(state->progress, r);
+	if (fm_progress_notice_epochs())
+	{
+		if (isnan(r->valid_rmse))
+			ereport(NOTICE,
+					(errmsg("%s %d/%d: train RMSE %.4f (%.2f s)", unit, r->epoch, state->epochs,
+							r->train_rmse, r->seconds)));
+		else
+			ereport(NOTICE,
+					(errmsg("%s %d/%d: train RMSE %.4f, validation RMSE %.4f (%.2f s)", unit, r->epoch,
+							state->epochs, r->train_rmse, r->valid_rmse, r->seconds)));
+	}
 	CHECK_FOR_INTERRUPTS();
 	return true;
 }
@@ -545,6 +551,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 		MemoryContextDelete(train_context);
 		PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, n_features, ndcg));
 	}
+	progress.progress = fm_progress_begin(model_name, fm_method_name(params.method), params.epochs);
 	read_source_deterministically(&src, &budget);
 	if (arg_is_null(fcinfo, ARG_VALIDATION))
 		fm_dataset_split(&src.data, validation_fraction, params.seed, &train, &valid, &alloc);
@@ -564,11 +571,12 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	hooks.epoch_done = notice_epoch;
 	hooks.tick = check_interrupts;
 	hooks.arg = &progress;
+	fm_progress_phase(progress.progress, FM_PHASE_TRAINING);
 	train_start = GetCurrentTimestamp();
 	fm_train(&train, &valid, &params, &model, &hooks, &alloc, &result);
 	train_seconds = seconds_since(train_start);
 
-	if (params.method == FM_METHOD_MCMC && !isnan(result.valid_rmse))
+	if (params.method == FM_METHOD_MCMC && !isnan(result.valid_rmse) && fm_progress_notice_summary())
 		ereport(NOTICE,
 				(errmsg("validation RMSE of the averaged MCMC predictions %.4f, of the stored model %.4f",
 						result.valid_rmse, result.valid_rmse_mean_model),
@@ -582,18 +590,22 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	summary.rows_skipped = src.rows_skipped_null + src.rows_skipped_not_finite;
 	summary.train_rmse = result.train_rmse;
 	summary.validation_rmse = result.valid_rmse;
+	summary.history = fm_progress_history(progress.progress);
 	summary.seconds = seconds_since(start);
+	fm_progress_phase(progress.progress, FM_PHASE_WRITING);
 	write_start = GetCurrentTimestamp();
 	fm_store_write(&summary, &src, &model);
 	summary.seconds = seconds_since(start);
+	fm_progress_end(progress.progress);
 
 	/* where the time and memory went: what a benchmark or a DBA wants to know */
-	ereport(NOTICE,
-			(errmsg("model \"%s\": read %lld rows in %.2f s (%.3f s of it canonical order), "
-					"trained %d %ss in %.2f s, wrote %d features in %.2f s; training memory %.1f MB",
-					model_name, (long long) (src.data.n_rows + summary.rows_skipped), src.read_seconds,
-					src.canonical_seconds, result.epochs_run, progress_unit(params.method), train_seconds, model.n_features,
-					seconds_since(write_start), budget.peak / 1048576.0)));
+	if (fm_progress_notice_summary())
+		ereport(NOTICE,
+				(errmsg("model \"%s\": read %lld rows in %.2f s (%.3f s of it canonical order), "
+						"trained %d %ss in %.2f s, wrote %d features in %.2f s; training memory %.1f MB",
+						model_name, (long long) (src.data.n_rows + summary.rows_skipped), src.read_seconds,
+						src.canonical_seconds, result.epochs_run, progress_unit(params.method), train_seconds, model.n_features,
+						seconds_since(write_start), budget.peak / 1048576.0)));
 	MemoryContextDelete(train_context);
 	PG_RETURN_DATUM(summary_tuple(fcinfo, &summary, params.k, src.data.n_features, NAN));
 }

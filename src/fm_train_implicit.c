@@ -24,6 +24,7 @@
 #include "core/ials.h"
 #include "core/implicit.h"
 #include "core/model.h"
+#include "fm_progress.h"
 #include "fm_train_implicit.h"
 
 static const char *
@@ -120,6 +121,7 @@ build_spec(const TrainingSource *src, const FmTrainParams *params, const Implici
 typedef struct Progress
 {
 	int32		epochs;
+	FmProgress *progress;		/* the view fm_training_progress, the history */
 } Progress;
 
 static bool
@@ -127,14 +129,18 @@ notice_epoch(const FmEpochReport *r, void *arg)
 {
 	Progress   *p = (Progress *) arg;
 
-	if (isnan(r->valid_ndcg))
-		ereport(NOTICE,
-				(errmsg("epoch %d/%d: loss %.6g (%.2f s)", r->epoch, p->epochs, r->train_loss,
-						r->seconds)));
-	else
-		ereport(NOTICE,
-				(errmsg("epoch %d/%d: loss %.6g, validation NDCG@10 %.4f (%.2f s)", r->epoch,
-						p->epochs, r->train_loss, r->valid_ndcg, r->seconds)));
+	fm_progress_epoch(p->progress, r);
+	if (fm_progress_notice_epochs())
+	{
+		if (isnan(r->valid_ndcg))
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: loss %.6g (%.2f s)", r->epoch, p->epochs, r->train_loss,
+							r->seconds)));
+		else
+			ereport(NOTICE,
+					(errmsg("epoch %d/%d: loss %.6g, validation NDCG@10 %.4f (%.2f s)", r->epoch,
+							p->epochs, r->train_loss, r->valid_ndcg, r->seconds)));
+	}
 	CHECK_FOR_INTERRUPTS();
 	return true;
 }
@@ -221,6 +227,7 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	Progress	progress;
 	double		train_seconds;
 
+	progress.progress = fm_progress_begin(summary->model, summary->method, params->epochs);
 	fm_source_read(src, budget);
 	fm_source_read_catalogue(src, budget, &catalogue);
 	CHECK_FOR_INTERRUPTS();
@@ -240,6 +247,7 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	hooks.epoch_done = notice_epoch;
 	hooks.tick = check_interrupts;
 	hooks.arg = &progress;
+	fm_progress_phase(progress.progress, FM_PHASE_TRAINING);
 	train_start = GetCurrentTimestamp();
 	if (params->method == FM_METHOD_BPR)
 		fm_train_bpr(&data, params, &model, &hooks, &alloc, &result);
@@ -253,16 +261,20 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	summary->rows_skipped = src->rows_skipped_null + src->rows_skipped_not_finite;
 	summary->train_rmse = NAN;
 	summary->validation_rmse = NAN;
+	summary->history = fm_progress_history(progress.progress);
 	summary->seconds = seconds_since(start);
+	fm_progress_phase(progress.progress, FM_PHASE_WRITING);
 	fm_store_write(summary, src, &model);
 	summary->seconds = seconds_since(start);
-	ereport(NOTICE,
-			(errmsg("model \"%s\": read %lld rows and %lld items in %.2f s, %d contexts and %lld "
-					"positive pairs (%lld held out); trained %d epochs in %.2f s; training memory %.1f MB",
-					summary->model, (long long) (src->data.n_rows + summary->rows_skipped),
-					(long long) catalogue.n_rows, src->read_seconds + src->catalogue_read_seconds,
-					data.contexts.n, (long long) data.n_pairs, (long long) data.n_valid,
-					result.epochs_run, train_seconds, budget->used / 1048576.0)));
+	fm_progress_end(progress.progress);
+	if (fm_progress_notice_summary())
+		ereport(NOTICE,
+				(errmsg("model \"%s\": read %lld rows and %lld items in %.2f s, %d contexts and %lld "
+						"positive pairs (%lld held out); trained %d epochs in %.2f s; training memory %.1f MB",
+						summary->model, (long long) (src->data.n_rows + summary->rows_skipped),
+						(long long) catalogue.n_rows, src->read_seconds + src->catalogue_read_seconds,
+						data.contexts.n, (long long) data.n_pairs, (long long) data.n_valid,
+						result.epochs_run, train_seconds, budget->used / 1048576.0)));
 	*n_features = src->data.n_features;
 	return result.valid_ndcg;
 }

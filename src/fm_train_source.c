@@ -22,6 +22,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "fm_progress.h"
 #include "fm_train_source.h"
 
 #define FETCH_BATCH 10000
@@ -555,6 +556,7 @@ read_rows(Builder *b, Oid relid)
 		old = MemoryContextSwitchTo(batch_context);
 		for (uint64 i = 0; i < SPI_processed; i++)
 			add_row(b, b->src, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		fm_progress_rows((int64) SPI_processed);	/* fm_training_progress.rows_read */
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_context);
 		SPI_freetuptable(SPI_tuptable);

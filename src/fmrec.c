@@ -9,6 +9,7 @@
 #include "utils/guc.h"
 
 #include "fm_memory.h"
+#include "fm_progress.h"
 #include "fm_ivf.h"			/* serving settings (issue #6) */
 #include "fm_topk.h"			/* serving settings (issue #6) */
 #include "fm_topn.h"
@@ -34,5 +35,6 @@ _PG_init(void)
 	fm_topk_define_settings();	/* serving settings (issue #6) */
 	fm_ivf_define_settings();	/* serving settings (issue #6) */
 	fm_topn_init();				/* the ORDER BY fm_score(...) LIMIT k scan */
+	fm_progress_init();			/* fmrec.training_notices; the progress view's shared memory */
 	MarkGUCPrefixReserved("fmrec");
 }

@@ -91,7 +91,10 @@ free_port() {
 # start_cluster [extra postgresql.conf lines...]
 # Sets PGHOST, PGPORT, PGUSER, PGDATABASE and FMREC_CLUSTER_DIR; registers
 # stop_cluster on EXIT unless the caller has an EXIT trap (which must then
-# call stop_cluster itself).
+# call stop_cluster itself).  The cluster preloads fmrec when it is
+# installed (shared_preload_libraries = 'fmrec': the view
+# fm_training_progress needs it on PostgreSQL 15 and 16), unless
+# FMREC_PRELOAD=0; an extra shared_preload_libraries line replaces it.
 start_cluster() {
 	FMREC_CLUSTER_DIR=$(mktemp -d /tmp/fmrec-cluster.XXXXXX)
 	chown "$(cluster_user)" "$FMREC_CLUSTER_DIR" 2>/dev/null || true
@@ -110,6 +113,9 @@ start_cluster() {
 		echo "unix_socket_directories = '$FMREC_CLUSTER_DIR'"
 		echo "fsync = off"
 		echo "max_worker_processes = 16"
+		if [ "${FMREC_PRELOAD:-1}" != 0 ] && [ -f "$("$PG_CONFIG" --pkglibdir)/fmrec.so" ]; then
+			echo "shared_preload_libraries = 'fmrec'"
+		fi
 		local line
 		for line in "$@"; do echo "$line"; done
 	} >>"$FMREC_CLUSTER_DIR/data/postgresql.conf"

@@ -18,14 +18,17 @@ our @EXPORT = qw(fmrec_node make_ratings train_sql model_state psql_error
 #   init => { ... }  passed to init (allows_streaming => 1, ...)
 #   conf => [ lines ] appended to postgresql.conf
 #   no_extension => 1  do not CREATE EXTENSION
+#   preload => 0  no shared_preload_libraries = 'fmrec' (which the view
+#                 fm_training_progress needs on PostgreSQL 15 and 16)
 sub fmrec_node
 {
 	my ($name, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(%{ $opts{init} // {} });
 	# The 2-core machine is shared: keep the servers small and quiet.
+	my @preload = ($opts{preload} // 1) ? ("shared_preload_libraries = 'fmrec'") : ();
 	$node->append_conf('postgresql.conf',
-		join("\n", 'max_parallel_workers_per_gather = 0', @{ $opts{conf} // [] }));
+		join("\n", 'max_parallel_workers_per_gather = 0', @preload, @{ $opts{conf} // [] }));
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION fmrec')
 	  unless $opts{no_extension};
