@@ -1,7 +1,7 @@
 -- Training you can watch: fm_model.history, fmrec.training_notices, and the
 -- view fm_training_progress as the training's own backend sees it (a
 -- function in the source query reads it while the rows are read).  Other
--- sessions watching a running training: test/t/100_progress.pl.
+-- sessions watching a running training: test/t/110_progress.pl.
 SET client_min_messages = warning;	-- per-epoch NOTICEs carry timings
 \i sql/include/try.sql
 SELECT fm_dims('[1]') AS loaded;	-- loads fmrec (its settings)
