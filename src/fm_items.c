@@ -404,6 +404,7 @@ fm_items_refresh(const char *model)
 	const char *nsp = fmrec_schema_quoted();
 	Oid			model_type = TEXTOID;
 	Datum		model_arg = CStringGetTextDatum(model);
+	Datum		view_name;
 	int			n;
 	Oid		   *relids;
 	char	  **bias;
@@ -412,6 +413,16 @@ fm_items_refresh(const char *model)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* the library serves an extension not yet updated to 0.3.0 too */
+	view_name = CStringGetTextDatum(psprintf("%s.fm_item_tables", nsp));
+	if (SPI_execute_with_args("SELECT 1 WHERE pg_catalog.to_regclass($1) IS NOT NULL",
+							  1, &model_type, &view_name, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "looking up fm_item_tables failed");
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return;
+	}
 	if (SPI_execute_with_args(psprintf("SELECT t.item_table::pg_catalog.oid, t.bias_column, t.embedding_column, "
 									   "t.version_column FROM %s.fm_item_tables t "
 									   "WHERE t.model OPERATOR(pg_catalog.=) $1 ORDER BY 1", nsp),

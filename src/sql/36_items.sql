@@ -233,13 +233,13 @@ BEGIN
 		IF kind NOT IN ('r', 'p') THEN
 			RAISE EXCEPTION USING ERRCODE = 'wrong_object_type',
 				MESSAGE = pg_catalog.format('cannot register "%s" with model "%s": only tables can be registered', item_table, model),
-				HINT = 'Use register => false to fill the columns once (a later training will not refresh them).';
+				HINT = 'Use register => false to fill the columns without registering: later trainings will not refresh them.';
 		END IF;
 		IF NOT pg_catalog.has_table_privilege(item_table, 'TRIGGER') THEN
 			RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
 				MESSAGE = pg_catalog.format('permission denied to register "%s" with model "%s"', item_table, model),
 				DETAIL = 'Registering creates a trigger on the table, which needs the TRIGGER privilege.',
-				HINT = 'Use register => false to fill the columns once (a later training will not refresh them), or have the table''s owner register it.';
+				HINT = 'Use register => false to fill the columns without registering: later trainings will not refresh them, or have the table''s owner register it.';
 		END IF;
 	ELSIF key_column IS NOT NULL THEN
 		PERFORM @extschema@._fm_columns_must_exist(item_table, ARRAY[key_column]);
