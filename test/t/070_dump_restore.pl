@@ -121,7 +121,13 @@ is( $node->safe_psql(
 	"6000\n$before{predict}",
 	'retraining in the restored database gives the same model (same rows in the same order, same seed)');
 
-# ... and refreshes the restored registration in the same transaction
+# ... and refreshes the restored registration in the same transaction,
+# saying so in one NOTICE
+my ($stdout, $stderr);
+$node->psql('dst_custom', train_sql('ratings', 'm', k => 8, epochs => 4),
+	stdout => \$stdout, stderr => \$stderr, on_error_die => 1);
+like($stderr, qr/NOTICE:  model "m": refreshed 120 rows of item table public\.items\n/,
+	'the training names the item table it refreshed');
 is( $node->safe_psql(
 		'dst_custom', q{
 		SELECT count(*) FILTER (WHERE i.v = fm_model_version('m')) || '/'
