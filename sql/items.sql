@@ -123,6 +123,22 @@ SELECT model FROM fm_train_from_table('it_rated', 'rating', ARRAY['user_id', 'ge
                                       'it', k => 4, epochs => 3, seed => 4);
 SELECT item_table, pg_temp.differing('it', 'it_films') AS differing FROM fm_item_tables WHERE model = 'it';
 
+-- a partitioned table: one registration (the partitions' clones of the
+-- trigger are not listed), refreshed, and rows inserted through the parent
+CREATE TABLE it_parts (movie_id int, genres text[], bias real, embedding fm_vector) PARTITION BY RANGE (movie_id);
+CREATE TABLE it_parts_1 PARTITION OF it_parts FOR VALUES FROM (1) TO (11);
+CREATE TABLE it_parts_2 PARTITION OF it_parts FOR VALUES FROM (11) TO (100);
+INSERT INTO it_parts SELECT movie_id, genres FROM it_films WHERE movie_id <= 15;
+SELECT fm_materialize_items('it', 'it_parts') AS materialized;
+INSERT INTO it_parts SELECT movie_id, genres FROM it_films WHERE movie_id > 15;
+SELECT model, item_table, key_column FROM fm_item_tables WHERE item_table::text LIKE 'it_parts%';
+SELECT model FROM fm_train_from_table('it_rated', 'rating', ARRAY['user_id', 'gender', 'movie_id', 'genres'],
+                                      'it', k => 4, epochs => 3, seed => 8);
+SELECT count(*) AS rows, pg_temp.differing('it', 'it_parts') AS differing FROM it_parts;
+SELECT fm_unregister_items('it', 'it_parts') AS unregistered;
+SELECT count(*) AS clones_left FROM pg_trigger WHERE tgrelid IN ('it_parts_1'::regclass, 'it_parts_2'::regclass);
+DROP TABLE it_parts;
+
 -- errors
 -- only tables can be registered
 CREATE VIEW it_movie_view AS SELECT * FROM it_films;

@@ -38,7 +38,9 @@ SELECT a[1] AS model,
   FROM pg_catalog.pg_trigger t
  CROSS JOIN LATERAL (SELECT @extschema@._fm_trigger_args(t.tgargs) AS a) args
  WHERE t.tgfoid OPERATOR(pg_catalog.=) '@extschema@.fm_items_trigger()'::pg_catalog.regprocedure
-   AND t.tgnargs OPERATOR(pg_catalog.=) 5;
+   AND t.tgnargs OPERATOR(pg_catalog.=) 5
+   -- a partitioned table's trigger, not its clones on the partitions
+   AND t.tgparentid OPERATOR(pg_catalog.=) 0;
 COMMENT ON VIEW fm_item_tables IS
 	'item tables registered with a model by fm_materialize_items(): every training of the model refreshes them';
 GRANT SELECT ON fm_item_tables TO PUBLIC;
@@ -174,7 +176,7 @@ BEGIN
 		SELECT t.tgrelid::pg_catalog.regclass AS rel, t.tgname
 		  FROM pg_catalog.pg_trigger t
 		 WHERE t.tgfoid OPERATOR(pg_catalog.=) '@extschema@.fm_items_trigger()'::pg_catalog.regprocedure
-		   AND t.tgnargs OPERATOR(pg_catalog.=) 5
+		   AND t.tgnargs OPERATOR(pg_catalog.=) 5 AND t.tgparentid OPERATOR(pg_catalog.=) 0
 		   AND (@extschema@._fm_trigger_args(t.tgargs))[1] OPERATOR(pg_catalog.=) fm_unregister_items.model
 		   AND (fm_unregister_items.item_table IS NULL
 		        OR t.tgrelid OPERATOR(pg_catalog.=) fm_unregister_items.item_table)
