@@ -179,6 +179,10 @@ SELECT pg_temp.try($$SELECT fm_train_from_table('it_rated', 'rating', ARRAY['use
                                                'it', k => 4, epochs => 3, seed => 6)$$) AS lost_column;
 SELECT fm_model_version('it') = :v_before AS model_kept;
 SELECT pg_temp.try($$INSERT INTO it_lossy VALUES (1, ARRAY['g1'])$$) AS insert_lost_column;
+ALTER TABLE it_lossy ADD COLUMN v bigint;
+ALTER TABLE it_lossy RENAME COLUMN movie_id TO id;
+SELECT pg_temp.try($$SELECT fm_train_from_table('it_rated', 'rating', ARRAY['user_id', 'gender', 'movie_id', 'genres'],
+                                               'it', k => 4, epochs => 3, seed => 6)$$) AS lost_key_column;
 SELECT fm_unregister_items('it', 'it_lossy') AS unregistered;
 
 -- a model deleted behind fmrec's back: inserts say so

@@ -410,6 +410,7 @@ fm_items_refresh(const char *model)
 	char	  **bias;
 	char	  **embedding;
 	char	  **version;
+	char	  **key;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -424,7 +425,7 @@ fm_items_refresh(const char *model)
 		return;
 	}
 	if (SPI_execute_with_args(psprintf("SELECT t.item_table::pg_catalog.oid, t.bias_column, t.embedding_column, "
-									   "t.version_column FROM %s.fm_item_tables t "
+									   "t.version_column, t.key_column FROM %s.fm_item_tables t "
 									   "WHERE t.model OPERATOR(pg_catalog.=) $1 ORDER BY 1", nsp),
 							  1, &model_type, &model_arg, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading fm_item_tables failed");
@@ -433,6 +434,7 @@ fm_items_refresh(const char *model)
 	bias = palloc(sizeof(char *) * Max(n, 1));
 	embedding = palloc(sizeof(char *) * Max(n, 1));
 	version = palloc(sizeof(char *) * Max(n, 1));
+	key = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -443,13 +445,15 @@ fm_items_refresh(const char *model)
 		bias[i] = SPI_getvalue(t, d, 2);
 		embedding[i] = SPI_getvalue(t, d, 3);
 		version[i] = SPI_getvalue(t, d, 4);
+		key[i] = SPI_getvalue(t, d, 5);
 	}
 
 	for (int i = 0; i < n; i++)
 	{
 		const char *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relids[i])),
 													   get_rel_name(relids[i]));
-		const char *needed[3] = {bias[i], embedding[i], version[i]};
+		/* the key column is not written, but fold-in reads items by it */
+		const char *needed[4] = {bias[i], embedding[i], version[i], key[i]};
 		Oid			types[5] = {TEXTOID, OIDOID, NAMEOID, NAMEOID, NAMEOID};
 		Datum		values[5];
 		char		nulls[5] = {' ', ' ', ' ', ' ', version[i] == NULL ? 'n' : ' '};
@@ -457,7 +461,7 @@ fm_items_refresh(const char *model)
 		bool		isnull;
 		int64		updated = 0;
 
-		for (int c = 0; c < 3; c++)
+		for (int c = 0; c < 4; c++)
 			if (needed[c] != NULL && get_attnum(relids[i], needed[c]) == InvalidAttrNumber)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
