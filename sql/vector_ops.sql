@@ -102,8 +102,8 @@ SELECT pg_describe_object(d.classid, d.objid, d.objsubid) AS undocumented
   FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'fmrec'
  WHERE d.deptype = 'e'
    AND obj_description(d.objid, d.classid::regclass::name) IS NULL
-   -- array types and the row types of tables (members from PostgreSQL 17 on)
+   -- array types and the row types of tables and views (members from PostgreSQL 17 on)
    AND NOT EXISTS (SELECT 1 FROM pg_type t LEFT JOIN pg_class c ON c.oid = t.typrelid
                     WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
-                      AND (t.typelem <> 0 OR c.relkind IN ('r', 'S')))
+                      AND (t.typelem <> 0 OR c.relkind IN ('r', 'S', 'v')))
  ORDER BY 1;
