@@ -114,7 +114,7 @@ SELECT max(total_bytes) - :plain_bytes < 100000 AS per_row_context_does_not_accu
 COMMIT;
 SELECT count(DISTINCT fm_query('full', ARRAY['user_id'], ARRAY[(u % 3 + 1)::text])::text) AS three_contexts_three_vectors,
        bool_and(fm_query('full', ARRAY['user_id'], ARRAY[(u % 3 + 1)::text]) =
-                _fm_query_compute('full', ARRAY['user_id'], ARRAY[(u % 3 + 1)::text])) AS each_row_its_own
+                fm_query('full', jsonb_build_object('user_id', u % 3 + 1))) AS each_row_its_own
   FROM generate_series(1, 30) u;
 
 -- retraining replaces the model in place; dropping removes it

@@ -58,6 +58,12 @@ fmrec_table_oid(const char *name)
 	return relid;
 }
 
+bool
+fmrec_model_has_column(const char *column)
+{
+	return get_attnum(fmrec_table_oid("fm_model"), column) > 0;
+}
+
 Oid
 fmrec_vector_type_oid(void)
 {

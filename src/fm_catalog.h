@@ -15,6 +15,13 @@ extern const char *fmrec_schema_quoted(void);
 /* OID of one of the extension's tables (fm_model, fm_feature). */
 extern Oid	fmrec_table_oid(const char *name);
 
+/*
+ * Whether fm_model has this column: a library newer than the installed SQL
+ * (before ALTER EXTENSION fmrec UPDATE) must not write columns the table
+ * does not have yet.
+ */
+extern bool fmrec_model_has_column(const char *column);
+
 /* OID of the fm_vector type in the extension's schema. */
 extern Oid	fmrec_vector_type_oid(void);
 

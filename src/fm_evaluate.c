@@ -15,8 +15,9 @@
  * fm_evaluate reads the model's fm_feature rows once into a hash table and
  * builds each item's bias and embedding from item_table's feature columns,
  * and each user's query vector and bias from user_table's, exactly as
- * fm_item() does in SQL (an array column's elements weigh 1/length; unknown
- * values contribute nothing).  The score of a candidate is then what
+ * fm_item() does (each column read by its kind in fm_model.feature_kinds,
+ * fm_feature_kinds.h: an array column's elements weigh 1/length when
+ * categorical; unknown values contribute nothing).  The score of a candidate is then what
  * fm_score(query, embedding, bias) returns.  With user_features, only those
  * columns of user_table describe the user: a cold-start evaluation when the
  * test users are absent from `train` (and so from the model).
@@ -156,8 +157,8 @@ fm_evaluate(PG_FUNCTION_ARGS)
 	fm_eval_require_column(train, item_column, "item_column");
 	fm_eval_require_column(user_table, user_column, "user_column");
 	fm_eval_require_column(item_table, item_column, "item_column");
-	users = fm_eval_side_columns(user_table, ev.model.features, ev.model.n_features, only, n_only);
-	items = fm_eval_side_columns(item_table, ev.model.features, ev.model.n_features, NULL, 0);
+	users = fm_eval_side_columns(user_table, &ev.model, only, n_only);
+	items = fm_eval_side_columns(item_table, &ev.model, NULL, 0);
 
 	fm_eval_load_features(&ev, model_name, &users, &items);
 	fm_eval_read_items(&ev, item_table, item_column, &items);
@@ -202,7 +203,7 @@ fm_evaluate_popularity(PG_FUNCTION_ARGS)
 	char	  **group_by = NULL;
 	int			n_group_by = 0;
 	int32		k;
-	SideColumns no_columns = {0, NULL, NULL};
+	SideColumns no_columns = {0, NULL, NULL, NULL};
 	FmRankUser *rank_users;
 	int32	   *rank_user_index;
 	int64		n_rank_users;

@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -54,14 +55,6 @@ fm_eval_require_column(Oid relid, const char *column, const char *role)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation %s does not exist", column, get_rel_name(relid)),
 				 errdetail("It was given as the %s.", role)));
-}
-
-static bool
-column_is_array(Oid relid, const char *column)
-{
-	Oid			type = getBaseType(get_atttype(relid, get_attnum(relid, column)));
-
-	return OidIsValid(get_element_type(type));
 }
 
 char **
@@ -103,8 +96,10 @@ in_names(char **names, int n, const char *name)
  * feature of the model.
  */
 SideColumns
-fm_eval_side_columns(Oid relid, char **features, int n_features, char **only, int n_only)
+fm_eval_side_columns(Oid relid, const Model *model, char **only, int n_only)
 {
+	char	  **features = model->features;
+	int			n_features = model->n_features;
 	SideColumns s;
 	char	  **wanted = only ? only : features;
 	int			n_wanted = only ? n_only : n_features;
@@ -112,6 +107,7 @@ fm_eval_side_columns(Oid relid, char **features, int n_features, char **only, in
 	s.n = 0;
 	s.names = palloc(sizeof(char *) * Max(n_wanted, 1));
 	s.is_array = palloc(sizeof(bool) * Max(n_wanted, 1));
+	s.kinds = palloc(sizeof(FmFeatureKind) * Max(n_wanted, 1));
 	for (int i = 0; i < n_wanted; i++)
 	{
 		if (only)
@@ -128,7 +124,11 @@ fm_eval_side_columns(Oid relid, char **features, int n_features, char **only, in
 		else if (!has_column(relid, wanted[i]))
 			continue;
 		s.names[s.n] = wanted[i];
-		s.is_array[s.n] = column_is_array(relid, wanted[i]);
+		for (int f = 0; f < n_features; f++)
+			if (strcmp(features[f], wanted[i]) == 0)
+				s.kinds[s.n] = model->kinds[f];
+		/* the model's kind must fit this table's column (else 42804) */
+		(void) fm_kind_of_column(relid, wanted[i], &s.kinds[s.n], &s.is_array[s.n]);
 		s.n++;
 	}
 	return s;
@@ -139,8 +139,8 @@ static void
 append_feature_columns(StringInfo q, const SideColumns *s, const char *alias)
 {
 	for (int c = 0; c < s->n; c++)
-		appendStringInfo(q, ", (%s.%s)::pg_catalog.%s", alias, quote_identifier(s->names[c]),
-						 s->is_array[c] ? "text[]" : "text");
+		appendStringInfo(q, ", (%s.%s)::%s", alias, quote_identifier(s->names[c]),
+						 fm_kind_read_type(s->kinds[c], s->is_array[c]));
 }
 
 /* ---- reading rows through SPI cursors ---- */
@@ -339,9 +339,12 @@ add_feature(Describer *ds, const char *feature, const char *value, double x,
 	fm_vec_accum_double(ds->acc, ds->scaled, m->dim);
 }
 
-/* The distinct non-NULL elements of an array column, with their weights. */
+/*
+ * The distinct non-NULL elements of an array column, with their weights:
+ * 1/(non-NULL elements) each, 1 each for kind 'each'.
+ */
 static void
-add_array_feature(Describer *ds, const char *feature, ArrayType *array,
+add_array_feature(Describer *ds, const char *feature, ArrayType *array, bool each,
 				  double *linear, double *squares)
 {
 	Datum	   *elems;
@@ -369,8 +372,25 @@ add_array_feature(Describer *ds, const char *feature, ArrayType *array,
 				repeats++;
 			}
 		if (first)
-			add_feature(ds, feature, values[i], (double) repeats / n_present, linear, squares);
+			add_feature(ds, feature, values[i], each ? (double) repeats : (double) repeats / n_present,
+						linear, squares);
 	}
+}
+
+typedef struct WeightSum
+{
+	Describer  *ds;
+	const char *feature;
+	double	   *linear;
+	double	   *squares;
+} WeightSum;
+
+static void
+add_weight(const char *key, double weight, void *arg)
+{
+	WeightSum  *s = (WeightSum *) arg;
+
+	add_feature(s->ds, s->feature, key, weight, s->linear, s->squares);
 }
 
 static void
@@ -389,10 +409,28 @@ describe_row(Describer *ds, HeapTuple tuple, TupleDesc desc, int first,
 
 		if (isnull)
 			continue;
-		if (ds->cols->is_array[c])
-			add_array_feature(ds, ds->cols->names[c], DatumGetArrayTypeP(d), &linear, &squares);
-		else
-			add_feature(ds, ds->cols->names[c], TextDatumGetCString(d), 1.0, &linear, &squares);
+		switch (ds->cols->kinds[c])
+		{
+			case FM_KIND_CATEGORICAL:
+			case FM_KIND_EACH:
+				if (ds->cols->is_array[c])
+					add_array_feature(ds, ds->cols->names[c], DatumGetArrayTypeP(d),
+									  ds->cols->kinds[c] == FM_KIND_EACH, &linear, &squares);
+				else
+					add_feature(ds, ds->cols->names[c], TextDatumGetCString(d), 1.0, &linear, &squares);
+				break;
+			case FM_KIND_NUMERIC:
+				add_feature(ds, ds->cols->names[c], "", fm_kind_numeric_value(d, ds->cols->names[c]),
+							&linear, &squares);
+				break;
+			case FM_KIND_WEIGHTED:
+				{
+					WeightSum	sum = {ds, ds->cols->names[c], &linear, &squares};
+
+					fm_kind_for_each_weight(DatumGetJsonbP(d), ds->cols->names[c], add_weight, &sum);
+					break;
+				}
+		}
 	}
 	for (int j = 0; j < m->dim; j++)
 		embedding[j] = (float) ds->acc[j];
@@ -856,8 +894,10 @@ fm_eval_load_model(Model *m, const char *model_name)
 	bool	   *nulls;
 
 	initStringInfo(&q);
-	appendStringInfo(&q, "SELECT m.k, m.w0, m.target_min, m.target_max, m.target, m.features "
+	/* (no feature_kinds before ALTER EXTENSION UPDATE: every column categorical) */
+	appendStringInfo(&q, "SELECT m.k, m.w0, m.target_min, m.target_max, m.target, m.features, %s "
 					 "FROM %s.fm_model m WHERE m.model OPERATOR(pg_catalog.=) $1",
+					 fmrec_model_has_column("feature_kinds") ? "m.feature_kinds" : "NULL::pg_catalog.text[]",
 					 fmrec_schema_quoted());
 	if (SPI_execute_with_args(q.data, 1, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "fm_evaluate: reading fm_model failed");
@@ -879,6 +919,21 @@ fm_eval_load_model(Model *m, const char *model_name)
 	m->features = palloc(sizeof(char *) * Max(m->n_features, 1));
 	for (int i = 0; i < m->n_features; i++)
 		m->features[i] = TextDatumGetCString(elems[i]);
+	m->kinds = palloc0(sizeof(FmFeatureKind) * Max(m->n_features, 1));	/* categorical */
+	features = SPI_getbinval(t, d, 7, &isnull);
+	if (!isnull)
+	{
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(features), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n && i < m->n_features; i++)
+			if (nulls[i] || !fm_kind_from_name(TextDatumGetCString(elems[i]), &m->kinds[i]))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_CORRUPTED),
+						 errmsg("model \"%s\" has an unknown feature kind for \"%s\"", model_name,
+								m->features[i])));
+	}
 	SPI_freetuptable(SPI_tuptable);
 }
 

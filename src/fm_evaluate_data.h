@@ -17,6 +17,7 @@
 #include "utils/hsearch.h"
 
 #include "core/rank_eval.h"
+#include "fm_feature_kinds.h"
 #include "fm_memory.h"
 
 /* The feature columns of one side (users or items) and their kind. */
@@ -25,6 +26,7 @@ typedef struct SideColumns
 	int			n;
 	char	  **names;
 	bool	   *is_array;
+	FmFeatureKind *kinds;		/* the model's kind of each column */
 } SideColumns;
 
 typedef struct Model
@@ -35,6 +37,7 @@ typedef struct Model
 	double		target_max;
 	char	   *target;
 	char	  **features;
+	FmFeatureKind *kinds;		/* fm_model.feature_kinds (NULL there: categorical) */
 	int			n_features;
 	HTAB	   *table;			/* FeatureKey -> FeatureEntry */
 } Model;
@@ -87,8 +90,7 @@ typedef struct Evaluation
 extern char *fm_eval_relation_sql(Oid relid);	/* 42P01 when relid is not a relation */
 extern void fm_eval_require_column(Oid relid, const char *column, const char *role);	/* else 42703 */
 extern char **fm_eval_name_array(ArrayType *array, int *n, const char *what);
-extern SideColumns fm_eval_side_columns(Oid relid, char **features, int n_features,
-										char **only, int n_only);
+extern SideColumns fm_eval_side_columns(Oid relid, const Model *model, char **only, int n_only);
 
 /* reading */
 extern void fm_eval_init(Evaluation *ev, double threshold);

@@ -100,19 +100,23 @@ static void
 write_model_row(const char *schema, const ModelSummary *s, const TrainingSource *src,
 				const FmModel *model)
 {
-	Oid			types[17] = {TEXTOID, TEXTOID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+	Oid			types[18] = {TEXTOID, TEXTOID, INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
 		TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID, INT8OID, INT8OID,
-	INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
-	Datum		values[17];
-	char		nulls[17];
+	INT4OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, TEXTARRAYOID};
+	Datum		values[18];
+	char		nulls[18];
 	Datum	   *columns = palloc(sizeof(Datum) * src->n_columns);
+	Datum	   *kinds = palloc(sizeof(Datum) * src->n_columns);
 	bool		isnull;
+	bool		kinds_written;
 	char	   *sql;
 	int			rc;
 
 	memset(nulls, ' ', sizeof(nulls));
 	for (int c = 0; c < src->n_columns; c++)
 		columns[c] = CStringGetTextDatum(src->columns[c].name);
+	for (int c = 0; c < src->n_columns; c++)
+		kinds[c] = CStringGetTextDatum(fm_kind_name(src->columns[c].kind));
 	values[0] = CStringGetTextDatum(s->model);
 	values[1] = CStringGetTextDatum(s->method);
 	values[2] = Int32GetDatum(model->k);
@@ -133,13 +137,17 @@ write_model_row(const char *schema, const ModelSummary *s, const TrainingSource 
 	values[15] = Float8GetDatum(finite_or_null(s->validation_rmse, &isnull));
 	nulls[15] = isnull ? 'n' : ' ';
 	values[16] = Float8GetDatum(s->seconds);
+	values[17] = PointerGetDatum(construct_array(kinds, src->n_columns, TEXTOID, -1, false, TYPALIGN_INT));
 
+	/* (before ALTER EXTENSION UPDATE fm_model has no feature_kinds: all categorical then) */
+	kinds_written = fmrec_model_has_column("feature_kinds");
 	sql = psprintf("INSERT INTO %s.fm_model (model, method, k, w0, target_min, target_max, source, "
 				   "target, features, params, epochs, rows_used, rows_skipped, n_features, "
-				   "train_rmse, validation_rmse, seconds, trained_at) "
+				   "train_rmse, validation_rmse, seconds, trained_at%s) "
 				   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::pg_catalog.jsonb, $11, $12, $13, $14, $15, "
-				   "$16, $17, pg_catalog.clock_timestamp()) ON CONFLICT (model) DO NOTHING", schema);
-	rc = SPI_execute_with_args(sql, 17, types, values, nulls, false, 0);
+				   "$16, $17, pg_catalog.clock_timestamp()%s) ON CONFLICT (model) DO NOTHING", schema,
+				   kinds_written ? ", feature_kinds" : "", kinds_written ? ", $18" : "");
+	rc = SPI_execute_with_args(sql, kinds_written ? 18 : 17, types, values, nulls, false, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "fmrec: writing fm_model failed: %s", SPI_result_code_string(rc));
 
@@ -165,15 +173,40 @@ write_feature_batch(SPIPlanPtr plan, const char *model_name, const TrainingSourc
 	Datum	   *values = palloc(sizeof(Datum) * count);
 	Datum	   *biases = palloc(sizeof(Datum) * count);
 	Datum	   *embeddings = palloc(sizeof(Datum) * count);
+	float	   *rescaled = palloc(sizeof(float) * model->k);
 	Datum		args[5];
 	int			rc;
 
 	for (int32 i = 0; i < count; i++)
 	{
 		int32		id = first + i;
+		const FeatureColumn *col = &src->columns[src->data.feature_group[id]];
 
-		features[i] = CStringGetTextDatum(src->columns[src->data.feature_group[id]].name);
+		features[i] = CStringGetTextDatum(col->name);
 		values[i] = CStringGetTextDatum(src->feature_value[id]);
+		if (col->kind == FM_KIND_NUMERIC)
+		{
+			/* trained on x / scale: stored so that serving multiplies by x */
+			float		bias = (float) (model->w[id] / col->scale);
+			bool		finite = isfinite(bias);
+
+			for (int32 f = 0; f < model->k; f++)
+			{
+				rescaled[f] = (float) (fm_model_v(model, id)[f] / col->scale);
+				finite = finite && isfinite(rescaled[f]);
+			}
+			if (!finite)
+				ereport(ERROR,
+						(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						 errmsg("the parameters of numeric feature \"%s\" are out of range for type real",
+								col->name),
+						 errdetail("Its values are at most %g in magnitude: the parameters are divided by that.",
+								   col->scale),
+						 errhint("Multiply the column by a constant, e.g. in a view.")));
+			biases[i] = Float4GetDatum(bias);
+			embeddings[i] = PointerGetDatum(fm_vector_from_floats(rescaled, model->k));
+			continue;
+		}
 		biases[i] = Float4GetDatum(model->w[id]);
 		embeddings[i] = PointerGetDatum(fm_vector_from_floats(fm_model_v(model, id), model->k));
 	}

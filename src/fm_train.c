@@ -17,6 +17,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -24,6 +25,7 @@
 #include "core/dataset.h"
 #include "core/model.h"
 #include "core/train.h"
+#include "fm_catalog.h"
 #include "fm_memory.h"
 #include "fm_model_store.h"
 #include "fm_train_implicit.h"
@@ -38,7 +40,7 @@ enum
 	ARG_SOURCE, ARG_TARGET, ARG_FEATURES, ARG_MODEL, ARG_K, ARG_EPOCHS, ARG_METHOD,
 	ARG_LEARNING_RATE, ARG_REGULARIZATION, ARG_INIT_STDEV, ARG_VALIDATION_FRACTION, ARG_SEED,
 	ARG_VALIDATION, ARG_ITEM_FEATURES, ARG_ITEMS, ARG_POSITIVE_THRESHOLD, ARG_UNOBSERVED_WEIGHT,
-	ARG_CONFIDENCE
+	ARG_CONFIDENCE, ARG_FEATURE_KINDS
 };
 
 /*
@@ -239,6 +241,54 @@ read_item_columns(FunctionCallInfo fcinfo, TrainingSource *src)
 	}
 }
 
+/*
+ * feature_kinds: {"column": "kind", ...} overrides the type defaults of
+ * some feature columns; fm_source_check_columns then checks each kind
+ * against its column's type.
+ */
+static void
+read_feature_kinds(Jsonb *kinds, TrainingSource *src)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken token;
+	int			c = -1;
+
+	if (!JB_ROOT_IS_OBJECT(kinds))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("feature_kinds must be a jsonb object {\"column\": \"kind\", ...}")));
+	it = JsonbIteratorInit(&kinds->root);
+	while ((token = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (token == WJB_KEY)
+		{
+			char	   *name = pnstrdup(v.val.string.val, v.val.string.len);
+
+			for (c = 0; c < src->n_columns; c++)
+				if (strcmp(src->columns[c].name, name) == 0)
+					break;
+			if (c == src->n_columns)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("feature_kinds names \"%s\", which is not one of features", name),
+						 errhint("feature_kinds gives the kind of some of the columns listed in features.")));
+		}
+		else if (token == WJB_VALUE)
+		{
+			char	   *name = v.type == jbvString ? pnstrdup(v.val.string.val, v.val.string.len) : NULL;
+
+			if (name == NULL || !fm_kind_from_name(name, &src->columns[c].kind))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown feature kind %s for column \"%s\"",
+								name ? quote_literal_cstr(name) : "(not a string)", src->columns[c].name),
+						 errhint("The kinds are " FM_KIND_LIST ".")));
+			src->columns[c].kind_given = true;
+		}
+	}
+}
+
 static void
 read_source_args(FunctionCallInfo fcinfo, TrainingSource *src)
 {
@@ -270,6 +320,21 @@ read_source_args(FunctionCallInfo fcinfo, TrainingSource *src)
 	}
 	if (!arg_is_null(fcinfo, ARG_ITEM_FEATURES) && !arg_is_null(fcinfo, ARG_ITEMS))
 		read_item_columns(fcinfo, src);
+	if (!fmrec_model_has_column("feature_kinds"))
+	{
+		/*
+		 * The installed SQL predates feature kinds (before ALTER EXTENSION
+		 * fmrec UPDATE): train as that version did, every column
+		 * categorical, which is what its serving functions read.
+		 */
+		for (int c = 0; c < n; c++)
+		{
+			src->columns[c].kind = FM_KIND_CATEGORICAL;
+			src->columns[c].kind_given = true;
+		}
+	}
+	else if (!arg_is_null(fcinfo, ARG_FEATURE_KINDS))
+		read_feature_kinds(PG_GETARG_JSONB_P(ARG_FEATURE_KINDS), src);
 	fm_source_check_columns(src);
 }
 

@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -78,6 +79,7 @@ typedef struct Builder
 	bool		frozen;			/* validation: look values up, never add them */
 	int64		skipped_null;
 	int64		skipped_not_finite;
+	double	   *column_max;		/* max |value| of each numeric column read */
 	int64		n_rows;
 	int64		n_nonzeros;
 	int64		cap_rows;
@@ -176,8 +178,9 @@ add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
 	b->n_nonzeros++;
 }
 
+/* Categorical: each element x = 1/(non-NULL elements); 'each': x = 1. */
 static void
-add_array_column(Builder *b, int64 row_begin, int32 column, Datum value)
+add_array_column(Builder *b, int64 row_begin, int32 column, Datum value, bool each)
 {
 	ArrayType  *array = DatumGetArrayTypeP(value);
 	Datum	   *elems;
@@ -193,7 +196,65 @@ add_array_column(Builder *b, int64 row_begin, int32 column, Datum value)
 		if (nulls[i])
 			continue;
 		add_nonzero(b, row_begin, feature_id(b, column, TextDatumGetCString(elems[i])),
-					1.0f / (float) n_present);
+					each ? 1.0f : 1.0f / (float) n_present);
+	}
+}
+
+typedef struct WeightTarget
+{
+	Builder    *b;
+	int64		row_begin;
+	int32		column;
+} WeightTarget;
+
+static void
+add_weight(const char *key, double weight, void *arg)
+{
+	WeightTarget *t = (WeightTarget *) arg;
+
+	/* x = 0 is no term of the model: absent, and no untrained feature row */
+	if (weight != 0.0)
+		add_nonzero(t->b, t->row_begin, feature_id(t->b, t->column, key), (float) weight);
+}
+
+/* The raw value; divided by the column's scale once every row is read. */
+static void
+add_numeric_column(Builder *b, int64 row_begin, int32 column, Datum value)
+{
+	double		x = fm_kind_numeric_value(value, b->src->columns[column].name);
+
+	if (b->column_max != NULL && fabs(x) > b->column_max[column])
+		b->column_max[column] = fabs(x);
+	if (x != 0.0)				/* (as for a weight of 0) */
+		add_nonzero(b, row_begin, feature_id(b, column, ""), (float) x);
+}
+
+static void
+add_column(Builder *b, int64 row_begin, int32 c, Datum value)
+{
+	const FeatureColumn *col = &b->src->columns[c];
+
+	switch (col->kind)
+	{
+		case FM_KIND_CATEGORICAL:
+			if (col->is_array)
+				add_array_column(b, row_begin, c, value, false);
+			else
+				add_nonzero(b, row_begin, feature_id(b, c, TextDatumGetCString(value)), 1.0f);
+			break;
+		case FM_KIND_EACH:
+			add_array_column(b, row_begin, c, value, true);
+			break;
+		case FM_KIND_NUMERIC:
+			add_numeric_column(b, row_begin, c, value);
+			break;
+		case FM_KIND_WEIGHTED:
+			{
+				WeightTarget t = {b, row_begin, c};
+
+				fm_kind_for_each_weight(DatumGetJsonbP(value), col->name, add_weight, &t);
+				break;
+			}
 	}
 }
 
@@ -237,10 +298,7 @@ add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
 
 		if (isnull)
 			continue;			/* a NULL feature is simply absent */
-		if (src->columns[c].is_array)
-			add_array_column(b, row_begin, c, value);
-		else
-			add_nonzero(b, row_begin, feature_id(b, c, TextDatumGetCString(value)), 1.0f);
+		add_column(b, row_begin, c, value);
 	}
 	b->row_start[b->n_rows] = row_begin;
 	b->targets[b->n_rows] = (float) y;
@@ -277,24 +335,15 @@ check_target_column(Oid relid, const char *target)
 }
 
 /*
- * Any type whose values print as text can be a categorical feature; arrays
- * of such types are multi-valued.  Composite types and nested arrays are
- * refused: their text form is not a meaningful category.
+ * The kind of a column in relid (the given one, checked against the type,
+ * or the type's default) and whether it is an array.  Any type whose values
+ * print as text can be a categorical feature; arrays of such types are
+ * multi-valued.
  */
-static bool
-feature_type_is_array(Oid relid, const char *column)
+static FmFeatureKind
+column_kind(Oid relid, const FeatureColumn *col, bool *is_array)
 {
-	Oid			type = getBaseType(get_atttype(relid, column_attnum(relid, column)));
-	Oid			element = get_element_type(type);
-	Oid			scalar = OidIsValid(element) ? getBaseType(element) : type;
-
-	if (type_is_rowtype(scalar) || OidIsValid(get_element_type(scalar)) ||
-		get_typtype(scalar) == TYPTYPE_PSEUDO)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("feature column \"%s\" has unsupported type %s", column, format_type_be(type)),
-				 errdetail("A feature column holds a category (text, integer, ...) or an array of categories.")));
-	return OidIsValid(element);
+	return fm_kind_of_column(relid, col->name, col->kind_given ? &col->kind : NULL, is_array);
 }
 
 /* The relation a column is read from: the catalogue for an item column (implicit). */
@@ -311,13 +360,23 @@ fm_source_check_columns(TrainingSource *src)
 	if (src->item_column != NULL)
 	{
 		/* the key is read from both: the source names items by it */
-		const char *key = src->columns[src->key_column].name;
+		const FeatureColumn *key = &src->columns[src->key_column];
+		bool		in_source,
+					in_items;
+		FmFeatureKind kind = column_kind(src->relid, key, &in_source);
 
-		if (feature_type_is_array(src->relid, key) || feature_type_is_array(src->items_relid, key))
+		(void) column_kind(src->items_relid, key, &in_items);
+		if (in_source || in_items)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("item key column \"%s\" must not be an array", key),
+					 errmsg("item key column \"%s\" must not be an array", key->name),
 					 errdetail("The first of item_features names the item: one value per row.")));
+		if (kind != FM_KIND_CATEGORICAL)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("item key column \"%s\" must be categorical, not '%s'", key->name,
+							fm_kind_name(kind)),
+					 errdetail("The first of item_features names the item: one category per row.")));
 	}
 	for (int c = 0; c < src->n_columns; c++)
 	{
@@ -330,7 +389,9 @@ fm_source_check_columns(TrainingSource *src)
 				ereport(ERROR,
 						(errcode(ERRCODE_DUPLICATE_COLUMN),
 						 errmsg("feature column \"%s\" is listed more than once", src->columns[c].name)));
-		src->columns[c].is_array = feature_type_is_array(column_relation(src, c), src->columns[c].name);
+		src->columns[c].kind = column_kind(column_relation(src, c), &src->columns[c],
+										   &src->columns[c].is_array);
+		src->columns[c].kind_given = true;	/* the validation relation reads it alike */
 	}
 }
 
@@ -362,7 +423,7 @@ build_query(TrainingSource *src, Oid relid)
 		appendStringInfo(&q, "SELECT (%s)::pg_catalog.float8", quote_identifier(src->target));
 	for (int c = 0; c < src->n_columns; c++)
 	{
-		const char *type = src->columns[c].is_array ? "pg_catalog.text[]" : "pg_catalog.text";
+		const char *type = fm_kind_read_type(src->columns[c].kind, src->columns[c].is_array);
 
 		if (query_reads_column(src, c))
 			appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name), type);
@@ -434,6 +495,41 @@ finish_dataset(Builder *b, FmDataset *ds)
 	ds->feature_group = b->feature_column;
 }
 
+/*
+ * Divides the x of the numeric columns just read by their scale.  A column
+ * read for the first time (scale 0) gets its scale here: max |value| over
+ * these rows, 1 when that is 0; validation rows use the training scale.
+ * Runs before the canonical order, which then sees the final x.
+ */
+static void
+scale_numeric_columns(Builder *b, FmDataset *ds)
+{
+	TrainingSource *src = b->src;
+	bool		any = false;
+
+	for (int c = 0; c < src->n_columns; c++)
+	{
+		FeatureColumn *col = &src->columns[c];
+
+		if (col->kind != FM_KIND_NUMERIC || !query_reads_column(src, c))
+			continue;
+		if (col->scale == 0.0)
+			col->scale = b->column_max != NULL && b->column_max[c] > 0.0 ? b->column_max[c] : 1.0;
+		any = true;
+	}
+	if (!any)
+		return;
+	for (int64 p = 0; p < ds->n_nonzeros; p++)
+	{
+		const FeatureColumn *col = &src->columns[b->feature_column[ds->ids[p]]];
+
+		if (col->kind == FM_KIND_NUMERIC)
+			ds->weights[p] = (float) (ds->weights[p] / col->scale);
+		if ((p & 0xfffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
 /* One pass over `relid` through an SPI cursor, in batches. */
 static void
 read_rows(Builder *b, Oid relid)
@@ -481,8 +577,11 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	b->src = src;
 	b->budget = budget;
 	b->dict = featdict_create(budget->context, 1024, NULL);
+	b->column_max = fm_budget_alloc(budget, sizeof(double) * src->n_columns);
+	memset(b->column_max, 0, sizeof(double) * src->n_columns);
 	read_rows(b, src->relid);
 	finish_dataset(b, &src->data);
+	scale_numeric_columns(b, &src->data);
 	src->feature_value = b->feature_value;
 	src->rows_skipped_null = b->skipped_null;
 	src->rows_skipped_not_finite = b->skipped_not_finite;
@@ -501,13 +600,18 @@ check_validation_columns(const TrainingSource *src, Oid relid)
 {
 	check_target_column(relid, src->target);
 	for (int c = 0; c < src->n_columns; c++)
-		if (feature_type_is_array(relid, src->columns[c].name) != src->columns[c].is_array)
+	{
+		bool		is_array;
+
+		(void) column_kind(relid, &src->columns[c], &is_array);
+		if (is_array != src->columns[c].is_array)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" is %s in \"%s\" but %s in \"%s\"", src->columns[c].name,
 							src->columns[c].is_array ? "not an array" : "an array", get_rel_name(relid),
 							src->columns[c].is_array ? "an array" : "not an array",
 							get_rel_name(src->relid))));
+	}
 }
 
 void
@@ -528,6 +632,7 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	b->feature_value = train->feature_value;
 	read_rows(b, relid);
 	finish_dataset(b, valid);
+	scale_numeric_columns(b, valid);
 	/* the ids are canonical already; the rows' order is the plan's */
 	temporary = fm_scratch_begin(&scratch, budget);
 	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &temporary);
@@ -588,10 +693,13 @@ fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catal
 	b->ids = NULL;
 	b->weights = NULL;
 	b->targets = NULL;
+	b->column_max = fm_budget_alloc(budget, sizeof(double) * src->n_columns);
+	memset(b->column_max, 0, sizeof(double) * src->n_columns);
 	src->reading_catalogue = true;
 	read_rows(b, src->items_relid);
-	src->reading_catalogue = false;
 	finish_dataset(b, catalogue);
+	scale_numeric_columns(b, catalogue);
+	src->reading_catalogue = false;
 	/* the arrays of the dictionary may have moved */
 	train->n_features = b->n_features;
 	train->cap_features = b->cap_features;

@@ -1,11 +1,15 @@
 /*
  * fm_train_source.h - reads a ratings table into the core's dataset.
  *
- * One pass through an SPI cursor, in batches; each distinct non-NULL value
- * of each feature column becomes one feature id (one-hot, x = 1), and each
- * element of an array column becomes a feature weighted 1/len, so a row's
- * array adds up to one.  Rows whose target is NULL, NaN or infinite are
- * skipped and counted.
+ * One pass through an SPI cursor, in batches.  Each column is read by its
+ * kind (fm_feature_kinds.h): a categorical column's distinct non-NULL values
+ * are feature ids (x = 1; an array's elements 1/len each, so a row's array
+ * adds up to one), an 'each' array's elements x = 1 each, a weighted jsonb
+ * object's keys x = weight, and a numeric column is one feature id (value
+ * '') with x = value / scale, scale = max |value| over the rows read (1 when
+ * that is 0), so that x lies in [-1, 1] whatever the column's unit; the
+ * stored parameters absorb the scale (fm_model_store.c).  Rows whose target
+ * is NULL, NaN or infinite are skipped and counted.
  *
  * The rows are then put in a canonical order (src/core/dataset.h): feature
  * ids by (column, value), rows sorted, so that the same rows give the same
@@ -18,12 +22,16 @@
 #include "postgres.h"
 
 #include "core/dataset.h"
+#include "fm_feature_kinds.h"
 #include "fm_memory.h"
 
 typedef struct FeatureColumn
 {
 	char	   *name;			/* column name, as declared */
-	bool		is_array;		/* multi-valued: weight 1/len per element */
+	bool		kind_given;		/* in feature_kinds (else the type's default) */
+	FmFeatureKind kind;			/* set by fm_source_check_columns */
+	bool		is_array;		/* multi-valued (categorical or each) */
+	double		scale;			/* numeric: x = value / scale; 0 until read */
 } FeatureColumn;
 
 typedef struct TrainingSource
@@ -57,8 +65,9 @@ typedef struct TrainingSource
 } TrainingSource;
 
 /*
- * Checks the target and feature columns of src->relid (existence, types)
- * and fills src->columns[].is_array.  Raises the user-facing errors.
+ * Checks the target and feature columns of src->relid (existence, types,
+ * kinds) and fills src->columns[].kind and is_array.  Raises the
+ * user-facing errors.
  */
 extern void fm_source_check_columns(TrainingSource *src);
 

@@ -7,6 +7,9 @@
 
 CREATE SEQUENCE fm_model_version_seq;
 COMMENT ON SEQUENCE fm_model_version_seq IS 'numbers the trainings: fm_model.version';
+-- Whoever may write fm_model (GRANT INSERT) must be able to draw a version;
+-- drawing numbers is harmless, setval (UPDATE) stays the owner's.
+GRANT USAGE ON SEQUENCE fm_model_version_seq TO PUBLIC;
 
 CREATE TABLE fm_model (
 	model           text PRIMARY KEY,
@@ -91,7 +94,8 @@ CREATE FUNCTION fm_train_from_table(
 	items               regclass DEFAULT NULL,
 	positive_threshold  double precision DEFAULT NULL,
 	unobserved_weight   double precision DEFAULT NULL,
-	confidence          double precision DEFAULT NULL)
+	confidence          double precision DEFAULT NULL,
+	feature_kinds       jsonb DEFAULT NULL)
 	RETURNS fm_train_result
 	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION fm_train_from_table IS
@@ -99,7 +103,9 @@ COMMENT ON FUNCTION fm_train_from_table IS
 	'method ials learns a ranking from implicit feedback: item_features names the item columns '
 	'(the first is the item key), items the catalogue (one row per item), positive_threshold which '
 	'rows are positives (NULL: all), unobserved_weight the weight of every unobserved pair, '
-	'confidence how a positive''s target raises its weight (1 + confidence * target)';
+	'confidence how a positive''s target raises its weight (1 + confidence * target); '
+	'feature_kinds {"column": "kind"} overrides how a column is read: categorical, each, numeric '
+	'or weighted (defaults: jsonb weighted, real/double precision/numeric numeric, else categorical)';
 
 -- 42P01 for a regclass that names no relation (OID 0 prints as '-').
 CREATE FUNCTION _fm_relation_must_exist(rel regclass) RETURNS void

@@ -76,11 +76,7 @@ COMMENT ON FUNCTION fm_topk_cache_reset() IS 'drops every fm_topk cache of this 
 COMMENT ON SEQUENCE fm_topk_version_seq IS 'source of the versions in fm_topk_version';
 
 -- internals
-COMMENT ON FUNCTION _fm_features_of(text, text[], text[]) IS 'internal: the known features of a description, with their x, bias and embedding';
 COMMENT ON FUNCTION _fm_model_row(text) IS 'internal: a model''s fm_model row, or error 42704';
-COMMENT ON FUNCTION _fm_feature_sums(text, text[], text[]) IS 'internal: linear part, summed embedding and squares of a description';
-COMMENT ON FUNCTION _fm_zero_vector(integer) IS 'internal: the zero vector of k dimensions';
-COMMENT ON FUNCTION _fm_query_compute(text, text[], text[]) IS 'internal: fm_query without its per-statement cache';
 COMMENT ON FUNCTION _fm_description_sql(text, regclass, text) IS 'internal: SQL of the (feature, value) arrays of a row of a table';
 COMMENT ON FUNCTION _fm_relation_must_exist(regclass) IS 'internal: error 42P01 unless the relation exists';
 COMMENT ON FUNCTION _fm_topk_version_mark(regclass, boolean) IS 'internal: gives an owned table a fresh fm_topk_version row, or removes it';

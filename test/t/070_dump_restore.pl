@@ -73,12 +73,16 @@ my %queries = (
 		SELECT string_agg(row(t.*)::text, '|' ORDER BY model COLLATE "C") FROM fm_item_tables t},
 	current_items => q{
 		SELECT count(*) FROM items WHERE v = fm_model_version('m')},
+	# (a restored database must not hand out versions again: item rows
+	# stamped with a version would match a different training)
+	version_seq => q{SELECT last_value FROM fm_model_version_seq},
 	config => q{
 		SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
 		  FROM pg_extension e, unnest(e.extconfig) c WHERE e.extname = 'fmrec'});
 
 my %before = map { $_ => $node->safe_psql('src', $queries{$_}) } keys %queries;
-is($before{config}, '{fm_feature,fm_model,fm_model_version_seq}', 'fm_model, fm_feature and fm_model_version_seq are extension config tables');
+is($before{config}, '{fm_feature,fm_model,fm_model_version_seq}',
+	'fm_model, fm_feature and the version sequence are extension config relations');
 is($before{typmod}, 'fm_vector(8)', 'items.embedding is fm_vector(8)');
 is($before{registrations}, '(m,items,item_id,bias,embedding,v)', 'items is registered with model m');
 is($before{current_items}, '120', 'every item row carries the version of model m');
