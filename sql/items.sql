@@ -139,6 +139,32 @@ SELECT fm_unregister_items('it', 'it_parts') AS unregistered;
 SELECT count(*) AS clones_left FROM pg_trigger WHERE tgrelid IN ('it_parts_1'::regclass, 'it_parts_2'::regclass);
 DROP TABLE it_parts;
 
+-- feature kinds: a numeric and a weighted column in the item table follow
+-- the model as categorical ones do (compared with fm_item's jsonb form)
+CREATE TABLE it_kmovies (movie_id int PRIMARY KEY, year float8, tags jsonb, bias real, embedding fm_vector);
+INSERT INTO it_kmovies SELECT m, 1990 + m % 7, jsonb_build_object('t' || m % 3, 0.5 + (m % 4) / 4.0, 'u' || m % 2, 1)
+  FROM generate_series(1, 20) m;
+CREATE VIEW it_krated AS SELECT r.*, m.year, m.tags FROM it_ratings r JOIN it_kmovies m USING (movie_id);
+CREATE FUNCTION pg_temp.kdiffering() RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*) FROM it_kmovies m,
+         fm_item('it_k', jsonb_build_object('movie_id', m.movie_id, 'year', m.year, 'tags', m.tags)) f
+   WHERE m.bias IS DISTINCT FROM f.bias OR m.embedding::text IS DISTINCT FROM f.embedding::text
+$$;
+SELECT model FROM fm_train_from_table('it_krated', 'rating', ARRAY['user_id', 'movie_id', 'year', 'tags'],
+                                      'it_k', k => 4, epochs => 3, seed => 1);
+SELECT feature_kinds FROM fm_model WHERE model = 'it_k';
+SELECT fm_materialize_items('it_k', 'it_kmovies') AS materialized, pg_temp.kdiffering() AS differing;
+UPDATE it_kmovies SET tags = '{"t0": 2}', year = 1989.5 WHERE movie_id = 1;
+INSERT INTO it_kmovies (movie_id, year, tags) VALUES (30, 2001.5, '{"t1": 0.25}');
+SELECT pg_temp.kdiffering() AS differing_after_writes;
+SELECT model FROM fm_train_from_table('it_krated', 'rating', ARRAY['user_id', 'movie_id', 'year', 'tags'],
+                                      'it_k', k => 4, epochs => 3, seed => 2);
+SELECT pg_temp.kdiffering() AS differing_after_retraining,
+       (SELECT count(*) FROM it_kmovies WHERE embedding IS NULL) AS without_vectors;
+SELECT fm_drop_model('it_k');
+DROP VIEW it_krated;
+DROP TABLE it_kmovies;
+
 -- errors
 -- only tables can be registered
 CREATE VIEW it_movie_view AS SELECT * FROM it_films;
