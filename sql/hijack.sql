@@ -169,13 +169,19 @@ SELECT u, m, CASE WHEN u % 2 = 0 THEN 'F' ELSE 'M' END, ARRAY['g' || (m % 3), 'h
   FROM generate_series(1, 30) u, generate_series(1, 20) m WHERE (u + m) % 3 = 0;
 CREATE TABLE h_users AS SELECT DISTINCT user_id, gender FROM h_ratings;
 CREATE TABLE h_movies AS SELECT DISTINCT movie_id AS id, movie_id, genres FROM h_ratings;
-ALTER TABLE h_movies ADD COLUMN bias real, ADD COLUMN embedding fm_vector;
+ALTER TABLE h_movies ADD COLUMN bias real, ADD COLUMN embedding fm_vector, ADD COLUMN fm_version bigint;
 SET search_path = "$user", public, pg_catalog;
 SET track_functions = 'all';
 BEGIN;
 SELECT model, method, k FROM fm_train_from_table('h_ratings', 'rating',
        ARRAY['user_id', 'movie_id', 'gender', 'genres'], 'h_model', k => 4, epochs => 3);
-SELECT fm_materialize_items('h_model', 'h_movies');
+SELECT fm_materialize_items('h_model', 'h_movies', version_column => 'fm_version');
+SELECT count(*) AS registered FROM fm_item_tables;
+UPDATE h_movies SET genres = ARRAY['g0', 'h0'] WHERE movie_id OPERATOR(pg_catalog.=) 1;
+SELECT model FROM fm_train_from_table('h_ratings', 'rating',
+       ARRAY['user_id', 'movie_id', 'gender', 'genres'], 'h_model', k => 4, epochs => 3);
+SELECT count(*) AS current FROM h_movies WHERE fm_version OPERATOR(pg_catalog.=) fm_model_version('h_model');
+SELECT fm_unregister_items('h_model', 'h_movies');
 SELECT fm_predict('h_model', ARRAY['user_id', 'movie_id'], ARRAY['1', '2']) IS NOT NULL AS predicted;
 SELECT fm_dims(fm_query('h_model', ARRAY['gender'], ARRAY['F'])) AS query_dims;
 SELECT (fm_item('h_model', ARRAY['movie_id'], ARRAY['2'])).bias IS NOT NULL AS item;

@@ -21,6 +21,7 @@
 #include "utils/memutils.h"
 
 #include "fm_catalog.h"
+#include "fm_items.h"
 #include "fm_model_store.h"
 #include "fm_vector.h"
 
@@ -289,4 +290,7 @@ fm_store_write(const ModelSummary *summary, const TrainingSource *src, const FmM
 	}
 	MemoryContextDelete(batch_context);
 	SPI_finish();
+
+	/* the item tables registered with the model follow it, in this transaction */
+	fm_items_refresh(summary->model);
 }

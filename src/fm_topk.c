@@ -249,6 +249,7 @@ fm_topk_define_settings(void)
 							"on every call.",
 							&topk_cache_size_kb, 1024 * 1024, 0, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	fm_topk_define_autotrack_setting();
 }
 
 /* ---------------------------------------------------------------------
@@ -396,7 +397,7 @@ current_stamp(Relation rel, const AttrNumber *attnums, Oid schema, TopkStamp *st
 	memcpy(st->attnums, attnums, sizeof(st->attnums));
 	if (rel->rd_rel->relrowsecurity)
 		st->regime = TOPK_UNCACHED;
-	else if (fm_topk_is_tracked(rel, schema))
+	else if (fm_topk_is_tracked(rel, schema) && !fm_topk_tracked_here(RelationGetRelid(rel)))
 	{
 		st->regime = TOPK_TRACKED;
 		st->version = fm_topk_tracked_version(RelationGetRelid(rel), schema);
@@ -1053,6 +1054,7 @@ compute_topk(FunctionCallInfo fcinfo, Oid relid, const NameData *columns, TopkCa
 		attnums[2] = column_attnum(rel, NameStr(columns[2]), "bias");
 	check_privileges(rel, attnums, ncolumns);
 	check_column_types(rel, attnums, ncolumns, vector_type);
+	fm_topk_auto_track(rel, schema);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

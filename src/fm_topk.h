@@ -17,4 +17,15 @@ extern void fm_topk_define_settings(void);
 extern bool fm_topk_is_tracked(Relation rel, Oid schema);
 extern int64 fm_topk_tracked_version(Oid relid, Oid schema);
 
+/*
+ * Tracking on first use (fm_topk_autotrack.c): fm_topk_auto_track tracks
+ * `rel` when its caller may and the moment is safe, else says once per
+ * backend why the table is cached only within a statement.
+ * fm_topk_tracked_here: the table was tracked in the current transaction,
+ * whose caches must not rely on its version yet.
+ */
+extern void fm_topk_define_autotrack_setting(void);
+extern void fm_topk_auto_track(Relation rel, Oid schema);
+extern bool fm_topk_tracked_here(Oid relid);
+
 #endif							/* FMREC_FM_TOPK_H */

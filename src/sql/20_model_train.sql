@@ -123,11 +123,16 @@ CREATE FUNCTION fm_drop_model(model text, if_exists boolean DEFAULT false) RETUR
 	LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 	SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	dropped boolean;
 BEGIN
 	DELETE FROM @extschema@.fm_model m WHERE m.model OPERATOR(pg_catalog.=) fm_drop_model.model;
 	IF NOT FOUND AND NOT if_exists THEN
 		RAISE EXCEPTION USING ERRCODE = 'undefined_object',
 			MESSAGE = pg_catalog.format('model "%s" does not exist', model);
 	END IF;
-	RETURN FOUND;
+	dropped := FOUND;
+	-- its item tables (fm_item_tables): their triggers go with the model
+	PERFORM @extschema@.fm_unregister_items(model);
+	RETURN dropped;
 END $$;

@@ -70,7 +70,7 @@ COMMENT ON FUNCTION fm_avg_finalfn(internal) IS 'fm_avg: the mean as fm_vector';
 
 -- models, training, serving, evaluation
 COMMENT ON TYPE fm_train_result IS 'what fm_train_from_table returns: the model''s summary';
-COMMENT ON FUNCTION fm_drop_model(text, boolean) IS 'deletes a model and its features; false (or an error) when it does not exist';
+COMMENT ON FUNCTION fm_drop_model(text, boolean) IS 'deletes a model, its features and its item-table registrations; false (or an error) when it does not exist';
 COMMENT ON FUNCTION fm_ranking_metrics(bigint[], bigint[], integer) IS 'precision, recall and NDCG@k (binary relevance) of one ranked list';
 COMMENT ON FUNCTION fm_topk_cache_reset() IS 'drops every fm_topk cache of this backend';
 COMMENT ON SEQUENCE fm_topk_version_seq IS 'source of the versions in fm_topk_version';

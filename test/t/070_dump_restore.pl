@@ -34,6 +34,12 @@ $node->safe_psql(
 	    WHEN 1 THEN fm_vector_from_array(ARRAY[0.1, 1.0/3, -2.0/7]::float8[], -1, false)
 	    ELSE NULL END;
 });
+# The items table is registered with model m (a trigger, see fm_item_tables):
+# the registration and the version column round-trip too.
+$node->safe_psql('src', q{
+	ALTER TABLE items ADD COLUMN v bigint;
+	SELECT fm_materialize_items('m', 'items', version_column => 'v');
+});
 
 # Everything to compare, as exact bits.
 my %queries = (
@@ -63,6 +69,10 @@ my %queries = (
 		SELECT string_agg(item_id, ',' ORDER BY s DESC, item_id COLLATE "C") FROM (
 		  SELECT item_id, fm_score(fm_query('m', ARRAY['user_id'], ARRAY['5']), embedding, bias) AS s
 		    FROM items ORDER BY s DESC, item_id COLLATE "C" LIMIT 10) t},
+	registrations => q{
+		SELECT string_agg(row(t.*)::text, '|' ORDER BY model COLLATE "C") FROM fm_item_tables t},
+	current_items => q{
+		SELECT count(*) FROM items WHERE v = fm_model_version('m')},
 	# (a restored database must not hand out versions again: item rows
 	# stamped with a version would match a different training)
 	version_seq => q{SELECT last_value FROM fm_model_version_seq},
@@ -74,6 +84,8 @@ my %before = map { $_ => $node->safe_psql('src', $queries{$_}) } keys %queries;
 is($before{config}, '{fm_feature,fm_model,fm_model_version_seq}',
 	'fm_model, fm_feature and the version sequence are extension config relations');
 is($before{typmod}, 'fm_vector(8)', 'items.embedding is fm_vector(8)');
+is($before{registrations}, '(m,items,item_id,bias,embedding,v)', 'items is registered with model m');
+is($before{current_items}, '120', 'every item row carries the version of model m');
 
 my $tempdir = PostgreSQL::Test::Utils::tempdir();
 for my $format (qw(custom plain))
@@ -112,6 +124,21 @@ is( $node->safe_psql(
 		  FROM generate_series(1, 20) u, generate_series(1, 5) i}),
 	"6000\n$before{predict}",
 	'retraining in the restored database gives the same model (same rows in the same order, same seed)');
+
+# ... and refreshes the restored registration in the same transaction,
+# saying so in one NOTICE
+my ($stdout, $stderr);
+$node->psql('dst_custom', train_sql('ratings', 'm', k => 8, epochs => 4),
+	stdout => \$stdout, stderr => \$stderr, on_error_die => 1);
+like($stderr, qr/NOTICE:  model "m": refreshed 120 rows of item table public\.items\n/,
+	'the training names the item table it refreshed');
+is( $node->safe_psql(
+		'dst_custom', q{
+		SELECT count(*) FILTER (WHERE i.v = fm_model_version('m')) || '/'
+		    || count(*) FILTER (WHERE i.bias IS DISTINCT FROM f.bias OR i.embedding::text IS DISTINCT FROM f.embedding::text)
+		  FROM items i, fm_item('m', ARRAY['item_id'], ARRAY[i.item_id]) f}),
+	'120/0',
+	'the retraining refreshed the restored registered item table (new version, vectors of fm_item)');
 
 $node->stop;
 done_testing();

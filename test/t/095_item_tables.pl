@@ -1,0 +1,93 @@
+
+# A registered item table and concurrent sessions: a training refreshes the
+# table in its own transaction, readers see the old model with the old
+# vectors or the new model with the new ones, and no row written by a
+# concurrent session escapes the refresh (the refresh's SHARE ROW EXCLUSIVE
+# lock: a writer either committed before it, and is refreshed, or waits for
+# the training's commit, and its trigger then reads the new model).
+use strict;
+use warnings FATAL => 'all';
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FmrecTest;
+
+my $node = fmrec_node('items');
+$node->safe_psql('postgres', make_ratings('r', 60, 40, 3));
+$node->safe_psql('postgres', train_sql('r', 'm', k => 4, epochs => 2, seed => 1));
+$node->safe_psql(
+	'postgres', q{
+	CREATE TABLE items (item_id int PRIMARY KEY, bias real, embedding fm_vector, v bigint);
+	INSERT INTO items (item_id) SELECT i FROM generate_series(1, 40) i;
+	SELECT fm_materialize_items('m', 'items', version_column => 'v');
+});
+
+# "current/rows/same": rows carrying the model's version, all rows, and rows
+# whose vectors are fm_item()'s of the model this snapshot sees
+my $state_sql = q{
+	SELECT count(*) FILTER (WHERE i.v = fm_model_version('m')) || '/' || count(*) || '/'
+	    || count(*) FILTER (WHERE i.bias = f.bias AND i.embedding::text = f.embedding::text)
+	  FROM items i, fm_item('m', ARRAY['item_id'], ARRAY[i.item_id::text]) f};
+sub state { return $node->safe_psql('postgres', $state_sql); }
+
+sub waits_for_relation_lock
+{
+	my ($pid) = @_;
+	return $node->poll_query_until(
+		'postgres', qq{
+		SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $pid AND locktype = 'relation'
+		               AND relation = 'items'::regclass AND NOT granted)});
+}
+
+is(state(), '40/40/40', 'registered: every row current');
+
+# 1. A writer whose transaction is open when the refresh starts: the
+# training waits for it, then refreshes its row too.
+my $writer = $node->background_psql('postgres');
+my $trainer = $node->background_psql('postgres', on_error_stop => 0);
+my $trainer_pid = $trainer->query_safe('SELECT pg_backend_pid()');
+my $v1 = $node->safe_psql('postgres', q{SELECT fm_model_version('m')});
+$writer->query_safe(q{BEGIN; INSERT INTO items (item_id) VALUES (41)});
+is($writer->query_safe(q{SELECT v FROM items WHERE item_id = 41}), $v1, 'the inserted row has the current version');
+$trainer->query_safe('SET client_min_messages = warning');
+$trainer->query_until(qr/T STARTED/,
+	"\\echo T STARTED\nBEGIN;\n" . train_sql('r', 'm', k => 4, epochs => 2, seed => 2) . ";\n\\echo T TRAINED\n");
+ok(waits_for_relation_lock($trainer_pid), 'the refresh waits for the open writer');
+$writer->query_safe('COMMIT');
+pump_until($trainer->{run}, $trainer->{timeout}, \$trainer->{stdout}, qr/T TRAINED/);
+is($trainer->{stderr}, '', 'the training finished once the writer committed');
+is(state(), '41/41/41', 'before the training commits, readers see the old model and the old vectors');
+$trainer->{stdout} = '';
+$trainer->query_safe('COMMIT');
+is(state(), '41/41/41', 'after it commits, the new model and the new vectors, the writer\'s row included');
+isnt($node->safe_psql('postgres', q{SELECT fm_model_version('m')}), $v1, 'the model has a new version');
+
+# 2. A writer that comes after the refresh: it waits for the training's
+# commit, and its row gets the new model's vectors.
+$trainer->query_safe('BEGIN; ' . train_sql('r', 'm', k => 4, epochs => 2, seed => 3));
+my $v_new = $trainer->query_safe(q{SELECT fm_model_version('m')});
+my $writer_pid = $writer->query_safe('SELECT pg_backend_pid()');
+$writer->query_until(qr/W STARTED/, "\\echo W STARTED\nINSERT INTO items (item_id) VALUES (42);\n\\echo W DONE\n");
+ok(waits_for_relation_lock($writer_pid), 'a writer after the refresh waits for the training');
+is(state(), '41/41/41', 'meanwhile readers see the old model and the old vectors');
+$trainer->query_safe('COMMIT');
+pump_until($writer->{run}, $writer->{timeout}, \$writer->{stdout}, qr/W DONE/);
+is($writer->{stderr}, '', 'the writer finished once the training committed');
+is(state(), '42/42/42', 'every row, the late writer\'s included, shows the new model');
+is($node->safe_psql('postgres', q{SELECT v FROM items WHERE item_id = 42}), $v_new,
+	'the late row carries the new version');
+
+# 3. A REPEATABLE READ reader keeps one consistent picture across a
+# training that commits in the middle of its transaction.
+my $reader = $node->background_psql('postgres');
+$reader->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+my $before = $reader->query_safe($state_sql);
+$node->safe_psql('postgres', train_sql('r', 'm', k => 4, epochs => 2, seed => 4));
+is($reader->query_safe($state_sql), $before, 'a repeatable read reader still sees the old model with the old vectors');
+$reader->query_safe('COMMIT');
+is(state(), '42/42/42', 'and then the new ones together');
+
+$_->quit for ($writer, $trainer, $reader);
+$node->stop;
+done_testing();
