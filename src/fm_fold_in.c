@@ -283,7 +283,7 @@ compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 					 quote_identifier(it->embedding), quote_identifier(it->bias), stale_sql(it, m));
 	if (counts)
 	{
-		appendStringInfo(&sql, "pg_catalog.coalesce(c.n, 0)::pg_catalog.float8 FROM %s t LEFT JOIN"
+		appendStringInfo(&sql, "COALESCE(c.n, 0)::pg_catalog.float8 FROM %s t LEFT JOIN"
 						 " (SELECT s.%s::pg_catalog.text AS key, pg_catalog.count(*) AS n FROM %s s",
 						 qualified_relation(it->relid), quote_identifier(m->item_key),
 						 qualified_relation(m->source));
