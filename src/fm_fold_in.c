@@ -237,18 +237,19 @@ check_item_vector(const ModelInfo *m, const ItemTable *it, bool isnull, const Fm
 	if (stale)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("item vectors of %s are not from the current training of the model (%s)",
-						get_rel_name(it->relid), what),
+				 errmsg("the vectors of %s of %s are not from the current training of the model",
+						what, get_rel_name(it->relid)),
 				 errhint("Run fm_materialize_items again.")));
 	if (isnull)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("item %s of %s has no %s", what, get_rel_name(it->relid), it->embedding),
+				 errmsg("%s of %s has no %s", what, get_rel_name(it->relid), it->embedding),
 				 errhint("Run fm_materialize_items to fill the item vectors.")));
 	if (v->dim != m->k)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("item vector of %s has dimension %d, the model has k = %d", what, v->dim, m->k),
+				 errmsg("the %s of %s of %s has dimension %d, the model has k = %d", it->embedding, what,
+						get_rel_name(it->relid), v->dim, m->k),
 				 errhint("Run fm_materialize_items again.")));
 }
 
@@ -321,7 +322,7 @@ compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 			bool		stale = DatumGetBool(SPI_getbinval(t, desc, 3, &isnull));
 			double		w = pow(getfloat8(t, desc, 4) + 1.0, m->popularity_exponent);
 
-			check_item_vector(m, it, false, e, stale, "in the catalogue");
+			check_item_vector(m, it, false, e, stale, "a row");
 			if (isnan(b))
 				b = 0.0;
 			fm_fold_in_gram_add(gram, k, b, e->x, w);
@@ -513,7 +514,7 @@ read_rated_items(const ModelInfo *m, const ItemTable *it, char **texts, int n,
 					(errcode(ERRCODE_CARDINALITY_VIOLATION),
 					 errmsg("item %s occurs more than once in %s", texts[i], get_rel_name(it->relid))));
 		found[i] = true;
-		check_item_vector(m, it, vec == NULL, vec, stale, texts[i]);
+		check_item_vector(m, it, vec == NULL, vec, stale, psprintf("item %s", texts[i]));
 		e[i] = vec->x;
 		b[i] = getfloat8(t, desc, 3);
 		if (isnan(b[i]))
@@ -530,7 +531,7 @@ read_rated_items(const ModelInfo *m, const ItemTable *it, char **texts, int n,
 	if (n_unknown > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%d of the items are not in %s: %s%s", n_unknown, get_rel_name(it->relid),
+				 errmsg("%d of %d items are not in %s: %s%s", n_unknown, n, get_rel_name(it->relid),
 						unknown.data, n_unknown > MAX_LISTED ? ", ..." : ""),
 				 errhint("Fold-in needs the items' vectors: add the items to %s and run fm_materialize_items.",
 						 get_rel_name(it->relid))));
