@@ -170,6 +170,17 @@ SELECT u, m, CASE WHEN u % 2 = 0 THEN 'F' ELSE 'M' END, ARRAY['g' || (m % 3), 'h
 CREATE TABLE h_users AS SELECT DISTINCT user_id, gender FROM h_ratings;
 CREATE TABLE h_movies AS SELECT DISTINCT movie_id AS id, movie_id, genres FROM h_ratings;
 ALTER TABLE h_movies ADD COLUMN bias real, ADD COLUMN embedding fm_vector;
+-- [fold-in] STUB of helper "items"' fm_item_tables until it merges
+-- (fm_materialize_items then registers h_movies itself)
+DO $$
+DECLARE s text := (SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'fmrec');
+BEGIN
+	IF to_regclass(s || '.fm_item_tables') IS NULL THEN
+		EXECUTE format('CREATE VIEW %s.fm_item_tables AS SELECT %L::text AS model, %s::regclass AS item_table,
+		       %L::name AS key_column, %L::name AS bias_column, %L::name AS embedding_column,
+		       NULL::name AS version_column', s, 'h_model', 'h_movies'::regclass::oid, 'movie_id', 'bias', 'embedding');
+	END IF;
+END $$;
 SET search_path = "$user", public, pg_catalog;
 SET track_functions = 'all';
 BEGIN;
@@ -179,6 +190,8 @@ SELECT fm_materialize_items('h_model', 'h_movies');
 SELECT fm_predict('h_model', ARRAY['user_id', 'movie_id'], ARRAY['1', '2']) IS NOT NULL AS predicted;
 SELECT fm_dims(fm_query('h_model', ARRAY['gender'], ARRAY['F'])) AS query_dims;
 SELECT fm_dims(_fm_query_compute('h_model', ARRAY['gender'], ARRAY['F'])) AS computed_dims;
+SELECT fm_dims(fm_fold_in('h_model', '{"gender": "F"}', ARRAY[3, 6], ARRAY[5, 1]::real[])) AS fold_in_dims;
+SELECT (_fm_fold_in_context('h_model', '{"gender": "F", "genres": ["g1"]}')).bias IS NOT NULL AS fold_in_context;
 SELECT (fm_item('h_model', ARRAY['movie_id'], ARRAY['2'])).bias IS NOT NULL AS item;
 SELECT count(*) AS known FROM _fm_features_of('h_model', ARRAY['movie_id'], ARRAY['2']);
 SELECT (_fm_feature_sums('h_model', ARRAY['movie_id'], ARRAY['2'])).linear IS NOT NULL AS sums;

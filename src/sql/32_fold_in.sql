@@ -30,7 +30,9 @@ BEGIN
 	  INTO names, vals
 	  FROM (SELECT j.key AS f, j.value OPERATOR(pg_catalog.#>>) '{}'::text[] AS v
 	          FROM pg_catalog.jsonb_each(coalesce(context, '{}'::jsonb)) j
-	         WHERE pg_catalog.jsonb_typeof(j.value) OPERATOR(pg_catalog.<>) ALL (ARRAY['array', 'object', 'null'])
+	         WHERE pg_catalog.jsonb_typeof(j.value) OPERATOR(pg_catalog.<>) 'array'
+	           AND pg_catalog.jsonb_typeof(j.value) OPERATOR(pg_catalog.<>) 'object'
+	           AND pg_catalog.jsonb_typeof(j.value) OPERATOR(pg_catalog.<>) 'null'
 	        UNION ALL
 	        SELECT j.key, a.value OPERATOR(pg_catalog.#>>) '{}'::text[]
 	          FROM pg_catalog.jsonb_each(coalesce(context, '{}'::jsonb)) j,
