@@ -68,26 +68,6 @@ fm_fold_in_gram_add(double *gram, int32_t k, double b, const float *e, double al
 	}
 }
 
-double
-fm_fold_in_item_alpha(int32_t n_items, const double *positives, double alpha0, double beta,
-					  double *alpha)
-{
-	double		total = 0.0;
-	double		sum = 0.0;
-
-	for (int32_t i = 0; i < n_items; i++)
-	{
-		alpha[i] = pow(positives[i] + 1.0, beta);
-		total += alpha[i];
-	}
-	for (int32_t i = 0; i < n_items; i++)
-	{
-		alpha[i] *= alpha0 * n_items / total;
-		sum += alpha[i];
-	}
-	return sum;
-}
-
 /* base_i = S + b_i + <q0, e_i> and the prediction at theta. */
 static double
 prediction(const FmFoldIn *f, const double *theta, double b, const float *e)

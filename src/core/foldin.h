@@ -73,14 +73,6 @@ extern FmFoldInStatus fm_fold_in_solve(const FmFoldIn *f, const FmAllocator *a,
 extern void fm_fold_in_gram_add(double *gram, int32_t k, double b, const float *e, double alpha);
 
 /*
- * iALS's unobserved weight per item (ials.c): alpha_i = alpha0 N
- * (n_i + 1)^beta / sum_j (n_j + 1)^beta, n_i the item's positives in
- * training; returns sum_i alpha_i (= alpha0 N).
- */
-extern double fm_fold_in_item_alpha(int32_t n_items, const double *positives, double alpha0,
-									double beta, double *alpha);
-
-/*
  * L(theta) computed directly, the second sum over the n_all items given
  * (b_all, e_all, alpha_all) instead of G: what the tests check the solver
  * against.  theta = (u, p), k + 1 values.
