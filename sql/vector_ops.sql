@@ -58,7 +58,7 @@ DROP TABLE wide_items;
 
 -- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
 -- those that read or write tables or hold state: the trainer, the evaluations,
--- fm_query, fm_topk, its cache and its version rows (trigger and marker), and
+-- fm_query, fm_fold_in, fm_topk, its cache and its version rows (trigger and marker), and
 -- the index access method handler
 SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
