@@ -124,6 +124,16 @@ SELECT pg_temp.fold_in_gradient('f_ials', 'f_ials_items', 'M', ARRAY[3, 6, 9, 12
          (SELECT (params->>'regularization')::float8 FROM fm_model WHERE model = 'f_ials'),
          fm_query('f_ials', ARRAY['gender'], ARRAY['M'])) > 1e-2 AS ials_gradient_not_zero_at_context;
 
+-- the Gramian is cached per backend; for a table tracked by fm_topk_track a
+-- change of its rows is seen at once (an unrated item's vector changes the
+-- Gramian, hence the fold-in)
+SELECT fm_topk_track('f_ials_items');
+CREATE TEMP TABLE before AS SELECT fm_fold_in('f_ials', '{"gender": "M"}', ARRAY[3, 6], ARRAY[4, 5]::real[]) AS v;
+UPDATE f_ials_items SET embedding = embedding * 3 WHERE movie_id = 20;
+SELECT fm_fold_in('f_ials', '{"gender": "M"}', ARRAY[3, 6], ARRAY[4, 5]::real[]) <> v AS change_seen FROM before;
+UPDATE f_ials_items SET embedding = embedding * (1.0 / 3) WHERE movie_id = 20;
+SELECT fm_topk_untrack('f_ials_items');
+
 -- no items: the context vector alone (and NULL or {} context: no feature)
 SELECT fm_fold_in('f_sgd', '{"gender": "F"}', '{}'::int[]) = fm_query('f_sgd', ARRAY['gender'], ARRAY['F']) AS context_alone,
        fm_fold_in('f_ials', NULL, '{}'::bigint[]) = fm_query('f_ials', '{}'::text[], '{}'::text[]) AS null_context,

@@ -10,9 +10,14 @@
  *   - the rated items' bias and embedding, by the item table's key column
  *     (so an index on it is used);
  *   - for iALS / BPR, the Gramian of ALL item vectors weighted by iALS's
- *     unobserved weights: computed once per backend and kept per (model,
- *     model version, item table), since it costs a pass over the catalogue
- *     (a retraining gives the model a new version, hence a new Gramian).
+ *     unobserved weights: it costs a pass over the catalogue, so it is
+ *     computed once per backend and kept per (model, model version, item
+ *     table and its files, role, and the table's fm_topk_track version when
+ *     it is tracked): a retraining gives the model a new version, a change
+ *     of a tracked table's rows a new table version.  Changes of an
+ *     untracked table's rows under the same model version are not seen by
+ *     a backend that cached it.  Tables with row-level security are not
+ *     cached.
  * Like fm_query, the result is kept per call site and recomputed only when
  * the arguments change: ORDER BY fm_score(fm_fold_in(...), embedding, bias)
  * folds in once per statement, not once per candidate row.
@@ -20,6 +25,8 @@
 #include "postgres.h"
 
 #include <math.h>
+
+#include "access/table.h"
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -34,6 +41,8 @@
 
 #include "core/foldin.h"
 #include "fm_catalog.h"
+#include "fm_compat.h"
+#include "fm_topk.h"
 #include "fm_vector.h"
 
 #define N_ARGS 6
@@ -67,12 +76,25 @@ typedef struct ItemTable
 	char	   *version;		/* NULL: the table records no model version */
 } ItemTable;
 
-/* The iALS Gramian of one (model, version, item table), kept per backend. */
+/*
+ * What a cached Gramian was computed from: the model's training, the item
+ * table's files, the role, and the table's fm_topk_track version when it is
+ * tracked (then every change of its rows gives a new one; -2 untracked).
+ */
+typedef struct GramStamp
+{
+	int64		model_version;
+	Oid			relid;
+	RelFileLocator node;
+	Oid			userid;
+	int64		table_version;
+} GramStamp;
+
+/* The iALS Gramian of one stamp, kept per backend. */
 typedef struct GramEntry
 {
 	char	   *model;
-	int64		version;
-	Oid			relid;
+	GramStamp	stamp;
 	int32		k;
 	double		alpha_sum;		/* sum of the unobserved weights */
 	double	   *gram;			/* (k+2)^2 */
@@ -339,8 +361,6 @@ compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 
 	entry = MemoryContextAllocZero(top, sizeof(GramEntry));
 	entry->model = MemoryContextStrdup(top, model);
-	entry->version = m->version;
-	entry->relid = it->relid;
 	entry->k = k;
 	entry->alpha_sum = m->unobserved_weight * (double) n;
 	entry->gram = MemoryContextAlloc(top, sizeof(double) * dim * dim);
@@ -348,18 +368,51 @@ compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 	return entry;
 }
 
+static void
+free_gram(GramEntry *e)
+{
+	pfree(e->gram);
+	pfree(e->model);
+	pfree(e);
+}
+
+/*
+ * The Gramian for this call: from the cache when its stamp matches, else
+ * computed (and cached, unless row-level security applies to the table:
+ * what it shows may change with any setting a policy reads).  *transient
+ * tells the caller to free_gram() it after use.
+ */
 static GramEntry *
-cached_gram(const char *model, const ModelInfo *m, const ItemTable *it)
+cached_gram(const char *model, const ModelInfo *m, const ItemTable *it, Oid schema, bool *transient)
 {
 	GramEntry **link = &gram_cache;
 	GramEntry  *e;
 	int			count = 0;
+	GramStamp	st;
+	Relation	rel;
+	bool		rls;
 
-	for (e = gram_cache; e != NULL; e = e->next)
-		if (e->version == m->version && e->relid == it->relid && e->k == m->k &&
-			strcmp(e->model, model) == 0)
-			return e;
+	memset(&st, 0, sizeof(st));
+	rel = table_open(it->relid, AccessShareLock);
+	st.model_version = m->version;
+	st.relid = it->relid;
+	st.node = FM_RELATION_LOCATOR(rel);
+	st.userid = GetUserId();
+	rls = rel->rd_rel->relrowsecurity;
+	st.table_version = -2;
+	if (!rls && fm_topk_is_tracked(rel, schema))
+		st.table_version = fm_topk_tracked_version(it->relid, schema);
+	table_close(rel, NoLock);
+
+	*transient = rls;
+	if (!rls)
+		for (e = gram_cache; e != NULL; e = e->next)
+			if (memcmp(&e->stamp, &st, sizeof(st)) == 0 && e->k == m->k && strcmp(e->model, model) == 0)
+				return e;
 	e = compute_gram(model, m, it);
+	e->stamp = st;
+	if (rls)
+		return e;
 	e->next = gram_cache;
 	gram_cache = e;
 	/* keep the newest few */
@@ -373,9 +426,7 @@ cached_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 			{
 				GramEntry  *next = old->next;
 
-				pfree(old->gram);
-				pfree(old->model);
-				pfree(old);
+				free_gram(old);
 				old = next;
 			}
 			break;
@@ -538,7 +589,7 @@ read_rated_items(const ModelInfo *m, const ItemTable *it, char **texts, int n,
 }
 
 static FmVector *
-fold_in(Datum *args, bool *nulls, MemoryContext result_context)
+fold_in(Datum *args, bool *nulls, MemoryContext result_context, Oid schema)
 {
 	char	   *model = TextDatumGetCString(args[0]);
 	ModelInfo	m;
@@ -605,7 +656,8 @@ fold_in(Datum *args, bool *nulls, MemoryContext result_context)
 		 * item when ratings is NULL, as target 1) weighs 1 + confidence *
 		 * target, with target 1; the rest are not positives, as in training.
 		 */
-		GramEntry  *g = cached_gram(model, &m, &it);
+		bool		transient;
+		GramEntry  *g = cached_gram(model, &m, &it, schema, &transient);
 		double		conf = isnan(m.confidence) ? 0.0 : m.confidence;
 		double		frequency;
 
@@ -633,6 +685,16 @@ fold_in(Datum *args, bool *nulls, MemoryContext result_context)
 		f.lambda_w = reg_w * frequency;
 		f.lambda_v = reg_v * frequency;
 		f.gram = g->gram;
+		if (transient)
+		{
+			/* not cached: a copy in this call's memory, the entry freed now */
+			Size		bytes = sizeof(double) * (m.k + 2) * (m.k + 2);
+			double	   *copy = palloc(bytes);
+
+			memcpy(copy, g->gram, bytes);
+			f.gram = copy;
+			free_gram(g);
+		}
 	}
 	else
 	{
@@ -719,7 +781,7 @@ fm_fold_in(PG_FUNCTION_ARGS)
 	if (same)
 		PG_RETURN_POINTER(cache->result);
 
-	result = fold_in(args, nulls, cache_context);
+	result = fold_in(args, nulls, cache_context, get_func_namespace(fcinfo->flinfo->fn_oid));
 	if (cache == NULL)
 	{
 		cache = MemoryContextAllocZero(cache_context, sizeof(FoldInCache));
