@@ -11,7 +11,9 @@
 #   fold-in NDCG@10 >= FOLD_SHARE x the full model's, and > the context-only
 #   (metadata) vector of the partial model.
 # Methods: ials (the ranking model, defaults as in ranking_quality_test.sh)
-# and sgd (a rating model, its defaults).  Prints the figures and the
+# and sgd (a rating model, its defaults); FMREC_FOLD_IN_METHODS="ials sgd als"
+# adds als (0.878 of the full model: below the bar, so not in the default run).
+# FMREC_KEEP_DB=1 keeps the database for a look afterwards.  Prints the figures and the
 # latency of fm_fold_in: the first call of a backend (iALS: it computes the
 # catalogue's Gramian) and the median of the others.
 # Needs a running cluster (PG* variables) with fmrec installed; skips,
@@ -22,7 +24,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../lib/common.sh"
 
 FOLD_SHARE=0.90
-METHODS="ials sgd"
+METHODS=${FMREC_FOLD_IN_METHODS:-"ials sgd"}
 DB=fmrec_fold_in
 data=$(movielens_dir)
 if [ -z "$data" ] || [ ! -f "$data/u1.base" ]; then
@@ -80,7 +82,7 @@ DO $$ BEGIN
 		CREATE VIEW fm_item_tables AS
 		SELECT m AS model, to_regclass('public.items_' || m) AS item_table, 'movie_id'::name AS key_column,
 		       'bias'::name AS bias_column, 'embedding'::name AS embedding_column, NULL::name AS version_column
-		  FROM unnest(ARRAY['ials_full', 'ials_part', 'sgd_full', 'sgd_part']) m
+		  FROM unnest(ARRAY['ials_full', 'ials_part', 'sgd_full', 'sgd_part', 'als_full', 'als_part']) m
 		 WHERE to_regclass('public.items_' || m) IS NOT NULL;
 	END IF;
 END $$;
