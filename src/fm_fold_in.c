@@ -62,7 +62,7 @@ typedef struct ModelInfo
 	double		reg_exponent;
 	double		popularity_exponent;
 	double		positive_threshold; /* NaN: every rating is a positive */
-	Oid			source;			/* training relation, InvalidOid if gone */
+	Oid			source;			/* training relation, InvalidOid if gone or not readable */
 	char	   *target;			/* its target column */
 	char	   *item_key;		/* its item key column (implicit models) */
 } ModelInfo;
@@ -152,7 +152,8 @@ read_model(const char *model, ModelInfo *m)
 							   " (m.params OPERATOR(pg_catalog.->>) 'reg_exponent')::pg_catalog.float8,"
 							   " (m.params OPERATOR(pg_catalog.->>) 'popularity_exponent')::pg_catalog.float8,"
 							   " (m.params OPERATOR(pg_catalog.->>) 'positive_threshold')::pg_catalog.float8,"
-							   " pg_catalog.to_regclass(m.source)::pg_catalog.oid,"
+							   " CASE WHEN pg_catalog.has_table_privilege(pg_catalog.to_regclass(m.source), 'SELECT')"
+							   " THEN pg_catalog.to_regclass(m.source)::pg_catalog.oid END,"
 							   " (m.params OPERATOR(pg_catalog.->) 'item_features') OPERATOR(pg_catalog.->>) 0"
 							   " FROM %s.fm_model m WHERE m.model OPERATOR(pg_catalog.=) $1", s);
 
@@ -283,7 +284,8 @@ check_item_vector(const ModelInfo *m, const ItemTable *it, bool isnull, const Fm
  * it only matters when beta (popularity_exponent) is not 0, and it is
  * exact as long as that relation is unchanged (training also holds out
  * validation_fraction of them: a near-uniform 10% less, whose effect on
- * (n + 1)^beta is small).  Without the relation the weights are uniform.
+ * (n + 1)^beta is small).  Without the relation (dropped, or no SELECT
+ * privilege on it) the weights are uniform.
  */
 static GramEntry *
 compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
@@ -320,8 +322,9 @@ compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 	{
 		if (m->popularity_exponent != 0.0)
 			ereport(NOTICE,
-					(errmsg("the training relation of model \"%s\" is gone: fold-in weighs every unobserved item alike",
-							model)));
+					(errmsg("the training relation of model \"%s\" is gone or not readable: fold-in weighs every unobserved item alike",
+							model),
+					 errhint("iALS weighs an unobserved item by its popularity in training, counted from that relation.")));
 		appendStringInfo(&sql, "0::pg_catalog.float8 FROM %s t", qualified_relation(it->relid));
 	}
 	appendStringInfo(&sql, " WHERE t.%s IS NOT NULL", quote_identifier(it->embedding));
