@@ -176,7 +176,8 @@ BEGIN;
 SELECT model, method, k FROM fm_train_from_table('h_ratings', 'rating',
        ARRAY['user_id', 'movie_id', 'gender', 'genres'], 'h_model', k => 4, epochs => 3);
 SELECT fm_materialize_items('h_model', 'h_movies', version_column => 'fm_version');
-SELECT count(*) AS registered FROM fm_item_tables;
+SELECT count(*) AS registered FROM fm_item_tables WHERE model OPERATOR(pg_catalog.=) 'h_model';
+SELECT fm_dims(fm_fold_in('h_model', '{"gender": "F"}', ARRAY[3, 6], ARRAY[5, 1]::real[])) AS fold_in_dims;
 UPDATE h_movies SET genres = ARRAY['g0', 'h0'] WHERE movie_id OPERATOR(pg_catalog.=) 1;
 SELECT model FROM fm_train_from_table('h_ratings', 'rating',
        ARRAY['user_id', 'movie_id', 'gender', 'genres'], 'h_model', k => 4, epochs => 3);

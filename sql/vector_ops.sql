@@ -58,8 +58,8 @@ DROP TABLE wide_items;
 
 -- C functions that only compute are IMMUTABLE STRICT PARALLEL SAFE; listed are
 -- those that read or write tables or hold state: the trainer, the evaluations,
--- the serving functions (fm_predict, fm_query, fm_item), fm_topk, its cache and its version rows (trigger and marker), the
--- trigger of registered item tables, and the index access method handler
+-- the serving functions (fm_predict, fm_query, fm_item), fm_fold_in, fm_topk, its cache and its version rows
+-- (trigger and marker), the trigger of registered item tables, and the index access method handler
 SELECT p.proname AS function, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
   JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'fmrec'

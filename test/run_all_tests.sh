@@ -60,6 +60,7 @@ main() {
 	run_suite quality bash "$FMREC_ROOT/test/movielens/quality_test.sh"
 	run_suite ranking-quality bash "$FMREC_ROOT/test/movielens/ranking_quality_test.sh"
 	run_suite features-quality bash "$FMREC_ROOT/test/movielens/features_quality_test.sh"
+	run_suite fold-in bash "$FMREC_ROOT/test/movielens/fold_in_test.sh"
 	if [ -f "$FMREC_ROOT/test/readme_walkthrough_test.sh" ]; then
 		run_suite readme bash "$FMREC_ROOT/test/readme_walkthrough_test.sh"
 	fi

@@ -89,6 +89,18 @@ COMMENT ON FUNCTION @extschema@.fm_item(text, jsonb) IS
 	'bias and embedding of an item described by a jsonb object, for exact ORDER BY fm_score(...)';
 
 -- ---- [fold-in] ----
+-- The context (the user's metadata) is read by fm_item(model, jsonb): its
+-- scalar and query vector, with the model's feature kinds; NULL and {} are
+-- the empty context.
+CREATE FUNCTION fm_fold_in(model text, context jsonb, items anyarray,
+                           ratings real[] DEFAULT NULL,
+                           regularization double precision DEFAULT NULL,
+                           item_table regclass DEFAULT NULL)
+	RETURNS fm_vector
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE PARALLEL SAFE
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION fm_fold_in(text, jsonb, anyarray, real[], double precision, regclass) IS
+	'query vector of a user from the items they rated after the training (closed form against the item table''s vectors), for ORDER BY fm_score(...)';
 
 -- ---- [items] item tables bound to their model; fm_topk fast by default ----
 -- fm_materialize_items moves to a part of its own (src/sql/36_items.sql)
