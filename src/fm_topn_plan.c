@@ -31,6 +31,10 @@
  * same Merge Append.  The ORDER BY expression on a partition is the
  * equivalence class's child member, already translated to the partition's
  * own column numbers (partitions may order or drop columns differently).
+ * Rows of equal score that straddle the LIMIT (or the OFFSET) may be other
+ * rows of that score than a Sort over all partitions keeps: Merge Append
+ * does not break ties by partition order.  SQL leaves that choice open, as
+ * it does for PostgreSQL's own Merge Append of partition indexes.
  */
 #include "postgres.h"
 
@@ -488,7 +492,7 @@ fm_topn_init(void)
 {
 	DefineCustomBoolVariable("fmrec.enable_topn_scan",
 							 "Lets the planner answer ORDER BY fm_score(...) LIMIT k "
-							 "over one table with the fmrec top-N scan.",
+							 "over one table or its partitions with the fmrec top-N scan.",
 							 "The scan keeps the k best rows while it reads the table, "
 							 "instead of projecting and sorting every row.",
 							 &fmrec_enable_topn_scan, true,
