@@ -423,6 +423,22 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 SET max_parallel_workers_per_gather = 0;
 
+-- Row-level security on the partitioned table: its policy filters every
+-- partition's scan.
+CREATE ROLE fmrec_topn_part_reader;
+GRANT SELECT ON pitems, queries TO fmrec_topn_part_reader;
+ALTER TABLE pitems ENABLE ROW LEVEL SECURITY;
+CREATE POLICY even_rows ON pitems FOR SELECT USING (id % 2 <> 1);
+SET ROLE fmrec_topn_part_reader;
+SELECT pg_temp.uses_topn_plan('SELECT id FROM pitems ORDER BY fm_score(''[1,2,3]'', embedding, bias) DESC LIMIT 20') AS plan;
+SELECT bool_and(id % 2 = 0) AS only_even, count(*) FROM (
+  SELECT id FROM pitems ORDER BY fm_score((SELECT q FROM queries WHERE name = 'user 1'), embedding, bias) DESC LIMIT 20) r;
+RESET ROLE;
+DROP POLICY even_rows ON pitems;
+ALTER TABLE pitems DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON pitems, queries FROM fmrec_topn_part_reader;
+DROP ROLE fmrec_topn_part_reader;
+
 -- Not for the scan: a UNION ALL of tables (its branches may compute their
 -- columns), a join with a partitioned table.
 SELECT q.label, pg_temp.uses_topn_plan(q.sql)

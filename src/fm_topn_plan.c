@@ -354,7 +354,7 @@ cost_in_order(PlannerInfo *root, Path *path, const QualCost *score_cost, double 
 
 /*
  * A Parallel Append takes each partition's cheapest partial path by total
- * cost, which a partial sequential scan always is: the scores it leaves to
+ * cost, which a partial sequential scan usually is: the scores it leaves to
  * the projection above and the sort of all its rows above the Append are
  * not counted in its own cost.  So on a partition, drop the partial paths
  * that cost more than the top-N scan once they deliver their rows scored
