@@ -1,11 +1,13 @@
 /*
  * fm_topn.h - the top-N scan: "ORDER BY fm_score(q, embedding, bias) DESC
- * LIMIT k" over one table, answered by one pass that keeps the k best rows
- * in a bounded heap instead of a sequential scan, a projection of every row
- * and a top-N sort.
+ * LIMIT k" over one table (or each partition of one), answered by one pass
+ * that keeps the k best rows in a bounded heap instead of a sequential scan,
+ * a projection of every row and a top-N sort.
  *
  * fm_topn_plan.c finds the query shape and offers the planner a CustomPath
- * (serial, and partial for parallel plans under Gather Merge);
+ * (serial, and partial for parallel plans under Gather Merge), on a
+ * partitioned or inherited table one per partition, which the planner
+ * merges under Merge Append (or Parallel Append, Sort and Gather Merge);
  * fm_topn_exec.c runs the CustomScan.  This header is the contract between
  * the two: what the plan node carries.
  */

@@ -17,6 +17,24 @@
  * planner then leaves limit_tuples unset), no FOR UPDATE, no WITH TIES.  It
  * claims the ORDER BY as its path keys, so the planner puts the LIMIT
  * directly above it, or a Gather Merge of its parallel copies.
+ *
+ * A partitioned or inherited table is answered partition by partition: the
+ * hook runs for each leaf partition (and for an inheritance parent's own
+ * rows) as a member of the parent's append relation, and each gets a top-N
+ * path that returns that partition's k best in ORDER BY's order.  The
+ * planner's own machinery does the rest: a Merge Append of those paths
+ * (sorted inputs, so the LIMIT above it reads k rows in all), partition
+ * pruning before any path is built and at run time, and Parallel Append of
+ * the partial paths under Gather Merge.  The k best of the whole table are
+ * among the k best of its partitions, so no row is lost; a partition that
+ * cannot have the path (a foreign table) is sorted by PostgreSQL under the
+ * same Merge Append.  The ORDER BY expression on a partition is the
+ * equivalence class's child member, already translated to the partition's
+ * own column numbers (partitions may order or drop columns differently).
+ * Rows of equal score that straddle the LIMIT (or the OFFSET) may be other
+ * rows of that score than a Sort over all partitions keeps: Merge Append
+ * does not break ties by partition order.  SQL leaves that choice open, as
+ * it does for PostgreSQL's own Merge Append of partition indexes.
  */
 #include "postgres.h"
 
@@ -35,6 +53,7 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/spccache.h"
@@ -116,6 +135,64 @@ kept_rows_fit_work_mem(RelOptInfo *rel, double limit)
 	return limit * row_bytes <= (double) work_mem * 1024.0;
 }
 
+/*
+ * Does this relation see every row the LIMIT applies to?  The one table of
+ * the query, or a leaf of it when it is a partitioned or inherited table:
+ * a member of an append relation whose topmost parent is that table (not a
+ * UNION ALL, whose branches may compute their columns).
+ */
+static bool
+rel_feeds_the_limit(PlannerInfo *root, RelOptInfo *rel)
+{
+	Relids		table = rel->relids;
+
+	if (IS_DUMMY_REL(rel) || !bms_is_empty(rel->lateral_relids))
+		return false;
+	if (rel->reloptkind == RELOPT_OTHER_MEMBER_REL)
+	{
+		int			top;
+
+		if (!bms_get_singleton_member(rel->top_parent_relids, &top) ||
+			planner_rt_fetch(top, root)->rtekind != RTE_RELATION)
+			return false;
+		table = rel->top_parent_relids;
+	}
+	else if (rel->reloptkind != RELOPT_BASEREL)
+		return false;
+	return bms_equal(table, root->all_baserels);
+}
+
+/*
+ * The members of the ORDER BY's equivalence class that are computed on this
+ * relation: for a partition, its child members (translated to its columns),
+ * which PostgreSQL 18 keeps apart from ec_members.
+ */
+static List *
+members_on_rel(EquivalenceClass *ec, RelOptInfo *rel)
+{
+	List	   *members = NIL;
+	EquivalenceMember *member;
+
+#if PG_VERSION_NUM >= 180000
+	EquivalenceMemberIterator it;
+
+	setup_eclass_member_iterator(&it, ec, rel->relids);
+	while ((member = eclass_member_iterator_next(&it)) != NULL)
+#else
+	ListCell   *lc;
+
+	foreach(lc, ec->ec_members)
+#endif
+	{
+#if PG_VERSION_NUM < 180000
+		member = lfirst(lc);
+#endif
+		if (!member->em_is_const && bms_equal(member->em_relids, rel->relids))
+			members = lappend(members, member);
+	}
+	return members;
+}
+
 /* Is this the one-table, ORDER BY fm_score ... LIMIT k query we answer? */
 static bool
 find_topn_query(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte,
@@ -130,9 +207,7 @@ find_topn_query(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte,
 		return false;
 	if (root->limit_tuples < 1.0 || list_length(root->query_pathkeys) != 1)
 		return false;
-	if (rel->reloptkind != RELOPT_BASEREL ||
-		!bms_equal(rel->relids, root->all_baserels) ||
-		!bms_is_empty(rel->lateral_relids))
+	if (!rel_feeds_the_limit(root, rel))
 		return false;
 	if (rte->rtekind != RTE_RELATION || rte->inh || rte->tablesample != NULL ||
 		(rte->relkind != RELKIND_RELATION && rte->relkind != RELKIND_MATVIEW))
@@ -146,12 +221,12 @@ find_topn_query(PlannerInfo *root, RelOptInfo *rel, RangeTblEntry *rte,
 	if (get_opfamily_member(key->pk_opfamily, FLOAT8OID, FLOAT8OID,
 							BTLessStrategyNumber) != Float8LessOperator)
 		return false;
-	foreach(lc, key->pk_eclass->ec_members)
+	foreach(lc, members_on_rel(key->pk_eclass, rel))
 	{
 		EquivalenceMember *member = lfirst(lc);
 		FuncExpr   *call = (FuncExpr *) member->em_expr;
 
-		if (member->em_is_child || member->em_is_const || !IsA(call, FuncExpr))
+		if (!IsA(call, FuncExpr))
 			continue;
 		if (!calls_fm_score(call) || !score_is_computable(call, rel))
 			continue;
@@ -253,6 +328,60 @@ make_topn_path(PlannerInfo *root, RelOptInfo *rel, const TopNQuery *topn,
 	return path;
 }
 
+/*
+ * What a partial path costs once it has delivered its rows in ORDER BY's
+ * order: the path, the score of each row it returns (the scan/join target
+ * computes it) and, unless the path is in that order already, a sort of its
+ * rows (bounded by the LIMIT, which is generous to the path: a sort under
+ * Gather Merge is not bounded).
+ */
+static Cost
+cost_in_order(PlannerInfo *root, Path *path, const QualCost *score_cost, double limit)
+{
+	Path		sort;
+
+	if (pathkeys_contained_in(root->query_pathkeys, path->pathkeys))
+		return path->total_cost + score_cost->per_tuple * path->rows;
+#if PG_VERSION_NUM >= 180000
+	cost_sort(&sort, root, root->query_pathkeys, 0, path->total_cost,
+			  path->rows, path->pathtarget->width, 0.0, work_mem, limit);
+#else
+	cost_sort(&sort, root, root->query_pathkeys, path->total_cost,
+			  path->rows, path->pathtarget->width, 0.0, work_mem, limit);
+#endif
+	return sort.total_cost + score_cost->per_tuple * path->rows;
+}
+
+/*
+ * A Parallel Append takes each partition's cheapest partial path by total
+ * cost, which a partial sequential scan usually is: the scores it leaves to
+ * the projection above and the sort of all its rows above the Append are
+ * not counted in its own cost.  So on a partition, drop the partial paths
+ * that cost more than the top-N scan once they deliver their rows scored
+ * and in order, as the query needs them (an index scan on a selective
+ * WHERE stays); the planner then appends the partial top-N scans, and
+ * sorts k rows per process under Gather Merge instead of every row.
+ */
+static void
+drop_partial_paths_beaten_by(PlannerInfo *root, RelOptInfo *rel,
+							 CustomPath *topn, const TopNQuery *query)
+{
+	QualCost	score_cost;
+	Cost		ours;
+	ListCell   *lc;
+
+	cost_qual_eval_node(&score_cost, (Node *) query->score, root);
+	ours = cost_in_order(root, &topn->path, &score_cost, query->limit);
+	foreach(lc, rel->partial_pathlist)
+	{
+		Path	   *path = lfirst(lc);
+
+		if (path != &topn->path &&
+			cost_in_order(root, path, &score_cost, query->limit) > ours)
+			rel->partial_pathlist = foreach_delete_current(rel->partial_pathlist, lc);
+	}
+}
+
 static void
 add_topn_paths(PlannerInfo *root, RelOptInfo *rel, Index rti,
 			   RangeTblEntry *rte)
@@ -278,7 +407,14 @@ add_topn_paths(PlannerInfo *root, RelOptInfo *rel, Index rti,
 													  max_parallel_workers_per_gather);
 
 		if (workers > 0)
-			add_partial_path(rel, &make_topn_path(root, rel, &topn, workers)->path);
+		{
+			CustomPath *partial = make_topn_path(root, rel, &topn, workers);
+
+			add_partial_path(rel, &partial->path);
+			if (rel->reloptkind == RELOPT_OTHER_MEMBER_REL &&
+				list_member_ptr(rel->partial_pathlist, partial))
+				drop_partial_paths_beaten_by(root, rel, partial, &topn);
+		}
 	}
 }
 
@@ -356,7 +492,7 @@ fm_topn_init(void)
 {
 	DefineCustomBoolVariable("fmrec.enable_topn_scan",
 							 "Lets the planner answer ORDER BY fm_score(...) LIMIT k "
-							 "over one table with the fmrec top-N scan.",
+							 "over one table or its partitions with the fmrec top-N scan.",
 							 "The scan keeps the k best rows while it reads the table, "
 							 "instead of projecting and sorting every row.",
 							 &fmrec_enable_topn_scan, true,
