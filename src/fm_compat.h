@@ -28,6 +28,14 @@
 #endif
 
 /*
+ * 18 replaced the trailing pg_attribute_noreturn() by a leading pg_noreturn
+ * (C11 _Noreturn): write pg_noreturn, as 18 does.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn _Noreturn
+#endif
+
+/*
  * 16 renamed RelFileNode, the identity of a relation's files, to
  * RelFileLocator, and Relation's rd_node to rd_locator.
  * FM_RELATION_LOCATOR(rel) reads it on every version.

@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "fm_compat.h"
+
 #include "fmgr.h"
 
 typedef enum FmFeatureKind
@@ -83,7 +85,7 @@ extern void fm_serve_begin_description(FmServeModel *m);
 extern int	fm_serve_feature_index(const FmServeModel *m, const char *name, int len);
 
 /* Error 42703 for a name that is not a feature of the model, listing them. */
-extern void fm_serve_unknown_feature(const FmServeModel *m, const char *name, int len) pg_attribute_noreturn();
+pg_noreturn extern void fm_serve_unknown_feature(const FmServeModel *m, const char *name, int len);
 
 /*
  * The fm_feature row of (feature, value), from the memo or looked up (one

@@ -274,7 +274,7 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 						summary->model, (long long) (src->data.n_rows + summary->rows_skipped),
 						(long long) catalogue.n_rows, src->read_seconds + src->catalogue_read_seconds,
 						data.contexts.n, (long long) data.n_pairs, (long long) data.n_valid,
-						result.epochs_run, train_seconds, budget->used / 1048576.0)));
+						result.epochs_run, train_seconds, budget->peak / 1048576.0)));
 	*n_features = src->data.n_features;
 	return result.valid_ndcg;
 }

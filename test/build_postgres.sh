@@ -7,7 +7,7 @@
 #
 # Only what fmrec's tests need is built: the server, psql, pg_dump and the
 # other client programs, pg_regress, the TAP modules (--enable-tap-tests)
-# and the one contrib module a test loads (amcheck).  No docs, no ICU, no
+# and the contrib modules the tests load (CONTRIB_MODULES).  No docs, no ICU, no
 # readline.  The installation is cached outside the repository, keyed by the
 # tarball's SHA-256, in $FMREC_PG_CACHE (/var/cache/fmrec-pg by default):
 # <cache>/<sha256>/install/bin/pg_config.  A build that did not finish leaves
@@ -19,8 +19,10 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 CACHE_ROOT=${FMREC_PG_CACHE:-/var/cache/fmrec-pg}
-# The contrib modules the tests use (t/030_crash.pl checks indexes with amcheck).
-CONTRIB_MODULES=(amcheck)
+# The contrib modules the tests use: t/030_crash.pl checks indexes with
+# amcheck; t/100_sharded.pl shards over postgres_fdw and counts the shards'
+# rows with pg_stat_statements and auto_explain.
+CONTRIB_MODULES=(amcheck postgres_fdw pg_stat_statements auto_explain)
 PG_BUILD_PACKAGES=(build-essential bison flex perl libipc-run-perl zlib1g-dev pkg-config)
 
 only_ask=
@@ -76,11 +78,41 @@ build() {
 		"($(cat "$dir/build-cpu-seconds") s of CPU: the wall time on an idle 2-core machine is about half)"
 }
 
-is_built() { [ -f "$dir/complete" ] && [ -x "$prefix/bin/pg_config" ]; }
+contrib_complete() {
+	local module libdir
+	libdir=$("$prefix/bin/pg_config" --pkglibdir)
+	for module in "${CONTRIB_MODULES[@]}"; do
+		[ -f "$libdir/$module.so" ] || return 1
+	done
+}
+
+# An installation cached before a module joined CONTRIB_MODULES gets it
+# from the tarball's contrib/ through PGXS, without rebuilding the server.
+add_missing_contrib() {
+	local module src libdir
+	libdir=$("$prefix/bin/pg_config" --pkglibdir)
+	rm -rf "$dir/contrib-src"
+	mkdir -p "$dir/contrib-src"
+	for module in "${CONTRIB_MODULES[@]}"; do
+		[ -f "$libdir/$module.so" ] && continue
+		log "adding contrib module $module to $prefix"
+		tar -xf "$tarball" -C "$dir/contrib-src" --wildcards "*/contrib/$module/*"
+		src=$(find "$dir/contrib-src" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+		make -C "$src/contrib/$module" -s USE_PGXS=1 PG_CONFIG="$prefix/bin/pg_config" install \
+			>>"$dir/make.log" 2>&1 || die "building contrib module $module failed (logs in $dir)"
+	done
+	rm -rf "$dir/contrib-src"
+}
+
+is_built() { [ -f "$dir/complete" ] && [ -x "$prefix/bin/pg_config" ] && contrib_complete; }
 if [ -n "$only_ask" ]; then is_built; exit; fi
 
 mkdir -p "$dir"
 exec 9>"$dir/lock"
 flock 9
-is_built || build >&2
+if [ -f "$dir/complete" ] && [ -x "$prefix/bin/pg_config" ]; then
+	contrib_complete || add_missing_contrib >&2
+else
+	build >&2
+fi
 echo "$prefix/bin/pg_config"
