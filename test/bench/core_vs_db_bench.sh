@@ -3,7 +3,11 @@
 # run (a command, not a test; issue #16's bar: the DB path within 1.3x of the
 # core-only benchmark).
 #
-#   test/bench/core_vs_db_bench.sh [--method sgd] [--k 64] [--epochs 30] [--repeat 5]
+#   test/bench/core_vs_db_bench.sh [--method sgd] [--k 64] [--epochs 30] [--repeat 5] [--perf]
+#
+# --perf: instead of timing, profile one training of each path (perf record,
+# software cpu-clock sampling: the virtual machine has no hardware counters)
+# and print the top symbols of each, so the two can be compared line by line.
 #
 # The same work on both sides:
 #   data        MovieLens 100K u1.base (80,000 ratings) to train, u1.test
@@ -32,8 +36,10 @@ METHOD=sgd
 K=64
 EPOCHS=30
 REPEAT=5
+PERF=
 while [ $# -gt 0 ]; do
 	case $1 in
+		--perf) PERF=1; shift ;;
 		--method) METHOD=$2; shift 2 ;;
 		--k) K=$2; shift 2 ;;
 		--epochs) EPOCHS=$2; shift 2 ;;
@@ -93,6 +99,31 @@ SQL
 		match($0, /trained [0-9]+ [a-z]+ in [0-9.]+ s/) { split(substr($0, RSTART, RLENGTH), w, " "); t = w[5] }
 		$1 == "stat0" { c0 = $2 + $3 } $1 == "stat1" { c1 = $2 + $3 } END { print t, (c1 - c0) / hz }' <<<"$out"
 }
+
+if [ -n "$PERF" ]; then
+	PD=$(mktemp -d /tmp/core_vs_db_perf.XXXXXX)
+	chmod 777 "$PD"
+	log "profiling: core"
+	perf record -q -F 999 -o "$PD/core.data" -- "$CORE" --dir "$DATA" --method "$METHOD" --k "$K" \
+		--epochs "$EPOCHS" --seed 42 --genres --fold 1 --quiet >/dev/null 2>&1
+	log "profiling: database (perf record -p <backend pid> during the call)"
+	psql -X -d bench >/dev/null 2>&1 <<SQL
+SELECT pg_backend_pid() AS pid \gset
+\setenv BACKEND_PID :pid
+\! perf record -q -F 999 -p \$BACKEND_PID -o $PD/db.data >/dev/null 2>&1 & echo \$! > $PD/perf.pid; sleep 1
+SELECT 1 FROM fm_train_from_table('u1_base', 'rating',
+	ARRAY['user_id', 'movie_id', 'age_group', 'gender', 'occupation', 'genres'], 'core_vs_db',
+	method => '$METHOD', k => $K, epochs => $EPOCHS, seed => 42, validation => 'u1_test');
+\! kill -INT \$(cat $PD/perf.pid); sleep 2
+SQL
+	for side in core db; do
+		echo
+		echo "== $side: top symbols (share, samples at 999 Hz)"
+		perf report -i "$PD/$side.data" --stdio -n --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' | head -15
+	done
+	rm -rf "$PD"
+	exit 0
+fi
 
 E2=$((2 * EPOCHS))
 log "$METHOD, k $K, $EPOCHS and $E2 epochs on u1.base ($n_base ratings; validation u1.test, $n_test), $REPEAT interleaved runs"
