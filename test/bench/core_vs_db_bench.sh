@@ -119,7 +119,7 @@ SQL
 	for side in core db; do
 		echo
 		echo "== $side: top symbols (share, samples at 999 Hz)"
-		perf report -i "$PD/$side.data" --stdio -n --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' | head -15
+		perf report -i "$PD/$side.data" --stdio -n --sort dso,symbol 2>/dev/null | grep -E '^ +[0-9]' | head -15 || true
 	done
 	rm -rf "$PD"
 	exit 0
