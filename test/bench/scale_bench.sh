@@ -8,7 +8,9 @@
 #                    next to COPY (SELECT the same columns) TO '/dev/null'
 #   s / epoch        with 1 and 2 workers when the training has a workers
 #                    setting (a GUC fmrec.*worker* or a `workers` argument,
-#                    detected; 'n/a' otherwise)
+#                    detected; 'n/a' otherwise).  "N workers" = N processes
+#                    training, the leader included: the setting gets N - 1,
+#                    PostgreSQL's convention (workers besides the leader)
 #   ratings x epochs / s
 #   training memory  the final NOTICE's "training memory N MB", per rating
 #   peak RSS         the backend's VmHWM from /proc/<pid>/status, read while
@@ -133,10 +135,13 @@ train() {
 	case $method in
 		ials) extra=", item_features => ARRAY['movie_id', 'genres'], items => 'movies', positive_threshold => 4" ;;
 	esac
+	# WORKERS counts the processes that train (the leader included); the
+	# setting counts the workers besides the leader, PostgreSQL's convention
+	# (max_parallel_workers_per_gather): 1 process = 0 workers = serial
 	if [ -n "$workers" ] && [ -n "$WORKER_GUC" ]; then
-		set_workers="SET $WORKER_GUC = $workers;"
+		set_workers="SET $WORKER_GUC = $((workers - 1));"
 	elif [ -n "$workers" ] && [ "$WORKER_ARG" = t ]; then
-		extra="$extra, workers => $workers"
+		extra="$extra, workers => $((workers - 1))"
 	fi
 	[ -z "$MEMORY" ] || set_memory="SET fmrec.max_training_memory = '${MEMORY}MB';"
 	psql -X -d bench 2>&1 <<SQL
@@ -161,7 +166,7 @@ for method in $METHODS; do
 			epoch_s[$w]=n/a
 			continue
 		fi
-		log "training $method, k $K, $EPOCHS epochs, workers ${WORKER_HOW:+$w ($WORKER_HOW)}${WORKER_HOW:-setting absent}"
+		log "training $method, k $K, $EPOCHS epochs, ${WORKER_HOW:+$w process(es): $WORKER_HOW = $((w - 1))}${WORKER_HOW:-workers setting absent}"
 		out=$(train "$method" "$([ -n "$WORKER_HOW" ] && echo "$w")")
 		if grep -q '^ERROR' <<<"$out"; then
 			printf '%s\n' "$out" | grep -E '^(ERROR|DETAIL|HINT)' >&2
@@ -170,7 +175,8 @@ for method in $METHODS; do
 			[ -n "${res_read:-}" ] || res_read=error
 			continue
 		fi
-		summary=$(grep -m1 'NOTICE:  model "scale_' <<<"$out")
+		summary=$(grep -m1 'NOTICE:  model "scale_.*training memory' <<<"$out")
+		grep -E 'NOTICE:  model "scale_' <<<"$out" | grep -v 'training memory' >&2 || true
 		printf '%s\n' "$summary" >&2
 		read_s=$(sed -nE 's/.*read [0-9]+ rows( and [0-9]+ items)? in ([0-9.]+) s.*/\2/p' <<<"$summary")
 		trained=$(sed -nE 's/.*trained ([0-9]+) [a-z]+ in ([0-9.]+) s.*/\1 \2/p' <<<"$summary")
@@ -226,7 +232,7 @@ limit_s() {	# METHOD CONTEXTS PAIRS -> "bytes_per_rating flops_per_rating limit_
 measure_hardware
 echo
 echo "MovieLens-25M-shaped data: $RATINGS ratings, $USERS users, $MOVIES movies, $NNZ non-zeros per row, k $K, $EPOCHS epochs;"
-echo "table $TABLE_MB MB; COPY (SELECT the same columns) TO '/dev/null' ${copy_s} s; workers setting: ${WORKER_HOW:-absent}"
+echo "table $TABLE_MB MB; COPY (SELECT the same columns) TO '/dev/null' ${copy_s} s; workers setting: $([ -n "$WORKER_HOW" ] && echo "$WORKER_HOW = processes - 1" || echo absent)"
 echo "hardware (best of before and after): read bandwidth $BW GB/s (serving_membw, 1 thread), one core $GF_FLOAT GFLOP/s float, $GF_DOUBLE double (scale_flops);"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
