@@ -121,8 +121,9 @@ BW=0 GF_FLOAT=0 GF_DOUBLE=0
 measure_hardware() {
 	local bw gf gd
 	log "hardware: memory bandwidth and one core's arithmetic"
-	read -r _ _ bw < <("$BUILD/serving_membw" 1024 1)
+	read -r _ _ bw < <("$BUILD/serving_membw" 1024 1) || bw=0
 	read -r gf gd < <("$BUILD/scale_flops" 2 | awk '$1 == "gflops" { v[$2] = $3 } END { print v["float"], v["double"] }')
+	[ -n "$gf" ] && [ -n "$gd" ] || { gf=0; gd=0; }
 	BW=$(awk -v a="$BW" -v b="$bw" 'BEGIN { print (b > a ? b : a) }')
 	GF_FLOAT=$(awk -v a="$GF_FLOAT" -v b="$gf" 'BEGIN { print (b > a ? b : a) }')
 	GF_DOUBLE=$(awk -v a="$GF_DOUBLE" -v b="$gd" 'BEGIN { print (b > a ? b : a) }')
@@ -224,6 +225,7 @@ limit_s() {	# METHOD CONTEXTS PAIRS -> "bytes_per_rating flops_per_rating limit_
 			f = (6 * p * nnz * (k + 1) + 2 * (k + 1) * (k + 2) * (4 * c + (nnz - 4) * items)) / r
 			peak = gd
 		} else { b = 0; f = 0; peak = gf }
+		if (bw <= 0 || peak <= 0) { printf "%.0f %.0f n/a unmeasured\n", b, f; exit }
 		t = r * b / (bw * 1e9); u = r * f / (peak * 1e9)
 		printf "%.0f %.0f %.2f %s\n", b, f, (t > u ? t : u), (t > u ? "memory" : "compute")
 	}'
@@ -260,7 +262,7 @@ for row in "${RESULTS[@]}"; do
 		printf " %s | %s |", mem != "" ? sprintf("%.0f", mem) : "n/a", mem != "" ? sprintf("%.0f", mem * 1048576 / r) : "n/a"
 		printf " %s | %s |", hwm != "" ? sprintf("%.0f (%.0f)", hwm / 1024, (hwm - shm) / 1024) : "n/a",
 			hwm != "" ? sprintf("%.0f", (hwm - shm) * 1024 / r) : "n/a"
-		printf " %s B, %s | %s (%s) | %s |\n", bpr, fpr, lim, bound, num ? sprintf("%.2f", lim / e1) : "n/a"
+		printf " %s B, %s | %s (%s) | %s |\n", bpr, fpr, lim, bound, (num && lim != "n/a") ? sprintf("%.2f", lim / e1) : "n/a"
 	}'
 done
 cat <<'EOF'
