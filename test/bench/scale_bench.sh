@@ -167,7 +167,11 @@ for method in $METHODS; do
 			epoch_s[$w]=n/a
 			continue
 		fi
-		log "training $method, k $K, $EPOCHS epochs, ${WORKER_HOW:+$w process(es): $WORKER_HOW = $((w - 1))}${WORKER_HOW:-workers setting absent}"
+		if [ -n "$WORKER_HOW" ]; then
+			log "training $method, k $K, $EPOCHS epochs, $w process(es): $WORKER_HOW = $((w - 1))"
+		else
+			log "training $method, k $K, $EPOCHS epochs, workers setting absent"
+		fi
 		out=$(train "$method" "$([ -n "$WORKER_HOW" ] && echo "$w")")
 		if grep -q '^ERROR' <<<"$out"; then
 			printf '%s\n' "$out" | grep -E '^(ERROR|DETAIL|HINT)' >&2
