@@ -273,5 +273,5 @@ fm_train_adam(const FmDataset *train, const FmDataset *valid, const FmTrainParam
 	run.params = params;
 	run.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
 	adam_state_alloc(&run.state, model, a);
-	fm_train_stochastic(train, valid, params, model, hooks, a, adam_rows, &run, result);
+	fm_train_stochastic(train, valid, params, model, hooks, a, adam_rows, &run, NULL, result);
 }

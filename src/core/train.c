@@ -260,10 +260,12 @@ fm_report_epoch(const FmTrainHooks *hooks, int32_t epoch, double train_rmse,
 void
 fm_train_stochastic(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 					FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
-					FmRowsUpdate update, void *state, FmTrainResult *result)
+					FmRowsUpdate update, void *state, const FmParallel *parallel,
+					FmTrainResult *result)
 {
 	FmRng		rng;
-	int64_t    *order = fm_row_order_alloc(train->n_rows, a);
+	int64_t    *order = fm_row_order_alloc(train->n_rows,
+										   parallel != NULL ? &parallel->shared : a);
 
 	fm_model_init_random(model, fm_dataset_target_mean(train), params->init_stdev,
 						 fm_seed_for(params->seed, FM_SEED_INIT));
@@ -282,15 +284,20 @@ fm_train_stochastic(const FmDataset *train, const FmDataset *valid, const FmTrai
 
 		fm_row_order_shuffle(&rng, order, train->n_rows);
 
-		/* a tick after every full FM_TICK_ROWS rows */
-		for (int64_t begin = 0; begin < train->n_rows; begin += FM_TICK_ROWS)
+		if (parallel != NULL)
+			sse = parallel->sgd_epoch(parallel->arg, model, order, train->n_rows, lr);
+		else
 		{
-			int64_t		n = train->n_rows - begin < FM_TICK_ROWS ?
-				train->n_rows - begin : FM_TICK_ROWS;
+			/* a tick after every full FM_TICK_ROWS rows */
+			for (int64_t begin = 0; begin < train->n_rows; begin += FM_TICK_ROWS)
+			{
+				int64_t		n = train->n_rows - begin < FM_TICK_ROWS ?
+					train->n_rows - begin : FM_TICK_ROWS;
 
-			sse = update(state, order + begin, n, lr, sse);
-			if (n == FM_TICK_ROWS)
-				fm_hooks_tick(hooks);
+				sse = update(state, order + begin, n, lr, sse);
+				if (n == FM_TICK_ROWS)
+					fm_hooks_tick(hooks);
+			}
 		}
 
 		/*

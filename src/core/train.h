@@ -53,6 +53,23 @@ typedef struct FmEpochReport
 	double		valid_ndcg;		/* iALS: NDCG@10 of the validation contexts, or NaN */
 } FmEpochReport;
 
+/*
+ * Parallel epochs, supplied by the caller (the server's parallel workers,
+ * src/fm_train_parallel.c): the core stays single-threaded and knows no
+ * processes.  An optimiser that supports it (SGD) allocates the memory every
+ * participant must see from `shared` and hands each epoch's rows to
+ * `sgd_epoch`, which runs fm_sgd_rows() over them split among the
+ * participants and returns the sum of their squared errors, w0 already
+ * updated in *model.  See fm_train_stochastic (train.c).
+ */
+typedef struct FmParallel
+{
+	FmAllocator shared;
+	double		(*sgd_epoch) (void *arg, FmModel *model, const int64_t *order,
+							  int64_t n_rows, double lr);
+	void	   *arg;
+} FmParallel;
+
 typedef struct FmTrainHooks
 {
 	/* called after each epoch; return false to stop early */
@@ -65,6 +82,9 @@ typedef struct FmTrainHooks
 	 */
 	void		(*tick) (void *arg);
 	void	   *arg;
+
+	/* NULL: serial.  Else what parallel epochs need (see FmParallel). */
+	const FmParallel *parallel;
 } FmTrainHooks;
 
 /* Summary of a finished training. */
@@ -103,6 +123,18 @@ extern void fm_train_als(const FmDataset *, const FmDataset *, const FmTrainPara
 						 const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
 extern void fm_train_mcmc(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
 						  const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
+
+/*
+ * SGD steps on rows[0] .. rows[n_rows - 1] in that order at rate lr, with
+ * params' penalties; `sum` is k floats of scratch.  Returns the sum of the
+ * squared errors of the clipped predictions.  What each participant of a
+ * parallel epoch runs on its share of the rows (Hogwild: the participants
+ * update the same shared w and V without locks); with shared_w0, w0 is that
+ * shared double, not model->w0.
+ */
+extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
+						  const int64_t *rows, int64_t n_rows, double lr, float *sum,
+						  volatile double *shared_w0);
 
 /* Dispatch on params->method (not iALS or BPR: they train on FmImplicitData). */
 extern void fm_train(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,

@@ -53,7 +53,7 @@ log_tick(void *arg)
 static FmTrainHooks
 hooks_for(HookLog *log, int stop_after)
 {
-	FmTrainHooks hooks = {log_epoch, log_tick, log};
+	FmTrainHooks hooks = {log_epoch, log_tick, log, NULL};
 
 	memset(log, 0, sizeof(*log));
 	log->stop_after = stop_after;
@@ -337,7 +337,7 @@ test_early_stop_and_ticks(void)
 	FmTrainResult res;
 	HookLog		log;
 	FmTrainHooks hooks = hooks_for(&log, 3);
-	FmTrainHooks tick_only = {NULL, log_tick, &log};
+	FmTrainHooks tick_only = {NULL, log_tick, &log, NULL};
 	FmTrainParams p = als_params(8, 10);
 
 	fixture_setup(&fx, &data_shape);

@@ -58,6 +58,7 @@ hook_log_init(HookLog *log, FmTrainHooks *hooks, int stop_after)
 	hooks->epoch_done = log_epoch;
 	hooks->tick = log_tick;
 	hooks->arg = log;
+	hooks->parallel = NULL;
 }
 
 static void
@@ -220,7 +221,7 @@ test_zero_epochs_and_null_hooks(void)
 	FmTrainParams p = params_for(FM_METHOD_SGD);
 	FmModel		m;
 	FmTrainResult res;
-	FmTrainHooks no_callbacks = {NULL, NULL, NULL};
+	FmTrainHooks no_callbacks = {NULL, NULL, NULL, NULL};
 
 	fixture_setup(&fx, &data_shape);
 	p.epochs = 0;
