@@ -1,5 +1,6 @@
 /*
- * fm_train_parallel.c - SGD epochs shared with PostgreSQL's parallel workers.
+ * fm_train_parallel.c - SGD epochs and ALS sweeps shared with PostgreSQL's
+ * parallel workers.
  *
  * Processes, not threads: a backend must not run threads that could touch
  * the server's state, and a worker's error, cancel or crash must be handled
@@ -32,6 +33,13 @@
  *   a shared double too.  The result is NOT deterministic with workers:
  *   which rows run at the same time depends on scheduling.  Serial training
  *   (no workers) is unchanged, bit for bit.
+ *
+ * - ALS (see "Parallel sweeps" in core/als.c): the sweep's caches are
+ *   allocated in the segment; runs of features that share no row are split
+ *   among the participants, 8 features a claim, one launch per long run
+ *   (two per iteration on a user-item table: the users, the items).  Each
+ *   feature's update then depends on nothing another participant writes:
+ *   the result is bit-identical to serial ALS for any number of workers.
  *
  * - Errors and cancel: a worker's ERROR reaches the leader through the
  *   context's error queue (at its next CHECK_FOR_INTERRUPTS or at
@@ -68,7 +76,16 @@ int			fmrec_max_parallel_workers_per_training = -1;
 /* Rows a participant claims at a time: its CHECK_FOR_INTERRUPTS interval. */
 #define FM_PARALLEL_CHUNK_ROWS 4096
 
+/* Features an ALS participant claims at a time. */
+#define FM_PARALLEL_CHUNK_FEATURES 8
+
 #define FM_PARALLEL_KEY_SHARED UINT64CONST(0xF3EC000000000001)
+
+enum
+{
+	JOB_SGD_EPOCH,
+	JOB_ALS_FEATURES
+};
 
 /* Offsets into the arena (the segment's memory after the header). */
 typedef struct ParallelShared
@@ -90,12 +107,17 @@ typedef struct ParallelShared
 	Size		off_w;
 	Size		off_V;
 
-	/* one epoch, set by the leader before launching */
+	uintptr_t	leader_arena;	/* the arena's address in the leader */
+
+	/* one job (an SGD epoch or an ALS run), set by the leader before launching */
+	int			job;
 	Size		off_order;
 	int64		n_order;
 	double		lr;
 	double		w0;				/* the model's w0 during the epoch (Hogwild too) */
 	pg_atomic_uint64 next_row;	/* the next unclaimed position in the order */
+	Size		off_als;		/* ALS: the core's FmAlsShared */
+	int32		als_last;		/* ALS: features next_row .. als_last */
 
 	/* what the participants add up, under mutex */
 	slock_t		mutex;
@@ -120,6 +142,9 @@ typedef struct ParallelRun
 	float	   *sum;			/* the leader's scratch */
 	bool		launched_before;
 	int			max_launched;
+	FmAlsParticipant *als_leader;	/* the leader's view, made at its first ALS job */
+	const FmTrainHooks *hooks;		/* the leader's */
+	FmAllocator alloc;			/* the leader's budget */
 	FmParallel	parallel;
 } ParallelRun;
 
@@ -131,7 +156,7 @@ fm_train_parallel_define_settings(void)
 							"-1 (the default) uses max_parallel_maintenance_workers for training "
 							"sets of at least a million rows and none for smaller ones; 0 trains "
 							"serially; a positive number asks for that many workers whatever "
-							"the size.  Only sgd trains in parallel; the workers come from "
+							"the size.  sgd and als train in parallel; the workers come from "
 							"max_worker_processes and max_parallel_workers.",
 							&fmrec_max_parallel_workers_per_training,
 							-1, -1, MAX_PARALLEL_WORKER_LIMIT,
@@ -145,7 +170,8 @@ planned_workers(FmMethod method, int64 n_rows)
 {
 	int			n = fmrec_max_parallel_workers_per_training;
 
-	if (method != FM_METHOD_SGD || !IsUnderPostmaster || IsInParallelMode())
+	if ((method != FM_METHOD_SGD && method != FM_METHOD_ALS) ||
+		!IsUnderPostmaster || IsInParallelMode())
 		return 0;
 	if (n < 0)
 		n = n_rows >= FM_PARALLEL_DEFAULT_MIN_ROWS ? max_parallel_maintenance_workers : 0;
@@ -163,9 +189,12 @@ aligned(Size bytes)
 
 /* Bytes of the arena: every array the participants share. */
 static Size
-arena_bytes(const FmDataset *ds, const FmModel *model)
+arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const FmAllocator *a)
 {
 	Size		total = 0;
+
+	if (method == FM_METHOD_ALS)
+		total = add_size(total, fm_als_shared_bytes(ds, model->k, a));
 
 	total = add_size(total, aligned(mul_size(ds->n_rows + 1, sizeof(int64))));
 	total = add_size(total, aligned(mul_size(ds->n_nonzeros, sizeof(int32))));
@@ -265,6 +294,35 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, float *sum)
 	SpinLockRelease(&sh->mutex);
 }
 
+/* Claim chunks of the ALS run's features until none is left. */
+static void
+als_participate(ParallelShared *sh, FmAlsParticipant *p)
+{
+	for (;;)
+	{
+		uint64		first = pg_atomic_fetch_add_u64(&sh->next_row, FM_PARALLEL_CHUNK_FEATURES);
+
+		if (first >= (uint64) sh->als_last)
+			break;
+		fm_als_participant_run(p, (int32) first,
+							   (int32) Min((int64) first + FM_PARALLEL_CHUNK_FEATURES, sh->als_last));
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* A worker's scratch: palloc, 64-byte aligned as the core expects, freed at its exit. */
+static void *
+worker_alloc(size_t bytes, void *arg)
+{
+	return (void *) TYPEALIGN(64, palloc_extended(bytes + 64, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+}
+
+static void
+worker_tick(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
 /* The parallel worker's entry point (CreateParallelContext names it). */
 PGDLLEXPORT void fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc);
 
@@ -277,8 +335,48 @@ fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc)
 	float	   *sum = palloc0(sizeof(float) * Max(sh->k, 1));
 
 	shared_views(sh, &ds, &model);
-	participate(sh, &model, &ds, sum);
+	if (sh->job == JOB_SGD_EPOCH)
+		participate(sh, &model, &ds, sum);
+	else
+	{
+		FmTrainHooks hooks = {0};
+		FmAllocator alloc = {worker_alloc, NULL};
+		ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->leader_arena);
+
+		hooks.tick = worker_tick;
+		als_participate(sh, fm_als_participant((const FmAlsShared *) (sh->leader_arena + sh->off_als),
+											   delta, &hooks, &alloc));
+	}
 	pfree(sum);
+}
+
+/* Start the workers of one job (the pool may give fewer than planned). */
+static void
+launch(ParallelRun *run)
+{
+	if (run->launched_before)
+		ReinitializeParallelDSM(run->pcxt);
+	LaunchParallelWorkers(run->pcxt);
+	run->launched_before = true;
+	run->max_launched = Max(run->max_launched, run->pcxt->nworkers_launched);
+}
+
+/* FmParallel.als_features: launch, take part, wait. */
+static void
+als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
+{
+	ParallelRun *run = (ParallelRun *) arg;
+	ParallelShared *sh = run->shared;
+
+	sh->job = JOB_ALS_FEATURES;
+	sh->off_als = (Size) ((uintptr_t) shared - sh->leader_arena);
+	sh->als_last = last;
+	pg_atomic_write_u64(&sh->next_row, (uint64) first);
+	launch(run);
+	if (run->als_leader == NULL)
+		run->als_leader = fm_als_participant(shared, 0, run->hooks, &run->alloc);
+	als_participate(sh, run->als_leader);
+	WaitForParallelWorkersToFinish(run->pcxt);
 }
 
 /* FmParallel.sgd_epoch: launch the workers, take part, wait, add up. */
@@ -294,13 +392,9 @@ sgd_epoch(void *arg, FmModel *model, const int64_t *order, int64_t n_rows, doubl
 	sh->lr = lr;
 	sh->w0 = model->w0;
 	sh->sse = 0.0;
+	sh->job = JOB_SGD_EPOCH;
 	pg_atomic_write_u64(&sh->next_row, 0);
-
-	if (run->launched_before)
-		ReinitializeParallelDSM(run->pcxt);
-	LaunchParallelWorkers(run->pcxt);
-	run->launched_before = true;
-	run->max_launched = Max(run->max_launched, run->pcxt->nworkers_launched);
+	launch(run);
 
 	participate(sh, &mine, &run->train, run->sum);
 	WaitForParallelWorkersToFinish(run->pcxt);
@@ -328,7 +422,8 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	*workers_launched = 0;
 	if (nworkers <= 0)
 		return false;
-	arena = arena_bytes(train, model);
+	alloc = fm_budget_allocator(budget);
+	arena = arena_bytes(train, model, params->method, &alloc);
 	segment = add_size(ARENA_OFFSET, arena);
 	/* the segment counts against the budget; without room, train serially */
 	if (segment > budget->limit || budget->used > budget->limit - segment)
@@ -362,6 +457,7 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	sh->target_min = model->target_min;
 	sh->target_max = model->target_max;
 	sh->arena_size = arena;
+	sh->leader_arena = (uintptr_t) arena_base(sh);
 	sh->off_row_start = arena_copy(sh, train->row_start, (train->n_rows + 1) * sizeof(int64));
 	sh->off_ids = arena_copy(sh, train->ids, train->n_nonzeros * sizeof(int32));
 	sh->off_weights = arena_copy(sh, train->weights, train->n_nonzeros * sizeof(float));
@@ -381,9 +477,10 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	run.parallel.shared.arg = sh;
 	run.parallel.sgd_epoch = sgd_epoch;
 	run.parallel.arg = &run;
+	run.parallel.als_features = als_features;
 	par_hooks.parallel = &run.parallel;
-
-	alloc = fm_budget_allocator(budget);
+	run.hooks = &par_hooks;
+	run.alloc = alloc;
 	fm_train(&run.train, valid, params, model, &par_hooks, &alloc, result);
 
 	/* back into the caller's arrays before the segment goes */

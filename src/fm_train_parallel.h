@@ -22,7 +22,7 @@ extern void fm_train_parallel_define_settings(void);
 
 /*
  * Train as fm_train() does, with parallel workers, when the method supports
- * it (sgd) and the setting and the training set's size ask for workers;
+ * it (sgd, als) and the setting and the training set's size ask for workers;
  * returns false, having done nothing, when the training should run serially.
  * The shared memory is charged to `budget` while it lives (no workers when
  * it would not fit).  Sets *workers_launched to the most workers any epoch

@@ -56,19 +56,31 @@ typedef struct FmEpochReport
 /*
  * Parallel epochs, supplied by the caller (the server's parallel workers,
  * src/fm_train_parallel.c): the core stays single-threaded and knows no
- * processes.  An optimiser that supports it (SGD) allocates the memory every
- * participant must see from `shared` and hands each epoch's rows to
+ * processes.  An optimiser that supports it (SGD, ALS) allocates the memory
+ * every participant must see from `shared`.  SGD hands each epoch's rows to
  * `sgd_epoch`, which runs fm_sgd_rows() over them split among the
  * participants and returns the sum of their squared errors, w0 already
- * updated in *model.  See fm_train_stochastic (train.c).
+ * updated in *model (see fm_train_stochastic, train.c); ALS hands runs of
+ * features that share no row to `als_features` (see fm_train_als, als.c).
  */
+typedef struct FmAlsShared FmAlsShared;
+
 typedef struct FmParallel
 {
 	FmAllocator shared;
 	double		(*sgd_epoch) (void *arg, FmModel *model, const int64_t *order,
 							  int64_t n_rows, double lr);
+
+	/*
+	 * ALS: sweep features [first, last), which share no row, split among
+	 * the participants: each makes its view with fm_als_participant(shared)
+	 * and runs fm_als_participant_run over the features it claims.
+	 */
+	void		(*als_features) (void *arg, const FmAlsShared *shared,
+								 int32_t first, int32_t last);
 	void	   *arg;
 } FmParallel;
+
 
 typedef struct FmTrainHooks
 {
@@ -86,6 +98,19 @@ typedef struct FmTrainHooks
 	/* NULL: serial.  Else what parallel epochs need (see FmParallel). */
 	const FmParallel *parallel;
 } FmTrainHooks;
+
+/*
+ * A participant of a parallel ALS sweep (als.c): `shared` is the leader's
+ * address of the state, `delta` what to add to a leader's address of the
+ * shared memory to get this process's; the scratch comes from `a`.
+ */
+typedef struct FmAlsParticipant FmAlsParticipant;
+extern FmAlsParticipant *fm_als_participant(const FmAlsShared *shared, ptrdiff_t delta,
+											const FmTrainHooks *hooks, const FmAllocator *a);
+extern void fm_als_participant_run(FmAlsParticipant *p, int32_t first, int32_t last);
+
+/* Bytes parallel ALS takes from FmParallel.shared, for a training set (scratch from a). */
+extern size_t fm_als_shared_bytes(const FmDataset *train, int32_t k, const FmAllocator *scratch);
 
 /* Summary of a finished training. */
 typedef struct FmTrainResult
