@@ -576,6 +576,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	hooks.parallel = NULL;
 	fm_progress_phase(progress.progress, FM_PHASE_TRAINING);
 	train_start = GetCurrentTimestamp();
+	fm_train_choose_row_order(&params, train.n_rows);
 	if (!fm_train_parallel(&train, &valid, &params, &model, &hooks, &budget, &result,
 						   &workers_launched))
 		fm_train(&train, &valid, &params, &model, &hooks, &alloc, &result);

@@ -64,6 +64,14 @@
 #include "fm_train_parallel.h"
 
 int			fmrec_max_parallel_workers_per_training = -1;
+int			fmrec_training_row_order = FM_ROW_ORDER_AUTO;
+
+static const struct config_enum_entry row_order_options[] = {
+	{"auto", FM_ROW_ORDER_AUTO, false},
+	{"shuffled", FM_ROW_ORDER_SHUFFLED, false},
+	{"grouped", FM_ROW_ORDER_GROUPED, false},
+	{NULL, 0, false}
+};
 
 /*
  * With the default setting (-1), training sets smaller than this train
@@ -162,6 +170,25 @@ fm_train_parallel_define_settings(void)
 							-1, -1, MAX_PARALLEL_WORKER_LIMIT,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomEnumVariable("fmrec.training_row_order",
+							 "Order in which sgd and adam visit the rows of an epoch.",
+							 "shuffled: a random permutation; grouped: the rows of one user "
+							 "(the feature of the largest column) together, users and their "
+							 "rows shuffled, so that the user's vector stays in cache; auto "
+							 "(the default): grouped for training sets of at least a million "
+							 "rows, shuffled below.",
+							 &fmrec_training_row_order,
+							 FM_ROW_ORDER_AUTO,
+							 row_order_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
+
+void
+fm_train_choose_row_order(FmTrainParams *params, int64 n_rows)
+{
+	params->grouped_order = fmrec_training_row_order == FM_ROW_ORDER_GROUPED ||
+		(fmrec_training_row_order == FM_ROW_ORDER_AUTO && n_rows >= FM_PARALLEL_DEFAULT_MIN_ROWS);
 }
 
 /* Workers to plan for a training of n_rows rows with this method. */

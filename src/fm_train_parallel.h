@@ -18,7 +18,24 @@
 /* The GUC fmrec.max_parallel_workers_per_training (-1: see fm_train_parallel.c). */
 extern int	fmrec_max_parallel_workers_per_training;
 
+/* The GUC fmrec.training_row_order. */
+typedef enum FmRowOrderSetting
+{
+	FM_ROW_ORDER_AUTO,
+	FM_ROW_ORDER_SHUFFLED,
+	FM_ROW_ORDER_GROUPED
+} FmRowOrderSetting;
+extern int	fmrec_training_row_order;
+
 extern void fm_train_parallel_define_settings(void);
+
+/*
+ * Set params->grouped_order (the cache-friendly epoch order, see
+ * FmRowGroups in core/train_util.h) from fmrec.training_row_order and the
+ * number of training rows: auto groups from a million rows, where the model
+ * no longer fits in cache; smaller trainings keep the order they had.
+ */
+extern void fm_train_choose_row_order(FmTrainParams *params, int64 n_rows);
 
 /*
  * Train as fm_train() does, with parallel workers, when the method supports

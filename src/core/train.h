@@ -35,6 +35,13 @@ typedef struct FmTrainParams
 	uint64_t	seed;
 	int32_t		burn_in;		/* MCMC: iterations discarded before averaging */
 
+	/*
+	 * SGD/Adam: visit the rows grouped by their feature of the largest group
+	 * (the users, typically) in shuffled groups, rather than in a fully
+	 * random order; see fm_row_groups_build (train.c).  false by default.
+	 */
+	bool		grouped_order;
+
 	/* iALS (ials.h); reg_w and reg_v are then per unit of frequency */
 	double		unobserved_weight;	/* alpha0: weight of every pair's target 0 */
 	double		confidence;		/* a positive weighs 1 + confidence * target */
