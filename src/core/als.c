@@ -818,7 +818,7 @@ fm_sweep_rmse(FmSweep *s, const FmModel *model, const FmDataset *ds)
  * whatever the scheduling.
  */
 
-/* A run shorter than this is swept by the leader alone. */
+/* A run shorter than this is swept by the leader alone (FmParallel.als_min_run 0). */
 #define FM_ALS_PARALLEL_MIN_RUN 64
 
 /* What the participants share; allocated from FmParallel.shared. */
@@ -961,6 +961,8 @@ fm_train_als(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 	FmAlsShared *shared = NULL;
 	int32_t    *runs = NULL;
 	int32_t		n_runs = 0;
+	int32_t		min_run = parallel != NULL && parallel->als_min_run > 0 ?
+		parallel->als_min_run : FM_ALS_PARALLEL_MIN_RUN;
 
 	fm_model_init_random(model, fm_dataset_target_mean(train), params->init_stdev,
 						 fm_seed_for(params->seed, FM_SEED_INIT));
@@ -995,7 +997,7 @@ fm_train_als(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 			shared->sweep = s;
 			for (int32_t j = 0; j < n_runs; j++)
 			{
-				if (runs[j + 1] - runs[j] >= FM_ALS_PARALLEL_MIN_RUN)
+				if (runs[j + 1] - runs[j] >= min_run)
 					parallel->als_features(parallel->arg, shared, runs[j], runs[j + 1]);
 				else
 					for (int32_t l = runs[j]; l < runs[j + 1]; l++)

@@ -85,6 +85,7 @@ typedef struct FmParallel
 	 */
 	void		(*als_features) (void *arg, const FmAlsShared *shared,
 								 int32_t first, int32_t last);
+	int32_t		als_min_run;	/* shorter runs stay with the leader (0: 64) */
 	void	   *arg;
 } FmParallel;
 
