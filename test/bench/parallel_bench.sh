@@ -2,8 +2,8 @@
 # Parallel training and cache-friendly epochs (a command, not a test):
 # seconds per epoch of fm_train_from_table on a generated table shaped like
 # MovieLens (7 non-zeros per row), for
-#   sgd k 64: shuffled order serial, grouped order serial, grouped with
-#             1 and 2 parallel workers besides the leader;
+#   sgd k 64: shuffled and grouped order, each serial and with 1 and 2
+#             parallel workers besides the leader;
 #   als k 8:  serial, 1 and 2 workers (bit-identical models).
 # The configurations run interleaved, REPEAT times; the table prints each
 # one's median seconds per epoch (epochs 2..E: the first pays the page
@@ -36,7 +36,7 @@ run() {
 		-c "SELECT 1 FROM fm_train_from_table('big', 'rating',
 			ARRAY['user_id', 'movie_id', 'age_group', 'gender', 'occupation', 'genres'],
 			'bench', method => '$1', k => $2, epochs => $EPOCHS, validation_fraction => 0)" 2>&1 >/dev/null |
-		sed -nE 's/.*epoch ([0-9]+)\/[0-9]+:.*\(([0-9.]+) s\)$/\1 \2/p' |
+		sed -nE 's/.*(epoch|iteration) ([0-9]+)\/[0-9]+:.*\(([0-9.]+) s\)$/\2 \3/p' |
 		awk '$1 > 1 { s += $2; n++ } END { if (n) printf "%.3f\n", s / n }'
 }
 
@@ -57,7 +57,8 @@ SELECT (i * 7919) % ($ROWS / 100 + 1) AS user_id,
   FROM generate_series(1::bigint, $ROWS) i;
 SQL
 
-CONFIGS=("sgd 64 shuffled 0" "sgd 64 grouped 0" "sgd 64 grouped 1" "sgd 64 grouped 2"
+CONFIGS=("sgd 64 shuffled 0" "sgd 64 shuffled 1" "sgd 64 shuffled 2"
+	"sgd 64 grouped 0" "sgd 64 grouped 1" "sgd 64 grouped 2"
 	"als 8 shuffled 0" "als 8 shuffled 1" "als 8 shuffled 2")
 declare -A times
 log "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
