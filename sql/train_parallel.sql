@@ -1,5 +1,5 @@
--- Parallel training (fmrec.max_parallel_workers_per_training): sgd with
--- two workers is as accurate as serial sgd (Hogwild: not bit-identical);
+-- Parallel training (fmrec.max_parallel_workers_per_training): sgd and adam
+-- with two workers are as accurate as serial (Hogwild: not bit-identical);
 -- als with one or two workers gives the serial model bit for bit (runs of
 -- features that share no row); the default setting trains small tables
 -- serially.  The cancel and SIGKILL cases are in test/t/120_parallel_training.pl.
@@ -44,6 +44,13 @@ SELECT par_train('sgd2', 'sgd', 2, 8, 20) AS parallel_rmse \gset
 SELECT :serial_rmse < 0.40 AS serial_learns, :parallel_rmse < 0.40 AS parallel_learns,
        abs(:parallel_rmse - :serial_rmse) < 0.02 AS same_quality;
 
+-- adam likewise
+SELECT par_train('adam0', 'adam', 0, 8, 20) AS serial_rmse \gset
+SELECT par_train('adam2', 'adam', 2, 8, 20) AS parallel_rmse \gset
+SELECT :serial_rmse < 0.40 AS serial_learns, :parallel_rmse < 0.40 AS parallel_learns,
+       abs(:parallel_rmse - :serial_rmse) < 0.02 AS same_quality;
+SELECT par_train('sgd0', 'sgd', 0, 8, 20) AS serial_rmse \gset
+
 -- the default (-1) trains a table under a million rows serially: bit for bit
 SELECT par_train('sgd_default', 'sgd', -1, 8, 20) = :serial_rmse AS default_same_rmse,
        par_state('sgd_default') = par_state('sgd0') AS default_same_bits;
@@ -63,7 +70,7 @@ SELECT par_train('mcmc0', 'mcmc', 0, 4, 5) = par_train('mcmc2', 'mcmc', 2, 4, 5)
 
 SET fmrec.max_parallel_workers_per_training = -2;
 
-SELECT fm_drop_model(m) FROM unnest(ARRAY['sgd0', 'sgd2', 'sgd_default', 'als0', 'als1', 'als2', 'mcmc0', 'mcmc2']) m;
+SELECT fm_drop_model(m) FROM unnest(ARRAY['sgd0', 'sgd2', 'adam0', 'adam2', 'sgd_default', 'als0', 'als1', 'als2', 'mcmc0', 'mcmc2']) m;
 DROP FUNCTION par_train(text, text, int, int, int);
 DROP FUNCTION par_state(text);
 DROP TABLE par_ratings;

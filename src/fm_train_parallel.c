@@ -1,6 +1,6 @@
 /*
- * fm_train_parallel.c - SGD epochs and ALS sweeps shared with PostgreSQL's
- * parallel workers.
+ * fm_train_parallel.c - SGD and Adam epochs and ALS sweeps shared with
+ * PostgreSQL's parallel workers.
  *
  * Processes, not threads: a backend must not run threads that could touch
  * the server's state, and a worker's error, cancel or crash must be handled
@@ -25,8 +25,9 @@
  *   claimed in chunks from an atomic counter by whoever is there (the
  *   leader included), so any number of participants does the whole epoch.
  *
- * - Hogwild (Niu, Recht, Re, Wright 2011): participants run fm_sgd_rows on
- *   their chunks and update the shared w and V without locks.  Rows of a
+ * - Hogwild (Niu, Recht, Re, Wright 2011): participants run fm_sgd_rows (or
+ *   fm_adam_rows, whose moments are shared too) on their chunks and update
+ *   the shared w and V without locks.  Rows of a
  *   sparse data set seldom share features, and a lost update of a float is
  *   one noisy step among millions; the accuracy is that of serial SGD (the
  *   parallel regression test asserts it).  w0, which every row updates, is
@@ -125,6 +126,8 @@ typedef struct ParallelShared
 	double		w0;				/* the model's w0 during the epoch (Hogwild too) */
 	pg_atomic_uint64 next_row;	/* the next unclaimed position in the order */
 	Size		off_als;		/* ALS: the core's FmAlsShared */
+	bool		adam;			/* epoch: Adam (its state at off_adam), else SGD */
+	Size		off_adam;
 	int32		als_last;		/* ALS: features next_row .. als_last */
 
 	/* what the participants add up, under mutex */
@@ -164,7 +167,7 @@ fm_train_parallel_define_settings(void)
 							"-1 (the default) uses max_parallel_maintenance_workers for training "
 							"sets of at least a million rows and none for smaller ones; 0 trains "
 							"serially; a positive number asks for that many workers whatever "
-							"the size.  sgd and als train in parallel; the workers come from "
+							"the size.  sgd, adam and als train in parallel; the workers come from "
 							"max_worker_processes and max_parallel_workers.",
 							&fmrec_max_parallel_workers_per_training,
 							-1, -1, MAX_PARALLEL_WORKER_LIMIT,
@@ -197,7 +200,7 @@ planned_workers(FmMethod method, int64 n_rows)
 {
 	int			n = fmrec_max_parallel_workers_per_training;
 
-	if ((method != FM_METHOD_SGD && method != FM_METHOD_ALS) ||
+	if ((method != FM_METHOD_SGD && method != FM_METHOD_ADAM && method != FM_METHOD_ALS) ||
 		!IsUnderPostmaster || IsInParallelMode())
 		return 0;
 	if (n < 0)
@@ -222,6 +225,8 @@ arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const Fm
 
 	if (method == FM_METHOD_ALS)
 		total = add_size(total, fm_als_shared_bytes(ds, model->k, a));
+	if (method == FM_METHOD_ADAM)
+		total = add_size(total, fm_adam_shared_bytes(model->n_features, model->k));
 
 	total = add_size(total, aligned(mul_size(ds->n_rows + 1, sizeof(int64))));
 	total = add_size(total, aligned(mul_size(ds->n_nonzeros, sizeof(int32))));
@@ -303,6 +308,8 @@ static void
 participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, float *sum)
 {
 	const int64_t *order = (const int64_t *) (arena_base(sh) + sh->off_order);
+	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->leader_arena);
+	FmAdamShared *adam = (FmAdamShared *) (sh->leader_arena + sh->off_adam);
 	double		sse = 0.0;
 
 	for (;;)
@@ -313,7 +320,11 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, float *sum)
 		if (first >= (uint64) sh->n_order)
 			break;
 		n = Min((int64) FM_PARALLEL_CHUNK_ROWS, sh->n_order - (int64) first);
-		sse += fm_sgd_rows(model, ds, &sh->params, order + first, n, sh->lr, sum, &sh->w0);
+		if (sh->adam)
+			sse += fm_adam_rows(model, ds, &sh->params, adam, delta, order + first, n,
+								sh->lr, sum, &sh->w0);
+		else
+			sse += fm_sgd_rows(model, ds, &sh->params, order + first, n, sh->lr, sum, &sh->w0);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SpinLockAcquire(&sh->mutex);
@@ -406,9 +417,10 @@ als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
 	WaitForParallelWorkersToFinish(run->pcxt);
 }
 
-/* FmParallel.sgd_epoch: launch the workers, take part, wait, add up. */
+/* FmParallel.epoch: launch the workers, take part, wait, add up. */
 static double
-sgd_epoch(void *arg, FmModel *model, const int64_t *order, int64_t n_rows, double lr)
+stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const int64_t *order,
+				 int64_t n_rows, double lr)
 {
 	ParallelRun *run = (ParallelRun *) arg;
 	ParallelShared *sh = run->shared;
@@ -420,6 +432,8 @@ sgd_epoch(void *arg, FmModel *model, const int64_t *order, int64_t n_rows, doubl
 	sh->w0 = model->w0;
 	sh->sse = 0.0;
 	sh->job = JOB_SGD_EPOCH;
+	sh->adam = adam != NULL;
+	sh->off_adam = adam != NULL ? (Size) ((uintptr_t) adam - sh->leader_arena) : 0;
 	pg_atomic_write_u64(&sh->next_row, 0);
 	launch(run);
 
@@ -502,7 +516,7 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	run.sum = palloc0(sizeof(float) * Max(model->k, 1));
 	run.parallel.shared.alloc = arena_alloc;
 	run.parallel.shared.arg = sh;
-	run.parallel.sgd_epoch = sgd_epoch;
+	run.parallel.epoch = stochastic_epoch;
 	run.parallel.arg = &run;
 	run.parallel.als_features = als_features;
 	par_hooks.parallel = &run.parallel;

@@ -4,8 +4,9 @@
  * A ParallelContext and one dynamic shared memory segment, as parallel
  * index builds do (nbtsort.c): the training rows, the model and the row
  * order are copied into the segment, workers are launched for each epoch
- * and run the core's kernel (fm_sgd_rows) on rows they claim from a shared
- * counter; the leader claims rows too.  See fm_train_parallel.c.
+ * (or ALS run) and run the core's kernel (fm_sgd_rows, fm_adam_rows,
+ * fm_als_participant_run) on what they claim from a shared counter; the
+ * leader claims its part too.  See fm_train_parallel.c.
  */
 #ifndef FMREC_FM_TRAIN_PARALLEL_H
 #define FMREC_FM_TRAIN_PARALLEL_H
@@ -39,7 +40,7 @@ extern void fm_train_choose_row_order(FmTrainParams *params, int64 n_rows);
 
 /*
  * Train as fm_train() does, with parallel workers, when the method supports
- * it (sgd, als) and the setting and the training set's size ask for workers;
+ * it (sgd, adam, als) and the setting and the training set's size ask for workers;
  * returns false, having done nothing, when the training should run serially.
  * The shared memory is charged to `budget` while it lives (no workers when
  * it would not fit).  Sets *workers_launched to the most workers any epoch

@@ -166,5 +166,5 @@ fm_train_sgd(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 	st.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
 	sgd_rates_init(&st.rates, params);
 	fm_train_stochastic(train, valid, params, model, hooks, a, sgd_rows, &st,
-						hooks != NULL ? hooks->parallel : NULL, result);
+						hooks != NULL ? hooks->parallel : NULL, NULL, result);
 }

@@ -323,7 +323,7 @@ void
 fm_train_stochastic(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 					FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
 					FmRowsUpdate update, void *state, const FmParallel *parallel,
-					FmTrainResult *result)
+					FmAdamShared *adam, FmTrainResult *result)
 {
 	FmRng		rng;
 	int64_t    *order = fm_row_order_alloc(train->n_rows,
@@ -354,7 +354,7 @@ fm_train_stochastic(const FmDataset *train, const FmDataset *valid, const FmTrai
 			fm_row_order_shuffle(&rng, order, train->n_rows);
 
 		if (parallel != NULL)
-			sse = parallel->sgd_epoch(parallel->arg, model, order, train->n_rows, lr);
+			sse = parallel->epoch(parallel->arg, adam, model, order, train->n_rows, lr);
 		else
 		{
 			/* a tick after every full FM_TICK_ROWS rows */

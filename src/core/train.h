@@ -63,20 +63,26 @@ typedef struct FmEpochReport
 /*
  * Parallel epochs, supplied by the caller (the server's parallel workers,
  * src/fm_train_parallel.c): the core stays single-threaded and knows no
- * processes.  An optimiser that supports it (SGD, ALS) allocates the memory
- * every participant must see from `shared`.  SGD hands each epoch's rows to
- * `sgd_epoch`, which runs fm_sgd_rows() over them split among the
- * participants and returns the sum of their squared errors, w0 already
- * updated in *model (see fm_train_stochastic, train.c); ALS hands runs of
+ * processes.  An optimiser that supports it (SGD, Adam, ALS) allocates the
+ * memory every participant must see from `shared`.  SGD and Adam hand each
+ * epoch's rows to `epoch`, which runs fm_sgd_rows() or fm_adam_rows() over
+ * them split among the participants and returns the sum of their squared
+ * errors, w0 already updated in *model (see fm_train_stochastic, train.c); ALS hands runs of
  * features that share no row to `als_features` (see fm_train_als, als.c).
  */
 typedef struct FmAlsShared FmAlsShared;
+typedef struct FmAdamShared FmAdamShared;
 
 typedef struct FmParallel
 {
 	FmAllocator shared;
-	double		(*sgd_epoch) (void *arg, FmModel *model, const int64_t *order,
-							  int64_t n_rows, double lr);
+
+	/*
+	 * SGD (adam NULL) or Adam (its state, from `shared`): run the epoch's
+	 * rows, each participant fm_sgd_rows or fm_adam_rows on its claims.
+	 */
+	double		(*epoch) (void *arg, FmAdamShared *adam, FmModel *model,
+						  const int64_t *order, int64_t n_rows, double lr);
 
 	/*
 	 * ALS: sweep features [first, last), which share no row, split among
@@ -168,6 +174,18 @@ extern void fm_train_mcmc(const FmDataset *, const FmDataset *, const FmTrainPar
 extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 						  const int64_t *rows, int64_t n_rows, double lr, float *sum,
 						  volatile double *shared_w0);
+
+/*
+ * Adam steps on rows[0 .. n_rows), as fm_sgd_rows: `shared` is the leader's
+ * address of the state fm_train_adam put in FmParallel.shared, delta what to
+ * add to a leader's shared address to get this process's.
+ */
+extern double fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
+						   FmAdamShared *shared, ptrdiff_t delta, const int64_t *rows,
+						   int64_t n_rows, double lr, float *sum, volatile double *shared_w0);
+
+/* Bytes parallel Adam takes from FmParallel.shared. */
+extern size_t fm_adam_shared_bytes(int32_t n_features, int32_t k);
 
 /* Dispatch on params->method (not iALS or BPR: they train on FmImplicitData). */
 extern void fm_train(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,

@@ -112,15 +112,16 @@ typedef double (*FmRowsUpdate) (void *state, const int64_t *rows, int64_t n_rows
  * when the hook says so.  Fills `result`; the train RMSE of the result is
  * exact, the per-epoch one progressive (see fm_train_stochastic in train.c).
  *
- * With `parallel` (non-NULL only from an optimiser whose update is
- * fm_sgd_rows), the row order lives in parallel->shared memory and each
- * epoch's rows go to parallel->sgd_epoch instead of `update`.
+ * With `parallel`, the row order lives in parallel->shared memory and each
+ * epoch's rows go to parallel->epoch instead of `update`, with `adam`: NULL
+ * for SGD, Adam's shared state for Adam.
  */
 extern void fm_train_stochastic(const FmDataset *train, const FmDataset *valid,
 								const FmTrainParams *params, FmModel *model,
 								const FmTrainHooks *hooks, const FmAllocator *a,
 								FmRowsUpdate update, void *state,
-								const FmParallel *parallel, FmTrainResult *result);
+								const FmParallel *parallel, FmAdamShared *adam,
+								FmTrainResult *result);
 
 static inline double
 fm_clip(double y, double lo, double hi)
