@@ -211,6 +211,20 @@ fm_row_order_shuffle(FmRng *rng, int64_t *order, int64_t n_rows)
 	}
 }
 
+/* The bucket of row r: its first feature of key_group, n_features if none. */
+static int64_t
+row_bucket(const FmDataset *ds, int64_t r, int32_t key_group)
+{
+	for (int64_t p = ds->row_start[r]; p < ds->row_start[r + 1]; p++)
+	{
+		int32_t		id = ds->ids[p];
+
+		if ((ds->feature_group != NULL ? ds->feature_group[id] : 0) == key_group)
+			return id;
+	}
+	return ds->n_features;
+}
+
 void
 fm_row_groups_build(FmRowGroups *g, const FmDataset *ds, const FmAllocator *a)
 {
@@ -218,7 +232,6 @@ fm_row_groups_build(FmRowGroups *g, const FmDataset *ds, const FmAllocator *a)
 	int64_t    *group_size = fm_alloc(a, (size_t) n_groups * sizeof(int64_t));
 	int32_t		key_group = 0;
 	int64_t    *fill;
-	int64_t    *bucket_of = fm_alloc(a, ((size_t) ds->n_rows + 1) * sizeof(int64_t));
 
 	for (int32_t f = 0; f < ds->n_features; f++)
 		group_size[ds->feature_group != NULL ? ds->feature_group[f] : 0]++;
@@ -226,33 +239,18 @@ fm_row_groups_build(FmRowGroups *g, const FmDataset *ds, const FmAllocator *a)
 		if (group_size[grp] > group_size[key_group])
 			key_group = grp;
 
-	/* bucket = the row's first feature of the key group, n_features if none */
+	/* a counting sort of the rows by bucket (two passes: no per-row key kept) */
 	g->n_buckets = (int64_t) ds->n_features + 1;
 	g->start = fm_alloc(a, ((size_t) g->n_buckets + 1) * sizeof(int64_t));
 	for (int64_t r = 0; r < ds->n_rows; r++)
-	{
-		int64_t		bucket = ds->n_features;
-
-		for (int64_t p = ds->row_start[r]; p < ds->row_start[r + 1]; p++)
-		{
-			int32_t		id = ds->ids[p];
-
-			if ((ds->feature_group != NULL ? ds->feature_group[id] : 0) == key_group)
-			{
-				bucket = id;
-				break;
-			}
-		}
-		bucket_of[r] = bucket;
-		g->start[bucket + 1]++;
-	}
+		g->start[row_bucket(ds, r, key_group) + 1]++;
 	for (int64_t b = 0; b < g->n_buckets; b++)
 		g->start[b + 1] += g->start[b];
 	fill = fm_alloc(a, ((size_t) g->n_buckets + 1) * sizeof(int64_t));
 	memcpy(fill, g->start, ((size_t) g->n_buckets + 1) * sizeof(int64_t));
 	g->rows = fm_alloc(a, ((size_t) ds->n_rows + 1) * sizeof(int64_t));
 	for (int64_t r = 0; r < ds->n_rows; r++)
-		g->rows[fill[bucket_of[r]]++] = r;
+		g->rows[fill[row_bucket(ds, r, key_group)]++] = r;
 	g->bucket_order = fm_row_order_alloc(g->n_buckets, a);
 }
 

@@ -45,7 +45,8 @@ extern void fm_row_order_shuffle(FmRng *rng, int64_t *order, int64_t n_rows);
  * V rows a rating touches is a cache hit; the items are still visited in a
  * random order, which is what SGD needs to stay unbiased (a user's rows in
  * a row is like a small mini-batch, updated sequentially).  Rows without a
- * feature of the key group form one more bucket.
+ * feature of the key group form one more bucket.  Memory: 8 bytes per row
+ * (the bucketed rows) and 24 per feature.
  */
 typedef struct FmRowGroups
 {
