@@ -30,6 +30,7 @@
 #include "fm_model_store.h"
 #include "fm_progress.h"
 #include "fm_train_implicit.h"
+#include "fm_train_parallel.h"
 #include "fm_train_source.h"
 
 #define FM_MAX_K 1024
@@ -511,6 +512,7 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	TimestampTz train_start;
 	TimestampTz write_start;
 	double		train_seconds;
+	int			workers_launched;
 
 	require_argument(fcinfo, ARG_SOURCE, "source");
 	require_argument(fcinfo, ARG_TARGET, "target");
@@ -571,10 +573,18 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 	hooks.epoch_done = notice_epoch;
 	hooks.tick = check_interrupts;
 	hooks.arg = &progress;
+	hooks.parallel = NULL;
 	fm_progress_phase(progress.progress, FM_PHASE_TRAINING);
 	train_start = GetCurrentTimestamp();
-	fm_train(&train, &valid, &params, &model, &hooks, &alloc, &result);
+	fm_train_choose_row_order(&params, train.n_rows);
+	if (!fm_train_parallel(&train, &valid, &params, &model, &hooks, &budget, &result,
+						   &workers_launched))
+		fm_train(&train, &valid, &params, &model, &hooks, &alloc, &result);
 	train_seconds = seconds_since(train_start);
+	if (workers_launched > 0 && fm_progress_notice_summary())
+		ereport(NOTICE,
+				(errmsg("model \"%s\": trained with %d parallel workers besides the leader",
+						model_name, workers_launched)));
 
 	if (params.method == FM_METHOD_MCMC && !isnan(result.valid_rmse) && fm_progress_notice_summary())
 		ereport(NOTICE,

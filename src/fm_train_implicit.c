@@ -247,6 +247,7 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	hooks.epoch_done = notice_epoch;
 	hooks.tick = check_interrupts;
 	hooks.arg = &progress;
+	hooks.parallel = NULL;
 	fm_progress_phase(progress.progress, FM_PHASE_TRAINING);
 	train_start = GetCurrentTimestamp();
 	if (params->method == FM_METHOD_BPR)

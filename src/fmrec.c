@@ -13,6 +13,7 @@
 #include "fm_ivf.h"			/* serving settings (issue #6) */
 #include "fm_topk.h"			/* serving settings (issue #6) */
 #include "fm_topn.h"
+#include "fm_train_parallel.h"
 
 PG_MODULE_MAGIC;
 
@@ -35,6 +36,7 @@ _PG_init(void)
 	fm_topk_define_settings();	/* serving settings (issue #6) */
 	fm_ivf_define_settings();	/* serving settings (issue #6) */
 	fm_topn_init();				/* the ORDER BY fm_score(...) LIMIT k scan */
+	fm_train_parallel_define_settings();	/* fmrec.max_parallel_workers_per_training */
 	fm_progress_init();			/* fmrec.training_notices; the progress view's shared memory */
 	MarkGUCPrefixReserved("fmrec");
 }

@@ -261,17 +261,81 @@ adam_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
 	return sse;
 }
 
+/* Parallel epochs (FmParallel.epoch): the state lives in shared memory. */
+struct FmAdamShared
+{
+	AdamState	state;			/* its arrays in shared memory, at the leader's addresses */
+};
+
+size_t
+fm_adam_shared_bytes(int32_t n_features, int32_t k)
+{
+	size_t		n = (size_t) n_features;
+
+	return sizeof(FmAdamShared) + 3 * n * sizeof(float) + 2 * n * (size_t) k * sizeof(float) +
+		(FM_ADAM_TABLE + 1) * sizeof(AdamStep) + 8 * 64;
+}
+
+#define FM_RELOCATE(p, delta) ((p) = (void *) ((char *) (p) + (delta)))
+
+double
+fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
+			 FmAdamShared *shared, ptrdiff_t delta, const int64_t *rows, int64_t n_rows,
+			 double lr, float *sum, volatile double *shared_w0)
+{
+	volatile AdamState *sh = &((FmAdamShared *) ((char *) shared + delta))->state;
+	AdamState	st = *(AdamState *) sh;
+	double		sse = 0.0;
+
+	FM_RELOCATE(st.m_w, delta);
+	FM_RELOCATE(st.s_w, delta);
+	FM_RELOCATE(st.m_V, delta);
+	FM_RELOCATE(st.s_V, delta);
+	FM_RELOCATE(st.steps, delta);
+	FM_RELOCATE(st.step_table, delta);
+
+	/*
+	 * w0 and its moments, which every row moves, are read before and written
+	 * after each row, as the arrays are (Hogwild; see fm_sgd_rows).
+	 */
+	for (int64_t r = 0; r < n_rows; r++)
+	{
+		double		before = *shared_w0;
+
+		model->w0 = before;
+		st.m_w0 = sh->m_w0;
+		st.s_w0 = sh->s_w0;
+		st.steps_w0 = sh->steps_w0;
+		sse += adam_row(model, &st, train, rows[r], sum, params, lr);
+		sh->m_w0 = st.m_w0;
+		sh->s_w0 = st.s_w0;
+		sh->steps_w0 = st.steps_w0;
+		*shared_w0 += model->w0 - before;
+	}
+	return sse;
+}
+
 void
 fm_train_adam(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 			  FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
 			  FmTrainResult *result)
 {
 	AdamRun		run;
+	const FmParallel *parallel = hooks != NULL ? hooks->parallel : NULL;
+	FmAdamShared *shared = NULL;
 
 	run.model = model;
 	run.train = train;
 	run.params = params;
 	run.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
-	adam_state_alloc(&run.state, model, a);
-	fm_train_stochastic(train, valid, params, model, hooks, a, adam_rows, &run, result);
+	if (parallel != NULL)
+	{
+		shared = fm_alloc(&parallel->shared, sizeof(FmAdamShared));
+		adam_state_alloc(&shared->state, model, &parallel->shared);
+		run.state = shared->state;
+	}
+	else
+		adam_state_alloc(&run.state, model, a);
+	fm_train_stochastic(train, valid, params, model, hooks, a, adam_rows, &run,
+						parallel, shared, result);
 }

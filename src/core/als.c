@@ -802,6 +802,152 @@ fm_sweep_rmse(FmSweep *s, const FmModel *model, const FmDataset *ds)
 	return sqrt(c.sse / (double) ds->n_rows);
 }
 
+/*
+ * Parallel sweeps (FmParallel.als_features).
+ *
+ * Two features that share no row can be updated in either order, or at the
+ * same time, with the same result to the bit: feature l's step reads e and
+ * x of its own rows, its own w_l and v_l, and the v of the other features of
+ * its rows, and writes only w_l, v_l and e of its rows.  So the sweep order
+ * is cut into runs of consecutive features no two of which share a row (a
+ * categorical column with one value per row is one run: all users, all
+ * items), and the features of a long run are shared among the participants
+ * while the others wait; short runs (a multi-valued column such as genres
+ * makes many) are swept by the leader alone.  Parallel ALS is therefore
+ * bit-identical to serial ALS, whatever the number of participants and
+ * whatever the scheduling.
+ */
+
+/* A run shorter than this is swept by the leader alone (FmParallel.als_min_run 0). */
+#define FM_ALS_PARALLEL_MIN_RUN 64
+
+/* What the participants share; allocated from FmParallel.shared. */
+struct FmAlsShared
+{
+	FmSweep		sweep;			/* its arrays in shared memory */
+	FmDataset	data;			/* likewise */
+	FmModel		model;			/* likewise w and V */
+	double		reg_w;
+	double		reg_v;
+};
+
+/* A participant's view: the shared state at its own addresses, private scratch. */
+struct FmAlsParticipant
+{
+	FmSweep		sweep;
+	FmDataset	data;
+	FmModel		model;
+	FmTrainParams params;
+};
+
+size_t
+fm_als_shared_bytes(const FmDataset *train, int32_t k, const FmAllocator *scratch)
+{
+	int32_t    *count = fm_alloc(scratch, ((size_t) train->n_features + 1) * sizeof(int32_t));
+	int64_t		longest = 1;
+	int64_t		k_padded = padded(k > 0 ? k : 1);
+	int64_t		h_floats;
+	size_t		total = 0;
+
+	for (int64_t p = 0; p < train->n_nonzeros; p++)
+		if (++count[train->ids[p]] > longest)
+			longest = count[train->ids[p]];
+	longest = padded(longest);
+	h_floats = longest * k_padded;
+	if (h_floats > FM_SWEEP_H_FLOATS)
+		h_floats = FM_SWEEP_H_FLOATS > longest * FM_SWEEP_BLOCK ?
+			FM_SWEEP_H_FLOATS : longest * FM_SWEEP_BLOCK;
+
+	/* every block as fm_sweep_init and fm_columns_build allocate it, plus alignment */
+	total += sizeof(struct FmAlsShared);
+	total += 2 * ((size_t) train->n_features + 1) * sizeof(int64_t);	/* start, fill */
+	total += (size_t) train->n_nonzeros * (sizeof(int32_t) + sizeof(float));
+	total += (size_t) train->n_features * k_padded * sizeof(float);
+	total += (size_t) train->n_rows * sizeof(float);
+	total += FM_SWEEP_CHUNK * sizeof(double);
+	total += 2 * (size_t) longest * sizeof(float);
+	total += (size_t) h_floats * sizeof(float);
+	return total + 16 * 64;
+}
+
+#define FM_RELOCATE(p, delta) ((p) = (void *) ((char *) (p) + (delta)))
+
+FmAlsParticipant *
+fm_als_participant(const FmAlsShared *shared, ptrdiff_t delta, const FmTrainHooks *hooks,
+				   const FmAllocator *a)
+{
+	FmAlsParticipant *p = fm_alloc(a, sizeof(FmAlsParticipant));
+	FmSweep    *s = &p->sweep;
+	int64_t		longest;
+
+	shared = (const FmAlsShared *) ((const char *) shared + delta);
+	p->data = shared->data;
+	FM_RELOCATE(p->data.row_start, delta);
+	FM_RELOCATE(p->data.ids, delta);
+	FM_RELOCATE(p->data.weights, delta);
+	FM_RELOCATE(p->data.targets, delta);
+	p->data.feature_group = NULL;	/* ALS does not read it */
+	p->model = shared->model;
+	FM_RELOCATE(p->model.w, delta);
+	FM_RELOCATE(p->model.V, delta);
+	memset(&p->params, 0, sizeof(p->params));
+	p->params.reg_w = shared->reg_w;
+	p->params.reg_v = shared->reg_v;
+
+	*s = shared->sweep;
+	s->data = &p->data;
+	s->hooks = hooks;
+	s->work = 0;
+	FM_RELOCATE(s->cols.start, delta);
+	FM_RELOCATE(s->cols.rows, delta);
+	FM_RELOCATE(s->cols.x, delta);
+	FM_RELOCATE(s->v_padded, delta);
+	FM_RELOCATE(s->e, delta);
+	/* scratch of one feature's step: the participant's own */
+	longest = padded(s->cols.max_length > 0 ? s->cols.max_length : 1);
+	s->predictions = fm_alloc(a, FM_SWEEP_CHUNK * sizeof(double));
+	s->col_e = fm_alloc(a, (size_t) longest * sizeof(float));
+	s->col_x = fm_alloc(a, (size_t) longest * sizeof(float));
+	s->col_h = fm_alloc(a, (size_t) s->col_h_floats * sizeof(float));
+	return p;
+}
+
+void
+fm_als_participant_run(FmAlsParticipant *p, int32_t first, int32_t last)
+{
+	for (int32_t l = first; l < last; l++)
+		sweep_feature(&p->sweep, &p->model, l, als_update, &p->params);
+}
+
+/*
+ * The runs of conflict-free features: run j is features
+ * runs[j] .. runs[j + 1]); returns their number.  Greedy in sweep order:
+ * a feature that shares a row with the current run starts a new one.
+ */
+static int32_t
+plan_runs(const FmSweep *s, int32_t *runs, const FmAllocator *a)
+{
+	int32_t    *stamp = fm_alloc(a, ((size_t) s->data->n_rows + 1) * sizeof(int32_t));
+	int32_t		n_runs = 0;
+
+	for (int64_t r = 0; r < s->data->n_rows; r++)
+		stamp[r] = -1;
+	runs[0] = 0;
+	for (int32_t l = 0; l < s->cols.n_features; l++)
+	{
+		bool		conflict = false;
+
+		for (int64_t j = s->cols.start[l]; j < s->cols.start[l + 1] && !conflict; j++)
+			conflict = stamp[s->cols.rows[j]] == n_runs;
+		if (conflict)
+			runs[++n_runs] = l;
+		for (int64_t j = s->cols.start[l]; j < s->cols.start[l + 1]; j++)
+			stamp[s->cols.rows[j]] = n_runs;
+	}
+	runs[++n_runs] = s->cols.n_features;
+	return n_runs;
+}
+
 void
 fm_train_als(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 			 FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
@@ -811,17 +957,53 @@ fm_train_als(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 	double		train_rmse = NAN;
 	double		valid_rmse = NAN;
 	int32_t		it;
+	const FmParallel *parallel = hooks != NULL ? hooks->parallel : NULL;
+	FmAlsShared *shared = NULL;
+	int32_t    *runs = NULL;
+	int32_t		n_runs = 0;
+	int32_t		min_run = parallel != NULL && parallel->als_min_run > 0 ?
+		parallel->als_min_run : FM_ALS_PARALLEL_MIN_RUN;
 
 	fm_model_init_random(model, fm_dataset_target_mean(train), params->init_stdev,
 						 fm_seed_for(params->seed, FM_SEED_INIT));
-	fm_sweep_init(&s, train, model, hooks, a);
+	fm_sweep_init(&s, train, model, hooks, parallel != NULL ? &parallel->shared : a);
+	if (parallel != NULL)
+	{
+		shared = fm_alloc(&parallel->shared, sizeof(FmAlsShared));
+		shared->data = *train;
+		shared->model = *model;
+		shared->reg_w = params->reg_w;
+		shared->reg_v = params->reg_v;
+		runs = fm_alloc(a, ((size_t) model->n_features + 2) * sizeof(int32_t));
+		n_runs = plan_runs(&s, runs, a);
+	}
 
 	for (it = 0; it < params->epochs; it++)
 	{
 		double		start = fm_wall_seconds();
 		bool		go_on;
 
-		fm_als_iteration(&s, model, params);
+		if (parallel == NULL)
+			fm_als_iteration(&s, model, params);
+		else
+		{
+			double		w0;
+
+			/* fm_als_iteration, the features run by run */
+			fm_sweep_begin_iteration(&s, model);
+			w0 = als_solve(model->w0, fm_sweep_w0_stats(&s), params->reg_w0);
+			fm_sweep_w0_apply(&s, w0 - model->w0);
+			model->w0 = w0;
+			shared->sweep = s;
+			for (int32_t j = 0; j < n_runs; j++)
+			{
+				if (runs[j + 1] - runs[j] >= min_run)
+					parallel->als_features(parallel->arg, shared, runs[j], runs[j + 1]);
+				else
+					for (int32_t l = runs[j]; l < runs[j + 1]; l++)
+						sweep_feature(&s, model, l, als_update, (void *) params);
+			}
+		}
 		train_rmse = fm_sweep_train_rmse(&s, model);
 		valid_rmse = fm_sweep_rmse(&s, model, valid);
 		go_on = fm_report_epoch(hooks, it + 1, train_rmse, valid_rmse,

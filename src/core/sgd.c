@@ -115,6 +115,50 @@ sgd_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
 	return sse;
 }
 
+static void
+sgd_rates_init(SgdRates *rates, const FmTrainParams *params)
+{
+	rates->lr = 0.0f;			/* sgd_rows() uses the driver's rate */
+	rates->reg_w0 = (float) params->reg_w0;
+	rates->reg_w = (float) params->reg_w;
+	rates->reg_v = (float) params->reg_v;
+}
+
+double
+fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
+			const int64_t *rows, int64_t n_rows, double lr, float *sum,
+			volatile double *shared_w0)
+{
+	SgdRates	rates;
+	double		sse = 0.0;
+
+	sgd_rates_init(&rates, params);
+	rates.lr = (float) lr;
+	if (shared_w0 == NULL)
+	{
+		for (int64_t r = 0; r < n_rows; r++)
+			sse += sgd_step(model, train, rows[r], sum, &rates);
+		return sse;
+	}
+
+	/*
+	 * Every row moves w0: it is read before and written after each step, as
+	 * w and V are (a change another participant made meanwhile may be lost,
+	 * as theirs may).  A private w0 synchronised less often would converge
+	 * to the whole correction in each participant, and their changes added
+	 * up would overshoot.
+	 */
+	for (int64_t r = 0; r < n_rows; r++)
+	{
+		double		before = *shared_w0;
+
+		model->w0 = before;
+		sse += sgd_step(model, train, rows[r], sum, &rates);
+		*shared_w0 += model->w0 - before;
+	}
+	return sse;
+}
+
 void
 fm_train_sgd(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 			 FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
@@ -125,9 +169,7 @@ fm_train_sgd(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 	st.model = model;
 	st.train = train;
 	st.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
-	st.rates.lr = 0.0f;			/* sgd_rows() uses the driver's rate */
-	st.rates.reg_w0 = (float) params->reg_w0;
-	st.rates.reg_w = (float) params->reg_w;
-	st.rates.reg_v = (float) params->reg_v;
-	fm_train_stochastic(train, valid, params, model, hooks, a, sgd_rows, &st, result);
+	sgd_rates_init(&st.rates, params);
+	fm_train_stochastic(train, valid, params, model, hooks, a, sgd_rows, &st,
+						hooks != NULL ? hooks->parallel : NULL, NULL, result);
 }

@@ -211,6 +211,66 @@ fm_row_order_shuffle(FmRng *rng, int64_t *order, int64_t n_rows)
 	}
 }
 
+/* The bucket of row r: its first feature of key_group, n_features if none. */
+static int64_t
+row_bucket(const FmDataset *ds, int64_t r, int32_t key_group)
+{
+	for (int64_t p = ds->row_start[r]; p < ds->row_start[r + 1]; p++)
+	{
+		int32_t		id = ds->ids[p];
+
+		if ((ds->feature_group != NULL ? ds->feature_group[id] : 0) == key_group)
+			return id;
+	}
+	return ds->n_features;
+}
+
+void
+fm_row_groups_build(FmRowGroups *g, const FmDataset *ds, const FmAllocator *a)
+{
+	int32_t		n_groups = ds->feature_group != NULL && ds->n_groups > 0 ? ds->n_groups : 1;
+	int64_t    *group_size = fm_alloc(a, (size_t) n_groups * sizeof(int64_t));
+	int32_t		key_group = 0;
+	int64_t    *fill;
+
+	for (int32_t f = 0; f < ds->n_features; f++)
+		group_size[ds->feature_group != NULL ? ds->feature_group[f] : 0]++;
+	for (int32_t grp = 1; grp < n_groups; grp++)
+		if (group_size[grp] > group_size[key_group])
+			key_group = grp;
+
+	/* a counting sort of the rows by bucket (two passes: no per-row key kept) */
+	g->n_buckets = (int64_t) ds->n_features + 1;
+	g->start = fm_alloc(a, ((size_t) g->n_buckets + 1) * sizeof(int64_t));
+	for (int64_t r = 0; r < ds->n_rows; r++)
+		g->start[row_bucket(ds, r, key_group) + 1]++;
+	for (int64_t b = 0; b < g->n_buckets; b++)
+		g->start[b + 1] += g->start[b];
+	fill = fm_alloc(a, ((size_t) g->n_buckets + 1) * sizeof(int64_t));
+	memcpy(fill, g->start, ((size_t) g->n_buckets + 1) * sizeof(int64_t));
+	g->rows = fm_alloc(a, ((size_t) ds->n_rows + 1) * sizeof(int64_t));
+	for (int64_t r = 0; r < ds->n_rows; r++)
+		g->rows[fill[row_bucket(ds, r, key_group)]++] = r;
+	g->bucket_order = fm_row_order_alloc(g->n_buckets, a);
+}
+
+void
+fm_row_groups_shuffle(FmRowGroups *g, FmRng *rng, int64_t *order)
+{
+	int64_t		out = 0;
+
+	fm_row_order_shuffle(rng, g->bucket_order, g->n_buckets);
+	for (int64_t i = 0; i < g->n_buckets; i++)
+	{
+		int64_t		b = g->bucket_order[i];
+		int64_t		n = g->start[b + 1] - g->start[b];
+
+		fm_row_order_shuffle(rng, g->rows + g->start[b], n);
+		memcpy(order + out, g->rows + g->start[b], (size_t) n * sizeof(int64_t));
+		out += n;
+	}
+}
+
 double
 fm_evaluate_rmse(const FmModel *m, const FmDataset *ds, const FmTrainHooks *hooks)
 {
@@ -260,10 +320,16 @@ fm_report_epoch(const FmTrainHooks *hooks, int32_t epoch, double train_rmse,
 void
 fm_train_stochastic(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,
 					FmModel *model, const FmTrainHooks *hooks, const FmAllocator *a,
-					FmRowsUpdate update, void *state, FmTrainResult *result)
+					FmRowsUpdate update, void *state, const FmParallel *parallel,
+					FmAdamShared *adam, FmTrainResult *result)
 {
 	FmRng		rng;
-	int64_t    *order = fm_row_order_alloc(train->n_rows, a);
+	int64_t    *order = fm_row_order_alloc(train->n_rows,
+										   parallel != NULL ? &parallel->shared : a);
+	FmRowGroups groups;
+
+	if (params->grouped_order)
+		fm_row_groups_build(&groups, train, a);
 
 	fm_model_init_random(model, fm_dataset_target_mean(train), params->init_stdev,
 						 fm_seed_for(params->seed, FM_SEED_INIT));
@@ -280,17 +346,25 @@ fm_train_stochastic(const FmDataset *train, const FmDataset *valid, const FmTrai
 		double		train_rmse;
 		double		valid_rmse;
 
-		fm_row_order_shuffle(&rng, order, train->n_rows);
+		if (params->grouped_order)
+			fm_row_groups_shuffle(&groups, &rng, order);
+		else
+			fm_row_order_shuffle(&rng, order, train->n_rows);
 
-		/* a tick after every full FM_TICK_ROWS rows */
-		for (int64_t begin = 0; begin < train->n_rows; begin += FM_TICK_ROWS)
+		if (parallel != NULL)
+			sse = parallel->epoch(parallel->arg, adam, model, order, train->n_rows, lr);
+		else
 		{
-			int64_t		n = train->n_rows - begin < FM_TICK_ROWS ?
-				train->n_rows - begin : FM_TICK_ROWS;
+			/* a tick after every full FM_TICK_ROWS rows */
+			for (int64_t begin = 0; begin < train->n_rows; begin += FM_TICK_ROWS)
+			{
+				int64_t		n = train->n_rows - begin < FM_TICK_ROWS ?
+					train->n_rows - begin : FM_TICK_ROWS;
 
-			sse = update(state, order + begin, n, lr, sse);
-			if (n == FM_TICK_ROWS)
-				fm_hooks_tick(hooks);
+				sse = update(state, order + begin, n, lr, sse);
+				if (n == FM_TICK_ROWS)
+					fm_hooks_tick(hooks);
+			}
 		}
 
 		/*

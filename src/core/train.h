@@ -35,6 +35,13 @@ typedef struct FmTrainParams
 	uint64_t	seed;
 	int32_t		burn_in;		/* MCMC: iterations discarded before averaging */
 
+	/*
+	 * SGD/Adam: visit the rows grouped by their feature of the largest group
+	 * (the users, typically) in shuffled groups, rather than in a fully
+	 * random order; see fm_row_groups_build (train.c).  false by default.
+	 */
+	bool		grouped_order;
+
 	/* iALS (ials.h); reg_w and reg_v are then per unit of frequency */
 	double		unobserved_weight;	/* alpha0: weight of every pair's target 0 */
 	double		confidence;		/* a positive weighs 1 + confidence * target */
@@ -53,6 +60,42 @@ typedef struct FmEpochReport
 	double		valid_ndcg;		/* iALS: NDCG@10 of the validation contexts, or NaN */
 } FmEpochReport;
 
+/*
+ * Parallel epochs, supplied by the caller (the server's parallel workers,
+ * src/fm_train_parallel.c): the core stays single-threaded and knows no
+ * processes.  An optimiser that supports it (SGD, Adam, ALS) allocates the
+ * memory every participant must see from `shared`.  SGD and Adam hand each
+ * epoch's rows to `epoch`, which runs fm_sgd_rows() or fm_adam_rows() over
+ * them split among the participants and returns the sum of their squared
+ * errors, w0 already updated in *model (see fm_train_stochastic, train.c); ALS hands runs of
+ * features that share no row to `als_features` (see fm_train_als, als.c).
+ */
+typedef struct FmAlsShared FmAlsShared;
+typedef struct FmAdamShared FmAdamShared;
+
+typedef struct FmParallel
+{
+	FmAllocator shared;
+
+	/*
+	 * SGD (adam NULL) or Adam (its state, from `shared`): run the epoch's
+	 * rows, each participant fm_sgd_rows or fm_adam_rows on its claims.
+	 */
+	double		(*epoch) (void *arg, FmAdamShared *adam, FmModel *model,
+						  const int64_t *order, int64_t n_rows, double lr);
+
+	/*
+	 * ALS: sweep features [first, last), which share no row, split among
+	 * the participants: each makes its view with fm_als_participant(shared)
+	 * and runs fm_als_participant_run over the features it claims.
+	 */
+	void		(*als_features) (void *arg, const FmAlsShared *shared,
+								 int32_t first, int32_t last);
+	int32_t		als_min_run;	/* shorter runs stay with the leader (0: 64) */
+	void	   *arg;
+} FmParallel;
+
+
 typedef struct FmTrainHooks
 {
 	/* called after each epoch; return false to stop early */
@@ -65,7 +108,23 @@ typedef struct FmTrainHooks
 	 */
 	void		(*tick) (void *arg);
 	void	   *arg;
+
+	/* NULL: serial.  Else what parallel epochs need (see FmParallel). */
+	const FmParallel *parallel;
 } FmTrainHooks;
+
+/*
+ * A participant of a parallel ALS sweep (als.c): `shared` is the leader's
+ * address of the state, `delta` what to add to a leader's address of the
+ * shared memory to get this process's; the scratch comes from `a`.
+ */
+typedef struct FmAlsParticipant FmAlsParticipant;
+extern FmAlsParticipant *fm_als_participant(const FmAlsShared *shared, ptrdiff_t delta,
+											const FmTrainHooks *hooks, const FmAllocator *a);
+extern void fm_als_participant_run(FmAlsParticipant *p, int32_t first, int32_t last);
+
+/* Bytes parallel ALS takes from FmParallel.shared, for a training set (scratch from a). */
+extern size_t fm_als_shared_bytes(const FmDataset *train, int32_t k, const FmAllocator *scratch);
 
 /* Summary of a finished training. */
 typedef struct FmTrainResult
@@ -103,6 +162,30 @@ extern void fm_train_als(const FmDataset *, const FmDataset *, const FmTrainPara
 						 const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
 extern void fm_train_mcmc(const FmDataset *, const FmDataset *, const FmTrainParams *, FmModel *,
 						  const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
+
+/*
+ * SGD steps on rows[0] .. rows[n_rows - 1] in that order at rate lr, with
+ * params' penalties; `sum` is k floats of scratch.  Returns the sum of the
+ * squared errors of the clipped predictions.  What each participant of a
+ * parallel epoch runs on its share of the rows (Hogwild: the participants
+ * update the same shared w and V without locks); with shared_w0, w0 is that
+ * shared double, not model->w0.
+ */
+extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
+						  const int64_t *rows, int64_t n_rows, double lr, float *sum,
+						  volatile double *shared_w0);
+
+/*
+ * Adam steps on rows[0 .. n_rows), as fm_sgd_rows: `shared` is the leader's
+ * address of the state fm_train_adam put in FmParallel.shared, delta what to
+ * add to a leader's shared address to get this process's.
+ */
+extern double fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
+						   FmAdamShared *shared, ptrdiff_t delta, const int64_t *rows,
+						   int64_t n_rows, double lr, float *sum, volatile double *shared_w0);
+
+/* Bytes parallel Adam takes from FmParallel.shared. */
+extern size_t fm_adam_shared_bytes(int32_t n_features, int32_t k);
 
 /* Dispatch on params->method (not iALS or BPR: they train on FmImplicitData). */
 extern void fm_train(const FmDataset *train, const FmDataset *valid, const FmTrainParams *params,

@@ -34,6 +34,33 @@ extern int64_t *fm_row_order_alloc(int64_t n_rows, const FmAllocator *a);
 /* Fisher-Yates shuffle of a row order; deterministic for a given generator state. */
 extern void fm_row_order_shuffle(FmRng *rng, int64_t *order, int64_t n_rows);
 
+/*
+ * Cache-friendly epoch order (FmTrainParams.grouped_order).  The rows are
+ * bucketed once by their "key": the first feature of the key group, the
+ * group with the most features (on a ratings table the users, whose V rows
+ * are the bulk of the model besides the items').  Each epoch shuffles the
+ * order of the buckets and the rows within each bucket, and visits the
+ * buckets one after the other.  Consecutive rows then share their user, so
+ * its k floats stay in L1 for the whole bucket and one of the two scattered
+ * V rows a rating touches is a cache hit; the items are still visited in a
+ * random order, which is what SGD needs to stay unbiased (a user's rows in
+ * a row is like a small mini-batch, updated sequentially).  Rows without a
+ * feature of the key group form one more bucket.  Memory: 8 bytes per row
+ * (the bucketed rows) and 24 per feature.
+ */
+typedef struct FmRowGroups
+{
+	int64_t		n_buckets;
+	int64_t    *start;			/* n_buckets + 1 offsets into rows */
+	int64_t    *rows;			/* row indices, bucket by bucket */
+	int64_t    *bucket_order;	/* n_buckets, shuffled each epoch */
+} FmRowGroups;
+
+extern void fm_row_groups_build(FmRowGroups *g, const FmDataset *ds, const FmAllocator *a);
+
+/* This epoch's order into order[0 .. n_rows): shuffled buckets, shuffled within. */
+extern void fm_row_groups_shuffle(FmRowGroups *g, FmRng *rng, int64_t *order);
+
 /* RMSE of clipped predictions over a dataset, ticking while it runs; NaN if empty. */
 extern double fm_evaluate_rmse(const FmModel *m, const FmDataset *ds, const FmTrainHooks *hooks);
 
@@ -85,11 +112,17 @@ typedef double (*FmRowsUpdate) (void *state, const int64_t *rows, int64_t n_rows
  * FM_TICK_ROWS rows, evaluate on `valid` and report the epoch, stopping
  * when the hook says so.  Fills `result`; the train RMSE of the result is
  * exact, the per-epoch one progressive (see fm_train_stochastic in train.c).
+ *
+ * With `parallel`, the row order lives in parallel->shared memory and each
+ * epoch's rows go to parallel->epoch instead of `update`, with `adam`: NULL
+ * for SGD, Adam's shared state for Adam.
  */
 extern void fm_train_stochastic(const FmDataset *train, const FmDataset *valid,
 								const FmTrainParams *params, FmModel *model,
 								const FmTrainHooks *hooks, const FmAllocator *a,
-								FmRowsUpdate update, void *state, FmTrainResult *result);
+								FmRowsUpdate update, void *state,
+								const FmParallel *parallel, FmAdamShared *adam,
+								FmTrainResult *result);
 
 static inline double
 fm_clip(double y, double lo, double hi)

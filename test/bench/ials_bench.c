@@ -583,7 +583,7 @@ main(int argc, char **argv)
 		uint8_t		item_group[N_GROUPS] = {0, 1, 0, 0, 0, 1};
 		const char **values;
 		FmModel		model;
-		FmTrainHooks hooks = {print_epoch, NULL, NULL};
+		FmTrainHooks hooks = {print_epoch, NULL, NULL, NULL};
 		FmTrainResult result;
 		FmRng		rng;
 		Quality		q;

@@ -310,7 +310,7 @@ run_fold(const Options *o, const Users *u, const Items *it, int fold)
 	FmModel		model;
 	FmTrainResult result;
 	HookState	hs = {o->quiet};
-	FmTrainHooks hooks = {print_epoch, NULL, &hs};
+	FmTrainHooks hooks = {print_epoch, NULL, &hs, NULL};
 	char		base[32],
 				tst[32];
 	double		started,

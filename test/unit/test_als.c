@@ -53,7 +53,7 @@ log_tick(void *arg)
 static FmTrainHooks
 hooks_for(HookLog *log, int stop_after)
 {
-	FmTrainHooks hooks = {log_epoch, log_tick, log};
+	FmTrainHooks hooks = {log_epoch, log_tick, log, NULL};
 
 	memset(log, 0, sizeof(*log));
 	log->stop_after = stop_after;
@@ -329,6 +329,74 @@ test_deterministic(void)
 	fixture_teardown(&fx);
 }
 
+/*
+ * Parallel ALS, emulated in one process: every run of conflict-free
+ * features goes to FmParallel.als_features, which sweeps it in chunks of 3
+ * features from the last chunk to the first, alternating between two
+ * participants with their own scratch (as two workers claiming chunks in
+ * any order would).  The model must be the serial one, bit for bit.
+ */
+typedef struct FakeParallel
+{
+	FmParallel	par;
+	FmAlsParticipant *who[2];
+	FmArena		scratch;
+	FmAllocator scratch_a;
+	int			calls;
+	int32_t		features;
+} FakeParallel;
+
+static void
+fake_als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
+{
+	FakeParallel *fp = arg;
+	int			turn = 0;
+
+	for (int i = 0; i < 2; i++)
+		if (fp->who[i] == NULL)
+			fp->who[i] = fm_als_participant(shared, 0, NULL, &fp->scratch_a);
+	fp->calls++;
+	fp->features += last - first;
+	for (int32_t hi = last; hi > first; hi -= 3)
+	{
+		int32_t		lo = hi - 3 > first ? hi - 3 : first;
+
+		fm_als_participant_run(fp->who[turn], lo, hi);
+		turn ^= 1;
+	}
+}
+
+static void
+test_parallel_runs_bit_identical(void)
+{
+	Fixture		fx;
+	FmModel		serial,
+				parallel;
+	FmTrainResult r1,
+				r2;
+	FmTrainParams p = als_params(8, 4);
+	FakeParallel fp = {0};
+	FmTrainHooks hooks = {NULL, NULL, NULL, &fp.par};
+
+	fixture_setup(&fx, &data_shape);
+	fp.scratch_a = fm_arena_allocator(&fp.scratch);
+	fp.par.shared = fx.a;		/* one process: any memory is shared */
+	fp.par.als_features = fake_als_features;
+	fp.par.als_min_run = 1;		/* every run, even of one feature */
+	fp.par.arg = &fp;
+	alloc_model(&fx.train, &serial, p.k, &fx.a);
+	alloc_model(&fx.train, &parallel, p.k, &fx.a);
+	fm_train(&fx.train, &fx.valid, &p, &serial, NULL, &fx.a, &r1);
+	fm_train(&fx.train, &fx.valid, &p, &parallel, &hooks, &fx.a, &r2);
+	CHECK(fp.calls > 0);
+	/* every feature of every iteration went through the fake */
+	CHECK(fp.features == p.epochs * fx.train.n_features);
+	CHECK(same_model(&serial, &parallel));
+	CHECK(r1.train_rmse == r2.train_rmse && r1.valid_rmse == r2.valid_rmse);
+	fm_arena_free(&fp.scratch);
+	fixture_teardown(&fx);
+}
+
 static void
 test_early_stop_and_ticks(void)
 {
@@ -337,7 +405,7 @@ test_early_stop_and_ticks(void)
 	FmTrainResult res;
 	HookLog		log;
 	FmTrainHooks hooks = hooks_for(&log, 3);
-	FmTrainHooks tick_only = {NULL, log_tick, &log};
+	FmTrainHooks tick_only = {NULL, log_tick, &log, NULL};
 	FmTrainParams p = als_params(8, 10);
 
 	fixture_setup(&fx, &data_shape);
@@ -419,6 +487,7 @@ main(void)
 	RUN_TEST(test_objective_and_caches);
 	RUN_TEST(test_long_column_in_blocks);
 	RUN_TEST(test_deterministic);
+	RUN_TEST(test_parallel_runs_bit_identical);
 	RUN_TEST(test_early_stop_and_ticks);
 	RUN_TEST(test_without_validation);
 	return unit_report();

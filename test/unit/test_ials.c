@@ -560,7 +560,7 @@ test_bpr(void)
 				m2;
 	FmTrainResult result;
 	Losses		losses = {NAN, NAN};
-	FmTrainHooks hooks = {record_loss, NULL, &losses};
+	FmTrainHooks hooks = {record_loss, NULL, &losses, NULL};
 
 	make_data(&t, 41, 0.2, 0.0);
 	CHECK(fm_implicit_build(&t.rows, &t.cat, &t.spec, &t.d, &problem, &t.a) == FM_IMPLICIT_OK);

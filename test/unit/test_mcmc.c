@@ -48,7 +48,7 @@ log_tick(void *arg)
 static FmTrainHooks
 hooks_for(HookLog *log, int stop_after)
 {
-	FmTrainHooks hooks = {log_epoch, log_tick, log};
+	FmTrainHooks hooks = {log_epoch, log_tick, log, NULL};
 
 	memset(log, 0, sizeof(*log));
 	log->stop_after = stop_after;

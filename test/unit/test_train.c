@@ -5,6 +5,7 @@
  */
 #include "synthetic.h"
 #include "train.h"
+#include "train_util.h"
 #include "unit.h"
 
 #include <stdbool.h>
@@ -58,6 +59,7 @@ hook_log_init(HookLog *log, FmTrainHooks *hooks, int stop_after)
 	hooks->epoch_done = log_epoch;
 	hooks->tick = log_tick;
 	hooks->arg = log;
+	hooks->parallel = NULL;
 }
 
 static void
@@ -220,7 +222,7 @@ test_zero_epochs_and_null_hooks(void)
 	FmTrainParams p = params_for(FM_METHOD_SGD);
 	FmModel		m;
 	FmTrainResult res;
-	FmTrainHooks no_callbacks = {NULL, NULL, NULL};
+	FmTrainHooks no_callbacks = {NULL, NULL, NULL, NULL};
 
 	fixture_setup(&fx, &data_shape);
 	p.epochs = 0;
@@ -292,6 +294,95 @@ test_method_names_and_defaults(void)
 	}
 }
 
+/*
+ * The grouped epoch order: every epoch a permutation of the rows in which
+ * the rows of one key (the row's first feature of the largest group) are
+ * consecutive, different from one epoch to the next; and grouped sgd still
+ * fits the data.
+ */
+static void
+test_grouped_order(void)
+{
+	Fixture		fx;
+	FmRowGroups g;
+	FmRng		rng;
+	int64_t    *order,
+			   *previous,
+			   *bucket_of;
+	bool		bucket_ok = true;
+	bool	   *seen_row,
+			   *seen_key;
+	FmModel		m;
+	FmTrainResult res;
+	FmTrainParams p;
+
+	fixture_setup(&fx, &(SynShape) {0});
+	order = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(int64_t));
+	previous = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(int64_t));
+	seen_row = fm_alloc(&fx.a, (size_t) fx.train.n_rows);
+	seen_key = fm_alloc(&fx.a, (size_t) fx.train.n_features + 1);
+	fm_row_groups_build(&g, &fx.train, &fx.a);
+	bucket_of = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(int64_t));
+	for (int64_t b = 0; b < g.n_buckets; b++)
+		for (int64_t i = g.start[b]; i < g.start[b + 1]; i++)
+		{
+			int64_t		r = g.rows[i];
+			bool		has = b == fx.train.n_features;	/* the rows without a key */
+
+			for (int64_t q = fx.train.row_start[r]; q < fx.train.row_start[r + 1]; q++)
+				has |= fx.train.ids[q] == b;
+			bucket_ok &= has;
+			bucket_of[r] = b;
+		}
+	CHECK(bucket_ok);
+	CHECK(g.start[g.n_buckets] == fx.train.n_rows);
+	fm_rng_seed(&rng, 7);
+	for (int epoch = 0; epoch < 3; epoch++)
+	{
+		bool		permutation = true,
+					contiguous = true;
+		int64_t		last_key = -1;
+
+		fm_row_groups_shuffle(&g, &rng, order);
+		memset(seen_row, 0, (size_t) fx.train.n_rows);
+		memset(seen_key, 0, (size_t) fx.train.n_features + 1);
+		for (int64_t i = 0; i < fx.train.n_rows; i++)
+		{
+			int64_t		r = order[i];
+			int64_t		key;
+
+			permutation &= r >= 0 && r < fx.train.n_rows && !seen_row[r];
+			if (!permutation)
+				break;
+			seen_row[r] = true;
+			key = bucket_of[r];
+			if (key != last_key)
+			{
+				contiguous &= !seen_key[key];
+				seen_key[key] = true;
+				last_key = key;
+			}
+		}
+		CHECK(permutation);
+		CHECK(contiguous);
+		if (epoch > 0)
+			CHECK(memcmp(order, previous, (size_t) fx.train.n_rows * sizeof(int64_t)) != 0);
+		memcpy(previous, order, (size_t) fx.train.n_rows * sizeof(int64_t));
+	}
+
+	fm_train_params_default(&p, FM_METHOD_SGD);
+	p.k = 4;
+	p.epochs = 20;
+	p.learning_rate = 0.05;
+	p.reg_w = p.reg_v = 0.001;
+	p.grouped_order = true;
+	alloc_model(&fx.train, &m, p.k, &fx.a);
+	fm_train(&fx.train, &fx.valid, &p, &m, NULL, &fx.a, &res);
+	printf("sgd grouped order: target stdev %.3f, valid RMSE %.4f\n", fx.target_stdev, res.valid_rmse);
+	CHECK(res.valid_rmse < 0.5 * fx.target_stdev);
+	fixture_teardown(&fx);
+}
+
 int
 main(void)
 {
@@ -303,6 +394,7 @@ main(void)
 	RUN_TEST(test_without_validation);
 	RUN_TEST(test_zero_epochs_and_null_hooks);
 	RUN_TEST(test_dispatch);
+	RUN_TEST(test_grouped_order);
 	RUN_TEST(test_method_names_and_defaults);
 	return unit_report();
 }

@@ -1,0 +1,538 @@
+/*
+ * fm_train_parallel.c - SGD and Adam epochs and ALS sweeps shared with
+ * PostgreSQL's parallel workers.
+ *
+ * Processes, not threads: a backend must not run threads that could touch
+ * the server's state, and a worker's error, cancel or crash must be handled
+ * as the server handles a parallel index build's (nbtsort.c
+ * _bt_begin_parallel, pgvector's parallel HNSW build).  So:
+ *
+ * - One ParallelContext and one dynamic shared memory segment (DSM) for the
+ *   whole training.  Workers cannot see the leader's memory: the training
+ *   rows (CSR arrays), the model's w and V, and the row order are copied
+ *   into the segment, and the leader trains on those copies too (its
+ *   FmModel points into the segment until training ends, then the values
+ *   are copied back).  Pointers differ between processes, so the segment's
+ *   header holds offsets.
+ *
+ * - Workers are launched for each epoch (LaunchParallelWorkers, then
+ *   WaitForParallelWorkersToFinish and ReinitializeParallelDSM before the
+ *   next): the leader shuffles the order and evaluates between epochs,
+ *   and an epoch boundary is a natural barrier, so no ConditionVariable
+ *   protocol is needed, and a launch (a few milliseconds) is nothing
+ *   beside an epoch of the million rows parallel training is meant for.
+ *   The pool may give fewer workers than planned, or none: rows are
+ *   claimed in chunks from an atomic counter by whoever is there (the
+ *   leader included), so any number of participants does the whole epoch.
+ *
+ * - Hogwild (Niu, Recht, Re, Wright 2011): participants run fm_sgd_rows (or
+ *   fm_adam_rows, whose moments are shared too) on their chunks and update
+ *   the shared w and V without locks.  Rows of a
+ *   sparse data set seldom share features, and a lost update of a float is
+ *   one noisy step among millions; the accuracy is that of serial SGD (the
+ *   parallel regression test asserts it).  w0, which every row updates, is
+ *   a shared double too.  The result is NOT deterministic with workers:
+ *   which rows run at the same time depends on scheduling.  Serial training
+ *   (no workers) is unchanged, bit for bit.
+ *
+ * - ALS (see "Parallel sweeps" in core/als.c): the sweep's caches are
+ *   allocated in the segment; runs of features that share no row are split
+ *   among the participants, 8 features a claim, one launch per long run
+ *   (two per iteration on a user-item table: the users, the items).  Each
+ *   feature's update then depends on nothing another participant writes:
+ *   the result is bit-identical to serial ALS for any number of workers.
+ *
+ * - Errors and cancel: a worker's ERROR reaches the leader through the
+ *   context's error queue (at its next CHECK_FOR_INTERRUPTS or at
+ *   WaitForParallelWorkersToFinish) and aborts the training; the leader's
+ *   abort terminates the workers and detaches the segment (AtEOXact_Parallel).
+ *   Workers check for interrupts after every chunk.  A worker killed by a
+ *   signal makes the postmaster restart the cluster, as for any backend.
+ *   Nothing is written in any of these cases: the model is stored after
+ *   this file has returned.
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "postmaster/bgworker_internals.h"
+#include "storage/shm_toc.h"
+#include "storage/spin.h"
+#include "utils/guc.h"
+
+#include "fm_train_parallel.h"
+
+int			fmrec_max_parallel_workers_per_training = -1;
+int			fmrec_training_row_order = FM_ROW_ORDER_AUTO;
+
+static const struct config_enum_entry row_order_options[] = {
+	{"auto", FM_ROW_ORDER_AUTO, false},
+	{"shuffled", FM_ROW_ORDER_SHUFFLED, false},
+	{"grouped", FM_ROW_ORDER_GROUPED, false},
+	{NULL, 0, false}
+};
+
+/*
+ * With the default setting (-1), training sets smaller than this train
+ * serially: their epochs take less than a few hundred milliseconds, where
+ * launching workers for every epoch would cost a noticeable part, and small
+ * trainings stay deterministic by default.
+ */
+#define FM_PARALLEL_DEFAULT_MIN_ROWS INT64CONST(1000000)
+
+/* Rows a participant claims at a time: its CHECK_FOR_INTERRUPTS interval. */
+#define FM_PARALLEL_CHUNK_ROWS 4096
+
+/* Features an ALS participant claims at a time. */
+#define FM_PARALLEL_CHUNK_FEATURES 8
+
+#define FM_PARALLEL_KEY_SHARED UINT64CONST(0xF3EC000000000001)
+
+enum
+{
+	JOB_SGD_EPOCH,
+	JOB_ALS_FEATURES
+};
+
+/* Offsets into the arena (the segment's memory after the header). */
+typedef struct ParallelShared
+{
+	/* fixed for the whole training */
+	FmTrainParams params;
+	int32		n_features;
+	int32		k;
+	int64		n_rows;
+	int64		n_nonzeros;
+	double		target_min;
+	double		target_max;
+	Size		arena_size;
+	Size		arena_used;		/* leader only: the bump allocator */
+	Size		off_row_start;
+	Size		off_ids;
+	Size		off_weights;
+	Size		off_targets;
+	Size		off_w;
+	Size		off_V;
+
+	uintptr_t	leader_arena;	/* the arena's address in the leader */
+
+	/* one job (an SGD epoch or an ALS run), set by the leader before launching */
+	int			job;
+	Size		off_order;
+	int64		n_order;
+	double		lr;
+	double		w0;				/* the model's w0 during the epoch (Hogwild too) */
+	pg_atomic_uint64 next_row;	/* the next unclaimed position in the order */
+	Size		off_als;		/* ALS: the core's FmAlsShared */
+	bool		adam;			/* epoch: Adam (its state at off_adam), else SGD */
+	Size		off_adam;
+	int32		als_last;		/* ALS: features next_row .. als_last */
+
+	/* what the participants add up, under mutex */
+	slock_t		mutex;
+	double		sse;
+} ParallelShared;
+
+/* The arena starts at the first cache line after the header. */
+#define ARENA_OFFSET TYPEALIGN(64, sizeof(ParallelShared))
+
+static char *
+arena_base(ParallelShared *sh)
+{
+	return (char *) sh + ARENA_OFFSET;
+}
+
+/* What one training's leader keeps about its context. */
+typedef struct ParallelRun
+{
+	ParallelContext *pcxt;
+	ParallelShared *shared;
+	FmDataset	train;			/* views into the segment */
+	float	   *sum;			/* the leader's scratch */
+	bool		launched_before;
+	int			max_launched;
+	FmAlsParticipant *als_leader;	/* the leader's view, made at its first ALS job */
+	const FmTrainHooks *hooks;		/* the leader's */
+	FmAllocator alloc;			/* the leader's budget */
+	FmParallel	parallel;
+} ParallelRun;
+
+void
+fm_train_parallel_define_settings(void)
+{
+	DefineCustomIntVariable("fmrec.max_parallel_workers_per_training",
+							"Most parallel workers one training may use besides the leader.",
+							"-1 (the default) uses max_parallel_maintenance_workers for training "
+							"sets of at least a million rows and none for smaller ones; 0 trains "
+							"serially; a positive number asks for that many workers whatever "
+							"the size.  sgd, adam and als train in parallel; the workers come from "
+							"max_worker_processes and max_parallel_workers.",
+							&fmrec_max_parallel_workers_per_training,
+							-1, -1, MAX_PARALLEL_WORKER_LIMIT,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomEnumVariable("fmrec.training_row_order",
+							 "Order in which sgd and adam visit the rows of an epoch.",
+							 "shuffled: a random permutation; grouped: the rows of one user "
+							 "(the feature of the largest column) together, users and their "
+							 "rows shuffled, so that the user's vector stays in cache; auto "
+							 "(the default): grouped for training sets of at least a million "
+							 "rows, shuffled below.",
+							 &fmrec_training_row_order,
+							 FM_ROW_ORDER_AUTO,
+							 row_order_options,
+							 PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+}
+
+void
+fm_train_choose_row_order(FmTrainParams *params, int64 n_rows)
+{
+	params->grouped_order = fmrec_training_row_order == FM_ROW_ORDER_GROUPED ||
+		(fmrec_training_row_order == FM_ROW_ORDER_AUTO && n_rows >= FM_PARALLEL_DEFAULT_MIN_ROWS);
+}
+
+/* Workers to plan for a training of n_rows rows with this method. */
+static int
+planned_workers(FmMethod method, int64 n_rows)
+{
+	int			n = fmrec_max_parallel_workers_per_training;
+
+	if ((method != FM_METHOD_SGD && method != FM_METHOD_ADAM && method != FM_METHOD_ALS) ||
+		!IsUnderPostmaster || IsInParallelMode())
+		return 0;
+	if (n < 0)
+		n = n_rows >= FM_PARALLEL_DEFAULT_MIN_ROWS ? max_parallel_maintenance_workers : 0;
+	/* at least one chunk of rows per participant */
+	if ((int64) n + 1 > n_rows / FM_PARALLEL_CHUNK_ROWS)
+		n = (int) Max(n_rows / FM_PARALLEL_CHUNK_ROWS - 1, 0);
+	return n;
+}
+
+static Size
+aligned(Size bytes)
+{
+	return TYPEALIGN(64, bytes);
+}
+
+/* Bytes of the arena: every array the participants share. */
+static Size
+arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const FmAllocator *a)
+{
+	Size		total = 0;
+
+	if (method == FM_METHOD_ALS)
+		total = add_size(total, fm_als_shared_bytes(ds, model->k, a));
+	if (method == FM_METHOD_ADAM)
+		total = add_size(total, fm_adam_shared_bytes(model->n_features, model->k));
+
+	total = add_size(total, aligned(mul_size(ds->n_rows + 1, sizeof(int64))));
+	total = add_size(total, aligned(mul_size(ds->n_nonzeros, sizeof(int32))));
+	total = add_size(total, aligned(mul_size(ds->n_nonzeros, sizeof(float))));
+	total = add_size(total, aligned(mul_size(ds->n_rows, sizeof(float))));
+	total = add_size(total, aligned(mul_size(model->n_features, sizeof(float))));
+	total = add_size(total, aligned(mul_size(mul_size(model->n_features, model->k), sizeof(float))));
+	/* the row order, allocated by the core through FmParallel.shared */
+	total = add_size(total, aligned(mul_size(ds->n_rows, sizeof(int64))));
+	return add_size(total, 64 * 4);
+}
+
+/* Bump allocation in the arena; the offset of the block. */
+static Size
+arena_take(ParallelShared *sh, Size bytes)
+{
+	Size		offset = sh->arena_used;
+
+	bytes = aligned(Max(bytes, 1));
+	if (bytes > sh->arena_size - offset)
+		elog(ERROR, "fmrec parallel training: shared arena exhausted");
+	sh->arena_used += bytes;
+	memset(arena_base(sh) + offset, 0, bytes);
+	return offset;
+}
+
+/* FmAllocator.alloc over the arena, for the core's shared blocks. */
+static void *
+arena_alloc(size_t bytes, void *arg)
+{
+	ParallelShared *sh = (ParallelShared *) arg;
+
+	return arena_base(sh) + arena_take(sh, bytes);
+}
+
+static Size
+arena_copy(ParallelShared *sh, const void *src, Size bytes)
+{
+	Size		offset = arena_take(sh, bytes);
+
+	if (bytes > 0)
+		memcpy(arena_base(sh) + offset, src, bytes);
+	return offset;
+}
+
+/* A participant's view of the shared training rows and model. */
+static void
+shared_views(ParallelShared *sh, FmDataset *ds, FmModel *model)
+{
+	char	   *base = arena_base(sh);
+
+	memset(ds, 0, sizeof(*ds));
+	ds->n_rows = sh->n_rows;
+	ds->n_nonzeros = sh->n_nonzeros;
+	ds->n_features = sh->n_features;
+	ds->n_groups = 1;
+	ds->row_start = (int64_t *) (base + sh->off_row_start);
+	ds->ids = (int32_t *) (base + sh->off_ids);
+	ds->weights = (float *) (base + sh->off_weights);
+	ds->targets = (float *) (base + sh->off_targets);
+	ds->feature_group = NULL;	/* SGD does not read it */
+
+	model->n_features = sh->n_features;
+	model->k = sh->k;
+	model->w0 = sh->w0;
+	model->w = (float *) (base + sh->off_w);
+	model->V = (float *) (base + sh->off_V);
+	model->target_min = sh->target_min;
+	model->target_max = sh->target_max;
+}
+
+/*
+ * One participant's part of an epoch: claim chunks of the order until none
+ * is left, SGD on each, and add the squared errors to the shared total.
+ * `model` is the participant's own FmModel struct, its w and V the shared
+ * ones; w0 is the shared one too (fm_sgd_rows' shared_w0).
+ */
+static void
+participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, float *sum)
+{
+	const int64_t *order = (const int64_t *) (arena_base(sh) + sh->off_order);
+	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->leader_arena);
+	FmAdamShared *adam = (FmAdamShared *) (sh->leader_arena + sh->off_adam);
+	double		sse = 0.0;
+
+	for (;;)
+	{
+		uint64		first = pg_atomic_fetch_add_u64(&sh->next_row, FM_PARALLEL_CHUNK_ROWS);
+		int64		n;
+
+		if (first >= (uint64) sh->n_order)
+			break;
+		n = Min((int64) FM_PARALLEL_CHUNK_ROWS, sh->n_order - (int64) first);
+		if (sh->adam)
+			sse += fm_adam_rows(model, ds, &sh->params, adam, delta, order + first, n,
+								sh->lr, sum, &sh->w0);
+		else
+			sse += fm_sgd_rows(model, ds, &sh->params, order + first, n, sh->lr, sum, &sh->w0);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SpinLockAcquire(&sh->mutex);
+	sh->sse += sse;
+	SpinLockRelease(&sh->mutex);
+}
+
+/* Claim chunks of the ALS run's features until none is left. */
+static void
+als_participate(ParallelShared *sh, FmAlsParticipant *p)
+{
+	for (;;)
+	{
+		uint64		first = pg_atomic_fetch_add_u64(&sh->next_row, FM_PARALLEL_CHUNK_FEATURES);
+
+		if (first >= (uint64) sh->als_last)
+			break;
+		fm_als_participant_run(p, (int32) first,
+							   (int32) Min((int64) first + FM_PARALLEL_CHUNK_FEATURES, sh->als_last));
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* A worker's scratch: palloc, 64-byte aligned as the core expects, freed at its exit. */
+static void *
+worker_alloc(size_t bytes, void *arg)
+{
+	return (void *) TYPEALIGN(64, palloc_extended(bytes + 64, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
+}
+
+static void
+worker_tick(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/* The parallel worker's entry point (CreateParallelContext names it). */
+PGDLLEXPORT void fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc);
+
+void
+fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc)
+{
+	ParallelShared *sh = shm_toc_lookup(toc, FM_PARALLEL_KEY_SHARED, false);
+	FmDataset	ds;
+	FmModel		model;
+	float	   *sum = palloc0(sizeof(float) * Max(sh->k, 1));
+
+	shared_views(sh, &ds, &model);
+	if (sh->job == JOB_SGD_EPOCH)
+		participate(sh, &model, &ds, sum);
+	else
+	{
+		FmTrainHooks hooks = {0};
+		FmAllocator alloc = {worker_alloc, NULL};
+		ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->leader_arena);
+
+		hooks.tick = worker_tick;
+		als_participate(sh, fm_als_participant((const FmAlsShared *) (sh->leader_arena + sh->off_als),
+											   delta, &hooks, &alloc));
+	}
+	pfree(sum);
+}
+
+/* Start the workers of one job (the pool may give fewer than planned). */
+static void
+launch(ParallelRun *run)
+{
+	if (run->launched_before)
+		ReinitializeParallelDSM(run->pcxt);
+	LaunchParallelWorkers(run->pcxt);
+	run->launched_before = true;
+	run->max_launched = Max(run->max_launched, run->pcxt->nworkers_launched);
+}
+
+/* FmParallel.als_features: launch, take part, wait. */
+static void
+als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
+{
+	ParallelRun *run = (ParallelRun *) arg;
+	ParallelShared *sh = run->shared;
+
+	sh->job = JOB_ALS_FEATURES;
+	sh->off_als = (Size) ((uintptr_t) shared - sh->leader_arena);
+	sh->als_last = last;
+	pg_atomic_write_u64(&sh->next_row, (uint64) first);
+	launch(run);
+	if (run->als_leader == NULL)
+		run->als_leader = fm_als_participant(shared, 0, run->hooks, &run->alloc);
+	als_participate(sh, run->als_leader);
+	WaitForParallelWorkersToFinish(run->pcxt);
+}
+
+/* FmParallel.epoch: launch the workers, take part, wait, add up. */
+static double
+stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const int64_t *order,
+				 int64_t n_rows, double lr)
+{
+	ParallelRun *run = (ParallelRun *) arg;
+	ParallelShared *sh = run->shared;
+	FmModel		mine = *model;
+
+	sh->off_order = (Size) ((const char *) order - arena_base(sh));
+	sh->n_order = n_rows;
+	sh->lr = lr;
+	sh->w0 = model->w0;
+	sh->sse = 0.0;
+	sh->job = JOB_SGD_EPOCH;
+	sh->adam = adam != NULL;
+	sh->off_adam = adam != NULL ? (Size) ((uintptr_t) adam - sh->leader_arena) : 0;
+	pg_atomic_write_u64(&sh->next_row, 0);
+	launch(run);
+
+	participate(sh, &mine, &run->train, run->sum);
+	WaitForParallelWorkersToFinish(run->pcxt);
+
+	model->w0 = sh->w0;
+	return sh->sse;
+}
+
+bool
+fm_train_parallel(const FmDataset *train, const FmDataset *valid,
+				  const FmTrainParams *params, FmModel *model,
+				  const FmTrainHooks *hooks, FmBudget *budget,
+				  FmTrainResult *result, int *workers_launched)
+{
+	int			nworkers = planned_workers(params->method, train->n_rows);
+	Size		arena;
+	Size		segment;
+	ParallelRun run = {0};
+	ParallelShared *sh;
+	FmTrainHooks par_hooks = *hooks;
+	FmAllocator alloc;
+	float	   *own_w = model->w;
+	float	   *own_V = model->V;
+
+	*workers_launched = 0;
+	if (nworkers <= 0)
+		return false;
+	alloc = fm_budget_allocator(budget);
+	arena = arena_bytes(train, model, params->method, &alloc);
+	segment = add_size(ARENA_OFFSET, arena);
+	/* the segment counts against the budget; without room, train serially */
+	if (segment > budget->limit || budget->used > budget->limit - segment)
+	{
+		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel training would exceed "
+			 "fmrec.max_training_memory: training serially", segment);
+		return false;
+	}
+
+	EnterParallelMode();
+	run.pcxt = CreateParallelContext("fmrec", "fm_train_parallel_worker", nworkers);
+	shm_toc_estimate_chunk(&run.pcxt->estimator, segment);
+	shm_toc_estimate_keys(&run.pcxt->estimator, 1);
+	InitializeParallelDSM(run.pcxt);
+	if (run.pcxt->seg == NULL)
+	{
+		/* no segment to be had (dynamic_shared_memory_type, the slot limit) */
+		DestroyParallelContext(run.pcxt);
+		ExitParallelMode();
+		return false;
+	}
+	fm_budget_charge(budget, segment);
+
+	sh = shm_toc_allocate(run.pcxt->toc, segment);
+	memset(sh, 0, ARENA_OFFSET);
+	sh->params = *params;
+	sh->n_features = model->n_features;
+	sh->k = model->k;
+	sh->n_rows = train->n_rows;
+	sh->n_nonzeros = train->n_nonzeros;
+	sh->target_min = model->target_min;
+	sh->target_max = model->target_max;
+	sh->arena_size = arena;
+	sh->leader_arena = (uintptr_t) arena_base(sh);
+	sh->off_row_start = arena_copy(sh, train->row_start, (train->n_rows + 1) * sizeof(int64));
+	sh->off_ids = arena_copy(sh, train->ids, train->n_nonzeros * sizeof(int32));
+	sh->off_weights = arena_copy(sh, train->weights, train->n_nonzeros * sizeof(float));
+	sh->off_targets = arena_copy(sh, train->targets, train->n_rows * sizeof(float));
+	sh->off_w = arena_take(sh, model->n_features * sizeof(float));
+	sh->off_V = arena_take(sh, (Size) model->n_features * model->k * sizeof(float));
+	pg_atomic_init_u64(&sh->next_row, 0);
+	SpinLockInit(&sh->mutex);
+	shm_toc_insert(run.pcxt->toc, FM_PARALLEL_KEY_SHARED, sh);
+
+	run.shared = sh;
+	shared_views(sh, &run.train, model);	/* the leader's model now lives in the segment */
+	run.train.n_groups = train->n_groups;
+	run.train.feature_group = train->feature_group;
+	run.sum = palloc0(sizeof(float) * Max(model->k, 1));
+	run.parallel.shared.alloc = arena_alloc;
+	run.parallel.shared.arg = sh;
+	run.parallel.epoch = stochastic_epoch;
+	run.parallel.arg = &run;
+	run.parallel.als_features = als_features;
+	par_hooks.parallel = &run.parallel;
+	run.hooks = &par_hooks;
+	run.alloc = alloc;
+	fm_train(&run.train, valid, params, model, &par_hooks, &alloc, result);
+
+	/* back into the caller's arrays before the segment goes */
+	memcpy(own_w, model->w, model->n_features * sizeof(float));
+	memcpy(own_V, model->V, (Size) model->n_features * model->k * sizeof(float));
+	model->w = own_w;
+	model->V = own_V;
+	*workers_launched = run.max_launched;
+
+	DestroyParallelContext(run.pcxt);
+	ExitParallelMode();
+	budget->used -= segment;
+	return true;
+}
