@@ -133,8 +133,11 @@ $node->safe_psql(
 		expected text;
 		mismatches bigint := 0;
 	BEGIN
-		FOR ver IN SELECT DISTINCT trained_at FROM answers
-		            WHERE only_version IS NULL OR trained_at = only_version LOOP
+		-- (at most 150 versions, a fixed pseudo-random sample: a minute of
+		-- load commits hundreds, and replaying each costs a model rewrite)
+		FOR ver IN SELECT d.t FROM (SELECT DISTINCT trained_at AS t FROM answers
+		                             WHERE only_version IS NULL OR trained_at = only_version) d
+		            ORDER BY md5(d.t::text) LIMIT 150 LOOP
 			DELETE FROM fm_model WHERE model = 'load';
 			INSERT INTO fm_model SELECT * FROM versions_model WHERE trained_at = ver;
 			INSERT INTO fm_feature SELECT 'load', feature, value, bias, embedding
@@ -150,7 +153,7 @@ $node->safe_psql(
 	END $$;},
 		sprintf($top10, 'fm_feature', "'load'", "'load'", "'load'") =~ s/:uid/u/gr));
 is($node->safe_psql('postgres', 'SELECT replay_mismatches()'), '0',
-	'every answer equals the top-10 recomputed from its version');
+	'every answer of up to 150 sampled versions equals the top-10 recomputed from its version');
 
 # The check is not vacuous: one altered answer is found.
 is( $node->safe_psql(
