@@ -87,13 +87,24 @@ typedef struct Builder
 	int64		cap_nonzeros;
 	int64		cap_features;
 	int32		n_features;
-	int64	   *row_start;
-	int32	   *ids;
-	float	   *weights;
+	uint32	   *row_start;
+	int32	   *ids;			/* id | x's palette code, or plain ids with weights */
+	float	   *weights;		/* NULL until the palette is full (dataset.h) */
+	float		palette[FM_X_CODES];
 	float	   *targets;
 	int32	   *feature_column;
 	char	  **feature_value;
 } Builder;
+
+static Builder *
+new_builder(FmBudget *budget)
+{
+	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+
+	for (int c = 0; c < FM_X_CODES; c++)
+		b->palette[c] = 1.0f;
+	return b;
+}
 
 /* The id of a value, or -1 for a value unknown to a frozen dictionary. */
 static int32
@@ -123,10 +134,10 @@ feature_id(Builder *b, int32 column, const char *value)
 							   FM_MAX_VALUE_BYTES),
 					 errhint("Use a shorter category as the feature, for example md5() of the column.")));
 
-		if (b->n_features == PG_INT32_MAX)
+		if (b->n_features == FM_MAX_FEATURES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many distinct feature values (limit %d)", PG_INT32_MAX)));
+					 errmsg("too many distinct feature values (limit %d)", FM_MAX_FEATURES)));
 		/* the key must outlive the SPI tuple it came from */
 		fm_budget_charge(b->budget, len + sizeof(DictEntry) * 2);
 		copy = MemoryContextAlloc(b->budget->context, len);
@@ -151,6 +162,52 @@ feature_id(Builder *b, int32 column, const char *value)
 	return entry->id;
 }
 
+static inline int32
+nonzero_id(const Builder *b, int64 p)
+{
+	return (int32) ((uint32) b->ids[p] & FM_ID_MASK);
+}
+
+static inline float
+nonzero_x(const Builder *b, int64 p)
+{
+	return b->weights != NULL ? b->weights[p] : b->palette[(uint32) b->ids[p] >> FM_ID_BITS];
+}
+
+/*
+ * From palette codes to one weight per non-zero: when the palette is full,
+ * or before numeric columns are scaled.  Ids lose their code bits.
+ */
+static void
+store_weights(Builder *b)
+{
+	if (b->weights != NULL)
+		return;
+	/* the capacity of ids, which both then grow alike */
+	b->weights = fm_budget_alloc(b->budget, (Size) Max(b->cap_nonzeros, 1) * sizeof(float));
+	for (int64 p = 0; p < b->n_nonzeros; p++)
+	{
+		b->weights[p] = b->palette[(uint32) b->ids[p] >> FM_ID_BITS];
+		b->ids[p] = nonzero_id(b, p);
+	}
+}
+
+/* Non-zero p is (id, x). */
+static void
+set_nonzero(Builder *b, int64 p, int32 id, float x)
+{
+	int			code = b->weights == NULL ? fm_x_code(b->palette, x) : 0;
+
+	if (code < 0)
+	{
+		store_weights(b);
+		code = 0;
+	}
+	if (b->weights != NULL)
+		b->weights[p] = x;
+	b->ids[p] = (int32) ((uint32) id | (uint32) code << FM_ID_BITS);
+}
+
 /* Adds x_id += weight to the row being built (merging repeated values). */
 static void
 add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
@@ -159,9 +216,9 @@ add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
 		return;
 	for (int64 i = row_begin; i < b->n_nonzeros; i++)
 	{
-		if (b->ids[i] == id)
+		if (nonzero_id(b, i) == id)
 		{
-			b->weights[i] += weight;
+			set_nonzero(b, i, id, nonzero_x(b, i) + weight);
 			return;
 		}
 	}
@@ -169,13 +226,20 @@ add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
 	{
 		int64		cap = b->cap_nonzeros;
 
+		/* row offsets are 4 bytes (dataset.h) */
+		if (b->n_nonzeros >= (int64) PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many non-zero feature values to train on (limit %u)", PG_UINT32_MAX)));
 		b->ids = fm_budget_grow(b->budget, b->ids, sizeof(int32), &cap, b->n_nonzeros + 1);
-		cap = b->cap_nonzeros;
-		b->weights = fm_budget_grow(b->budget, b->weights, sizeof(float), &cap, b->n_nonzeros + 1);
+		if (b->weights != NULL)
+		{
+			cap = b->cap_nonzeros;
+			b->weights = fm_budget_grow(b->budget, b->weights, sizeof(float), &cap, b->n_nonzeros + 1);
+		}
 		b->cap_nonzeros = cap;
 	}
-	b->ids[b->n_nonzeros] = id;
-	b->weights[b->n_nonzeros] = weight;
+	set_nonzero(b, b->n_nonzeros, id, weight);
 	b->n_nonzeros++;
 }
 
@@ -288,7 +352,12 @@ add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
 	{
 		int64		cap = b->cap_rows;
 
-		b->row_start = fm_budget_grow(b->budget, b->row_start, sizeof(int64), &cap, b->n_rows + 2);
+		/* row numbers are 4 bytes (dataset.h) */
+		if (b->n_rows >= (int64) PG_UINT32_MAX - 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many rows to train on (limit %u)", PG_UINT32_MAX - 1)));
+		b->row_start = fm_budget_grow(b->budget, b->row_start, sizeof(uint32), &cap, b->n_rows + 2);
 		cap = b->cap_rows;
 		b->targets = fm_budget_grow(b->budget, b->targets, sizeof(float), &cap, b->n_rows + 2);
 		b->cap_rows = cap;
@@ -301,7 +370,7 @@ add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
 			continue;			/* a NULL feature is simply absent */
 		add_column(b, row_begin, c, value);
 	}
-	b->row_start[b->n_rows] = row_begin;
+	b->row_start[b->n_rows] = (uint32) row_begin;
 	b->targets[b->n_rows] = (float) y;
 	b->n_rows++;
 }
@@ -456,6 +525,7 @@ put_in_canonical_order(TrainingSource *src, Builder *b)
 {
 	FmScratch	scratch;
 	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+	FmAllocator kept = fm_budget_allocator(b->budget);	/* the row order */
 	int32		n = b->n_features;
 	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
 	char	  **value = fm_alloc(&temporary, (Size) n * sizeof(char *));
@@ -465,7 +535,7 @@ put_in_canonical_order(TrainingSource *src, Builder *b)
 	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
 							 new_id, tick_check_interrupts, NULL, &temporary);
 	/* feature_group is b->feature_column: permuted there too */
-	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &kept, &temporary);
 	for (int32 f = 0; f < n; f++)
 		value[new_id[f]] = b->feature_value[f];
 	memcpy(b->feature_value, value, (Size) n * sizeof(char *));
@@ -475,23 +545,45 @@ put_in_canonical_order(TrainingSource *src, Builder *b)
 	fm_scratch_end(&scratch);
 }
 
+/*
+ * The arrays as a dataset, their growth headroom given back (realloc of a
+ * large chunk moves pages, it does not copy them).
+ */
 static void
 finish_dataset(Builder *b, FmDataset *ds)
 {
+	int64		cap;
+
 	if (b->row_start == NULL)	/* no usable row: keep the arrays valid */
 	{
-		int64		cap = 0;
-
-		b->row_start = fm_budget_grow(b->budget, NULL, sizeof(int64), &cap, 1);
+		cap = 0;
+		b->row_start = fm_budget_grow(b->budget, NULL, sizeof(uint32), &cap, 1);
+		b->cap_rows = cap;
 	}
-	b->row_start[b->n_rows] = b->n_nonzeros;
+	b->row_start[b->n_rows] = (uint32) b->n_nonzeros;
+	cap = b->cap_rows;
+	b->row_start = fm_budget_shrink(b->budget, b->row_start, sizeof(uint32), &cap, b->n_rows + 1);
+	cap = b->cap_rows;
+	b->targets = fm_budget_shrink(b->budget, b->targets, sizeof(float), &cap, b->n_rows + 1);
+	b->cap_rows = cap;
+	cap = b->cap_nonzeros;
+	b->ids = fm_budget_shrink(b->budget, b->ids, sizeof(int32), &cap, b->n_nonzeros);
+	if (b->weights != NULL)
+	{
+		cap = b->cap_nonzeros;
+		b->weights = fm_budget_shrink(b->budget, b->weights, sizeof(float), &cap, b->n_nonzeros);
+	}
+	b->cap_nonzeros = cap;
+	memset(ds, 0, sizeof(*ds));
 	ds->n_rows = b->n_rows;
 	ds->n_nonzeros = b->n_nonzeros;
+	ds->n_physical_rows = b->n_rows;
 	ds->n_features = b->n_features;
 	ds->n_groups = b->src->n_columns;
 	ds->row_start = b->row_start;
 	ds->ids = b->ids;
 	ds->weights = b->weights;
+	memcpy(ds->palette, b->palette, sizeof(ds->palette));
 	ds->targets = b->targets;
 	ds->feature_group = b->feature_column;
 }
@@ -503,7 +595,7 @@ finish_dataset(Builder *b, FmDataset *ds)
  * Runs before the canonical order, which then sees the final x.
  */
 static void
-scale_numeric_columns(Builder *b, FmDataset *ds)
+scale_numeric_columns(Builder *b)
 {
 	TrainingSource *src = b->src;
 	bool		any = false;
@@ -520,12 +612,13 @@ scale_numeric_columns(Builder *b, FmDataset *ds)
 	}
 	if (!any)
 		return;
-	for (int64 p = 0; p < ds->n_nonzeros; p++)
+	store_weights(b);			/* scaled values rarely fit the palette */
+	for (int64 p = 0; p < b->n_nonzeros; p++)
 	{
-		const FeatureColumn *col = &src->columns[b->feature_column[ds->ids[p]]];
+		const FeatureColumn *col = &src->columns[b->feature_column[b->ids[p]]];
 
 		if (col->kind == FM_KIND_NUMERIC)
-			ds->weights[p] = (float) (ds->weights[p] / col->scale);
+			b->weights[p] = (float) (b->weights[p] / col->scale);
 		if ((p & 0xfffff) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
@@ -570,7 +663,7 @@ read_rows(Builder *b, Oid relid)
 void
 fm_source_read(TrainingSource *src, FmBudget *budget)
 {
-	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	Builder    *b = new_builder(budget);
 	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz canonical_start;
 	long		secs;
@@ -582,8 +675,8 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	b->column_max = fm_budget_alloc(budget, sizeof(double) * src->n_columns);
 	memset(b->column_max, 0, sizeof(double) * src->n_columns);
 	read_rows(b, src->relid);
+	scale_numeric_columns(b);
 	finish_dataset(b, &src->data);
-	scale_numeric_columns(b, &src->data);
 	src->feature_value = b->feature_value;
 	src->rows_skipped_null = b->skipped_null;
 	src->rows_skipped_not_finite = b->skipped_not_finite;
@@ -620,9 +713,10 @@ void
 fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDataset *valid)
 {
 	Builder    *train = (Builder *) src->builder;
-	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	Builder    *b = new_builder(budget);
 	FmScratch	scratch;
 	FmAllocator temporary;
+	FmAllocator kept = fm_budget_allocator(budget);	/* the row order */
 
 	check_validation_columns(src, relid);
 	b->src = src;
@@ -633,11 +727,11 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	b->feature_column = train->feature_column;
 	b->feature_value = train->feature_value;
 	read_rows(b, relid);
+	scale_numeric_columns(b);
 	finish_dataset(b, valid);
-	scale_numeric_columns(b, valid);
 	/* the ids are canonical already; the rows' order is the plan's */
 	temporary = fm_scratch_begin(&scratch, budget);
-	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &kept, &temporary);
 	fm_scratch_end(&scratch);
 }
 
@@ -655,6 +749,7 @@ put_catalogue_in_canonical_order(TrainingSource *src, Builder *b, FmDataset *cat
 {
 	FmScratch	scratch;
 	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+	FmAllocator kept = fm_budget_allocator(b->budget);	/* the row order */
 	int32		n = b->n_features;
 	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
 	char	  **value = fm_alloc(&temporary, (Size) n * sizeof(char *));
@@ -666,8 +761,8 @@ put_catalogue_in_canonical_order(TrainingSource *src, Builder *b, FmDataset *cat
 							 new_id, tick_check_interrupts, NULL, &temporary);
 	memcpy(groups, b->feature_column, (Size) n * sizeof(int32));
 	catalogue->feature_group = groups;
-	fm_dataset_canonicalize(catalogue, new_id, tick_check_interrupts, NULL, &temporary);
-	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(catalogue, new_id, tick_check_interrupts, NULL, &kept, &temporary);
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &kept, &temporary);
 	catalogue->feature_group = src->data.feature_group;
 	for (int32 f = 0; f < n; f++)
 		value[new_id[f]] = b->feature_value[f];
@@ -682,7 +777,7 @@ void
 fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catalogue)
 {
 	Builder    *train = (Builder *) src->builder;
-	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	Builder    *b = new_builder(budget);
 	TimestampTz start = GetCurrentTimestamp();
 	long		secs;
 	int			usecs;
@@ -694,13 +789,15 @@ fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catal
 	b->row_start = NULL;
 	b->ids = NULL;
 	b->weights = NULL;
+	for (int c = 0; c < FM_X_CODES; c++)
+		b->palette[c] = 1.0f;
 	b->targets = NULL;
 	b->column_max = fm_budget_alloc(budget, sizeof(double) * src->n_columns);
 	memset(b->column_max, 0, sizeof(double) * src->n_columns);
 	src->reading_catalogue = true;
 	read_rows(b, src->items_relid);
+	scale_numeric_columns(b);
 	finish_dataset(b, catalogue);
-	scale_numeric_columns(b, catalogue);
 	src->reading_catalogue = false;
 	/* the arrays of the dictionary may have moved */
 	train->n_features = b->n_features;

@@ -61,13 +61,11 @@ update_factors(float *restrict v, const float *restrict sum, int32_t k,
 
 /* One SGD step on one row; returns the squared error of the clipped prediction. */
 static double
-sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRates *rates)
+sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRates *rates,
+		 int32_t *ids, float *xs)
 {
-	int64_t		begin = ds->row_start[row];
-	int32_t		nnz = (int32_t) (ds->row_start[row + 1] - begin);
-	const int32_t *ids = ds->ids + begin;
-	const float *xs = ds->weights + begin;
-	double		target = ds->targets[row];
+	int32_t		nnz = fm_ds_row(ds, row, ids, xs);
+	double		target = fm_ds_target(ds, row);
 	double		y = fm_model_predict_raw(m, ids, xs, nnz, sum);
 	double		clipped_err = fm_clip(y, m->target_min, m->target_max) - target;
 	float		err = (float) (y - target);
@@ -90,6 +88,8 @@ typedef struct SgdState
 	FmModel    *model;
 	const FmDataset *train;
 	float	   *sum;			/* k floats: sum_i v_i x_i of the current row */
+	int32_t    *ids;			/* the current row, decoded (fm_ds_row) */
+	float	   *xs;
 	SgdRates	rates;
 } SgdState;
 
@@ -106,7 +106,7 @@ sgd_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
 	/* locals: the model's float stores cannot alias them */
 	rates.lr = (float) lr;
 	for (int64_t r = 0; r < n_rows; r++)
-		sse += sgd_step(model, train, rows[r], sum, &rates);
+		sse += sgd_step(model, train, rows[r], sum, &rates, st->ids, st->xs);
 	return sse;
 }
 
@@ -120,6 +120,8 @@ fm_train_sgd(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 	st.model = model;
 	st.train = train;
 	st.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
+	st.ids = fm_alloc(a, (size_t) fm_dataset_max_row_nonzeros(train) * sizeof(int32_t));
+	st.xs = fm_alloc(a, (size_t) fm_dataset_max_row_nonzeros(train) * sizeof(float));
 	st.rates.lr = 0.0f;			/* sgd_rows() uses the driver's rate */
 	st.rates.reg_w0 = (float) params->reg_w0;
 	st.rates.reg_w = (float) params->reg_w;

@@ -184,7 +184,7 @@ fm_dataset_target_mean(const FmDataset *ds)
 	if (ds->n_rows == 0)
 		return 0.0;
 	for (int64_t r = 0; r < ds->n_rows; r++)
-		sum += ds->targets[r];
+		sum += fm_ds_target(ds, r);
 	return sum / (double) ds->n_rows;
 }
 
@@ -220,10 +220,8 @@ fm_evaluate_rmse(const FmModel *m, const FmDataset *ds, const FmTrainHooks *hook
 		return NAN;
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		int64_t		begin = ds->row_start[r];
-		int32_t		nnz = (int32_t) (ds->row_start[r + 1] - begin);
-		double		err = fm_model_predict(m, ds->ids + begin, ds->weights + begin, nnz, NULL)
-			- ds->targets[r];
+		double		err = fm_clip(fm_model_predict_row(m, ds, r, NULL), m->target_min, m->target_max)
+			- fm_ds_target(ds, r);
 
 		sse += err * err;
 		if ((r + 1) % FM_TICK_ROWS == 0)

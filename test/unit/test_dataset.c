@@ -39,7 +39,8 @@ make_rows(FmDataset *ds, int64_t n, const FmAllocator *a)
 static void
 test_bytes_cover_the_arrays(void)
 {
-	size_t		raw = 101 * 8 + 100 * 4 + 500 * 8 + 50 * 4;
+	/* row_start, row_index, targets, ids, groups: the compact form (no weights) */
+	size_t		raw = 101 * 4 + 100 * 4 + 100 * 4 + 500 * 4 + 50 * 4;
 
 	CHECK(fm_dataset_bytes(100, 500, 50) >= raw);
 	CHECK(fm_dataset_bytes(100, 500, 50) < raw + 4096);
@@ -73,23 +74,21 @@ test_alloc_is_zeroed_and_shaped(void)
 	CHECK(arena.blocks == NULL && arena.bytes == 0);
 }
 
-/* Every row of `part` is a row of `all` (matched by target), with the same non-zeros. */
+/* Every row of `part` is a row make_rows made (matched by target), with its non-zeros. */
 static bool
 rows_match_source(const FmDataset *part, const FmDataset *all)
 {
 	for (int64_t r = 0; r < part->n_rows; r++)
 	{
-		int64_t		src = (int64_t) part->targets[r];
-		int64_t		len = part->row_start[r + 1] - part->row_start[r];
+		int64_t		src = (int64_t) fm_ds_target(part, r);
+		int64_t		begin = fm_ds_begin(part, r);
+		int64_t		len = fm_ds_end(part, r) - begin;
 
-		if (src < 0 || src >= all->n_rows ||
-			len != all->row_start[src + 1] - all->row_start[src])
+		if (src < 0 || src >= all->n_rows || len != 1 + src % 3)
 			return false;
-		if (memcmp(part->ids + part->row_start[r], all->ids + all->row_start[src],
-				   (size_t) len * sizeof(int32_t)) != 0 ||
-			memcmp(part->weights + part->row_start[r], all->weights + all->row_start[src],
-				   (size_t) len * sizeof(float)) != 0)
-			return false;
+		for (int64_t j = 0; j < len; j++)
+			if (fm_ds_id(part, begin + j) != src + j || fm_ds_x(part, begin + j) != (float) (j + 1))
+				return false;
 	}
 	return true;
 }
@@ -98,9 +97,30 @@ static bool
 order_preserved(const FmDataset *part)
 {
 	for (int64_t r = 1; r < part->n_rows; r++)
-		if (part->targets[r] <= part->targets[r - 1])
+		if (fm_ds_target(part, r) <= fm_ds_target(part, r - 1))
 			return false;
 	return true;
+}
+
+/* The split is a view: no row is copied, both parts read all's arrays. */
+static void
+test_split_is_a_view(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	FmDataset	all,
+				train,
+				valid;
+	size_t		before;
+
+	make_rows(&all, 2000, &a);
+	before = arena.bytes;
+	fm_dataset_split(&all, 0.2, 42, &train, &valid, &a);
+	CHECK(train.ids == all.ids && valid.ids == all.ids && valid.targets == all.targets);
+	CHECK(valid.row_index == train.row_index + train.n_rows);
+	/* a row index for `all` (it had none) and the moved validation rows: 4 + 4 bytes a row at most */
+	CHECK(arena.bytes - before <= 2000 * 8 + 4096);
+	fm_arena_free(&arena);
 }
 
 static void
@@ -117,8 +137,6 @@ test_split_partitions_rows(void)
 	CHECK(train.n_rows + valid.n_rows == 2000);
 	CHECK(train.n_nonzeros + valid.n_nonzeros == all.n_nonzeros);
 	CHECK_NEAR(valid.n_rows, 400, 60);
-	CHECK(train.row_start[train.n_rows] == train.n_nonzeros);
-	CHECK(valid.row_start[valid.n_rows] == valid.n_nonzeros);
 	CHECK(rows_match_source(&train, &all));
 	CHECK(rows_match_source(&valid, &all));
 	CHECK(order_preserved(&train) && order_preserved(&valid));
@@ -140,14 +158,24 @@ test_split_is_deterministic(void)
 				t3,
 				v3;
 
+	bool		same = true,
+				differ = false;
+
+	/* a split reorders all's rows: split fresh copies */
 	make_rows(&all, 500, &a);
 	fm_dataset_split(&all, 0.3, 7, &t1, &v1, &a);
+	make_rows(&all, 500, &a);
 	fm_dataset_split(&all, 0.3, 7, &t2, &v2, &a);
+	make_rows(&all, 500, &a);
 	fm_dataset_split(&all, 0.3, 8, &t3, &v3, &a);
 	CHECK(v1.n_rows == v2.n_rows);
-	CHECK(memcmp(v1.targets, v2.targets, (size_t) v1.n_rows * sizeof(float)) == 0);
-	CHECK(v1.n_rows != v3.n_rows ||
-		  memcmp(v1.targets, v3.targets, (size_t) v1.n_rows * sizeof(float)) != 0);
+	for (int64_t r = 0; r < v1.n_rows && r < v2.n_rows; r++)
+		same &= fm_ds_target(&v1, r) == fm_ds_target(&v2, r);
+	CHECK(same);
+	differ = v1.n_rows != v3.n_rows;
+	for (int64_t r = 0; !differ && r < v1.n_rows; r++)
+		differ = fm_ds_target(&v1, r) != fm_ds_target(&v3, r);
+	CHECK(differ);
 	fm_arena_free(&arena);
 }
 
@@ -445,8 +473,10 @@ reorder_source(const FmDataset *in, const char *const *in_value, FmDataset *out,
 }
 
 static void
-canonicalize_source(FmDataset *ds, const char *const *value, const char **canonical_value)
+canonicalize_source(FmDataset *ds, const char *const *value, const char **canonical_value,
+					const FmAllocator *a)
 {
+	FmAllocator keep = *a;
 	int32_t		new_id[CANON_FEATURES];
 	FmArena		scratch_arena = {0};
 	FmAllocator scratch = fm_arena_allocator(&scratch_arena);
@@ -454,20 +484,37 @@ canonicalize_source(FmDataset *ds, const char *const *value, const char **canoni
 	fm_feature_canonical_ids(ds->n_features, ds->feature_group, value, new_id, NULL, NULL, &scratch);
 	for (int32_t f = 0; f < ds->n_features; f++)
 		canonical_value[new_id[f]] = value[f];
-	fm_dataset_canonicalize(ds, new_id, NULL, NULL, &scratch);
+	fm_dataset_canonicalize(ds, new_id, NULL, NULL, &keep, &scratch);
 	/* scratch is only for the sorts: AddressSanitizer sees any later use */
 	fm_arena_free(&scratch_arena);
 }
 
+/* The same rows, in the same order, to the bit (as the trainers read them). */
 static bool
 same_bits(const FmDataset *x, const FmDataset *y)
 {
-	return x->n_rows == y->n_rows && x->n_nonzeros == y->n_nonzeros &&
-		memcmp(x->row_start, y->row_start, (x->n_rows + 1) * sizeof(int64_t)) == 0 &&
-		memcmp(x->ids, y->ids, x->n_nonzeros * sizeof(int32_t)) == 0 &&
-		memcmp(x->weights, y->weights, x->n_nonzeros * sizeof(float)) == 0 &&
-		memcmp(x->targets, y->targets, x->n_rows * sizeof(float)) == 0 &&
-		memcmp(x->feature_group, y->feature_group, x->n_features * sizeof(int32_t)) == 0;
+	if (x->n_rows != y->n_rows || x->n_nonzeros != y->n_nonzeros ||
+		memcmp(x->feature_group, y->feature_group, x->n_features * sizeof(int32_t)) != 0)
+		return false;
+	for (int64_t r = 0; r < x->n_rows; r++)
+	{
+		int64_t		bx = fm_ds_begin(x, r),
+					by = fm_ds_begin(y, r);
+		float		tx = fm_ds_target(x, r),
+					ty = fm_ds_target(y, r);
+
+		if (fm_ds_end(x, r) - bx != fm_ds_end(y, r) - by || memcmp(&tx, &ty, sizeof(float)) != 0)
+			return false;
+		for (int64_t i = 0; i < fm_ds_end(x, r) - bx; i++)
+		{
+			float		wx = fm_ds_x(x, bx + i),
+						wy = fm_ds_x(y, by + i);
+
+			if (fm_ds_id(x, bx + i) != fm_ds_id(y, by + i) || memcmp(&wx, &wy, sizeof(float)) != 0)
+				return false;
+		}
+	}
+	return true;
 }
 
 static void
@@ -498,9 +545,9 @@ test_canonical_order_ignores_read_order(void)
 	reorder_source(&ds_a, value, &ds_c, value_c, 8, &a);
 	CHECK(!same_bits(&ds_b, &ds_c));	/* the test means something */
 
-	canonicalize_source(&ds_a, value, canon_a);
-	canonicalize_source(&ds_b, value_b, canon_b);
-	canonicalize_source(&ds_c, value_c, canon_c);
+	canonicalize_source(&ds_a, value, canon_a, &a);
+	canonicalize_source(&ds_b, value_b, canon_b, &a);
+	canonicalize_source(&ds_c, value_c, canon_c, &a);
 	CHECK(same_bits(&ds_a, &ds_b));
 	CHECK(same_bits(&ds_a, &ds_c));
 	for (int32_t f = 0; f < CANON_FEATURES; f++)
@@ -548,37 +595,38 @@ test_canonical_order_is_sorted_and_keeps_rows(void)
 	groups_before = ds.feature_group;
 
 	/* NULL keeps ids and groups; identity renumbers to the same */
-	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
 	CHECK(ds.feature_group == groups_before);
 	CHECK(ds.n_rows == CANON_ROWS);
 
-	for (int64_t p = 0; p < ds.n_nonzeros; p++)
-		weight_sum_after += ds.weights[p] * (ds.ids[p] + 1);
 	for (int64_t r = 0; r < ds.n_rows; r++)
 	{
-		int64_t		b = ds.row_start[r],
-					e = ds.row_start[r + 1];
+		int64_t		b = fm_ds_begin(&ds, r),
+					e = fm_ds_end(&ds, r);
 
-		target_sum_after += ds.targets[r];
-		neg_zero_after += ds.targets[r] == 0 && signbit(ds.targets[r]);
+		for (int64_t p = b; p < e; p++)
+			weight_sum_after += fm_ds_x(&ds, p) * (fm_ds_id(&ds, p) + 1);
+		target_sum_after += fm_ds_target(&ds, r);
+		neg_zero_after += fm_ds_target(&ds, r) == 0 && signbit(fm_ds_target(&ds, r));
 		for (int64_t p = b + 1; p < e; p++)
-			ids_ascend &= ds.ids[p - 1] < ds.ids[p];
+			ids_ascend &= fm_ds_id(&ds, p - 1) < fm_ds_id(&ds, p);
 		if (r > 0)
 		{
-			int64_t		pb = ds.row_start[r - 1];
-			int64_t		nprev = b - pb,
+			int64_t		pb = fm_ds_begin(&ds, r - 1);
+			int64_t		nprev = fm_ds_end(&ds, r - 1) - pb,
 						ncur = e - b;
 			int64_t		n = nprev < ncur ? nprev : ncur;
 			int			c = 0;
 
 			for (int64_t i = 0; i < n && c == 0; i++)
-				c = (ds.ids[pb + i] > ds.ids[b + i]) - (ds.ids[pb + i] < ds.ids[b + i]);
+				c = (fm_ds_id(&ds, pb + i) > fm_ds_id(&ds, b + i)) -
+					(fm_ds_id(&ds, pb + i) < fm_ds_id(&ds, b + i));
 			if (c == 0)
 				c = (nprev > ncur) - (nprev < ncur);
 			for (int64_t i = 0; i < n && c == 0; i++)
-				c = float_cmp(ds.weights[pb + i], ds.weights[b + i]);
+				c = float_cmp(fm_ds_x(&ds, pb + i), fm_ds_x(&ds, b + i));
 			if (c == 0)
-				c = float_cmp(ds.targets[r - 1], ds.targets[r]);
+				c = float_cmp(fm_ds_target(&ds, r - 1), fm_ds_target(&ds, r));
 			rows_ascend &= c <= 0;
 		}
 	}
@@ -593,12 +641,12 @@ test_canonical_order_is_sorted_and_keeps_rows(void)
 
 		/* a copy of its own: the canonicalisation works in place */
 		fm_dataset_alloc(&again, ds.n_rows, ds.n_nonzeros, ds.n_features, ds.n_groups, &a);
-		memcpy(again.row_start, ds.row_start, (ds.n_rows + 1) * sizeof(int64_t));
+		memcpy(again.row_start, ds.row_start, (ds.n_rows + 1) * sizeof(uint32_t));
 		memcpy(again.ids, ds.ids, ds.n_nonzeros * sizeof(int32_t));
 		memcpy(again.weights, ds.weights, ds.n_nonzeros * sizeof(float));
 		memcpy(again.targets, ds.targets, ds.n_rows * sizeof(float));
 		memcpy(again.feature_group, ds.feature_group, ds.n_features * sizeof(int32_t));
-		fm_dataset_canonicalize(&again, identity, NULL, NULL, &a);
+		fm_dataset_canonicalize(&again, identity, NULL, NULL, &a, &a);
 		CHECK(again.ids != ds.ids && same_bits(&ds, &again));
 	}
 	fm_arena_free(&arena);
@@ -630,10 +678,10 @@ test_canonical_order_ticks_and_empty(void)
 		ds.row_start[r + 1] = r + 1;
 	}
 	ticks = 0;
-	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
+	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a, &a);
 	/* about 20 merge passes over n items: a tick every 64k elements */
 	CHECK(ticks >= 40);
-	CHECK(ds.targets[0] == 0.0f && ds.targets[n - 1] == 999.0f);
+	CHECK(fm_ds_target(&ds, 0) == 0.0f && fm_ds_target(&ds, n - 1) == 999.0f);
 
 	/* ids over three bytes: several radix passes, every row a key of its own */
 	{
@@ -650,17 +698,22 @@ test_canonical_order_ticks_and_empty(void)
 			ds.targets[r] = (float) r;
 			ds.row_start[r + 1] = 2 * (r + 1);
 		}
-		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
 		for (int64_t r = 0; r < n_features; r++)
 		{
-			int64_t		src = (int64_t) ds.targets[r];
+			int64_t		src = (int64_t) fm_ds_target(&ds, r);
 			int32_t		x = (int32_t) ((src * 7919) % n_features);
 			int32_t		y = (int32_t) ((src * 104729 + 5) % n_features);
+			int64_t		p = fm_ds_begin(&ds, r);
 
-			kept &= ds.ids[2 * r] == (x < y ? x : y) && ds.ids[2 * r + 1] == (x < y ? y : x);
+			kept &= fm_ds_id(&ds, p) == (x < y ? x : y) && fm_ds_id(&ds, p + 1) == (x < y ? y : x);
 			if (r > 0)
-				ascending &= ds.ids[2 * r - 2] < ds.ids[2 * r] ||
-					(ds.ids[2 * r - 2] == ds.ids[2 * r] && ds.ids[2 * r - 1] <= ds.ids[2 * r + 1]);
+			{
+				int64_t		q = fm_ds_begin(&ds, r - 1);
+
+				ascending &= fm_ds_id(&ds, q) < fm_ds_id(&ds, p) ||
+					(fm_ds_id(&ds, q) == fm_ds_id(&ds, p) && fm_ds_id(&ds, q + 1) <= fm_ds_id(&ds, p + 1));
+			}
 		}
 		CHECK(kept);
 		CHECK(ascending);
@@ -674,14 +727,15 @@ test_canonical_order_ticks_and_empty(void)
 		ds.ids = NULL;
 		ds.weights = NULL;
 		memcpy(ds.targets, t3, sizeof(t3));
-		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
-		CHECK(ds.targets[0] == -1.0f && signbit(ds.targets[1]) && ds.targets[1] == 0.0f &&
-			  !signbit(ds.targets[2]) && ds.targets[3] == 2.0f);
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
+		CHECK(fm_ds_target(&ds, 0) == -1.0f && signbit(fm_ds_target(&ds, 1)) &&
+			  fm_ds_target(&ds, 1) == 0.0f && !signbit(fm_ds_target(&ds, 2)) &&
+			  fm_ds_target(&ds, 3) == 2.0f);
 		CHECK(ds.row_start[4] == 0);
 	}
 
 	fm_dataset_alloc(&ds, 0, 0, 0, 1, &a);
-	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
+	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a, &a);
 	CHECK(ds.n_rows == 0 && ds.row_start[0] == 0);
 	fm_arena_free(&arena);
 }
@@ -692,6 +746,7 @@ main(void)
 	RUN_TEST(test_bytes_cover_the_arrays);
 	RUN_TEST(test_alloc_is_zeroed_and_shaped);
 	RUN_TEST(test_split_partitions_rows);
+	RUN_TEST(test_split_is_a_view);
 	RUN_TEST(test_split_is_deterministic);
 	RUN_TEST(test_split_extremes);
 	RUN_TEST(test_target_range);
