@@ -3,6 +3,7 @@
  * datasets.
  */
 #include "dataset.h"
+#include "model.h"
 #include "rng.h"
 #include "unit.h"
 
@@ -740,6 +741,148 @@ test_canonical_order_ticks_and_empty(void)
 	fm_arena_free(&arena);
 }
 
+#define COMPACT_ROWS 10000
+#define COMPACT_FEATURES 1140
+
+/*
+ * A MovieLens-shaped dataset as the source reader builds it: 7 non-zeros a
+ * row (user, item, 3 metadata columns, 2 genres at x = 1/2), no weights.
+ */
+static void
+make_compact_rows(FmDataset *ds, const FmAllocator *a)
+{
+	int64_t		nz = 0;
+	int			half;
+
+	memset(ds, 0, sizeof(*ds));
+	ds->n_rows = ds->n_physical_rows = COMPACT_ROWS;
+	ds->n_nonzeros = (int64_t) COMPACT_ROWS * 7;
+	ds->n_features = COMPACT_FEATURES;
+	ds->n_groups = 6;
+	ds->row_start = fm_alloc(a, (COMPACT_ROWS + 1) * sizeof(uint32_t));
+	ds->ids = fm_alloc(a, (size_t) ds->n_nonzeros * sizeof(int32_t));
+	ds->targets = fm_alloc(a, COMPACT_ROWS * sizeof(float));
+	ds->feature_group = fm_alloc(a, COMPACT_FEATURES * sizeof(int32_t));
+	for (int c = 0; c < FM_X_CODES; c++)
+		ds->palette[c] = 1.0f;
+	half = fm_x_code(ds->palette, 0.5f);
+	for (int64_t r = 0; r < COMPACT_ROWS; r++)
+	{
+		int32_t		user = (int32_t) ((r * 7919) % 100);
+		int32_t		item = (int32_t) (100 + (r * 104729) % 1000);
+
+		/* as read: not in id order */
+		ds->ids[nz++] = item;
+		ds->ids[nz++] = user;
+		ds->ids[nz++] = 1100 + user % 7;
+		ds->ids[nz++] = 1107 + user % 2;
+		ds->ids[nz++] = 1109 + user % 11;
+		ds->ids[nz++] = (int32_t) ((1120 + item % 10) | (uint32_t) half << FM_ID_BITS);
+		ds->ids[nz++] = (int32_t) ((1130 + item % 10) | (uint32_t) half << FM_ID_BITS);
+		ds->targets[r] = (float) (1 + r % 5);
+		ds->row_start[r + 1] = (uint32_t) nz;
+	}
+}
+
+/*
+ * The bytes per rating the training data costs, counted (not measured):
+ * 4 per non-zero, 4 for the row offset, 4 for the target, 4 for the row
+ * index of the canonical order, and 4 per validation row moved by the
+ * split; the canonical sort's scratch is bounded by the largest group of
+ * rows sharing their first feature, not by the rows.
+ */
+static void
+test_compact_bytes_per_rating(void)
+{
+	FmArena		kept_arena = {0},
+				scratch_arena = {0};
+	FmAllocator kept = fm_arena_allocator(&kept_arena);
+	FmAllocator scratch = fm_arena_allocator(&scratch_arena);
+	FmDataset	ds,
+				train,
+				valid;
+	size_t		data;
+	int			half;
+
+	make_compact_rows(&ds, &kept);
+	data = (COMPACT_ROWS + 1) * 4 + (size_t) COMPACT_ROWS * 7 * 4 + COMPACT_ROWS * 4 +
+		COMPACT_FEATURES * 4;
+	CHECK(kept_arena.bytes == data);
+	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &kept, &scratch);
+	CHECK(kept_arena.bytes == data + COMPACT_ROWS * 4);
+	/* 100 users: the largest group of rows is 100 rows, 32 bytes each */
+	CHECK(scratch_arena.bytes == (COMPACT_FEATURES + 3) * 8 + 2 * 100 * 16 + 8 * 256 * 8);
+	fm_dataset_split(&ds, 0.1, 3, &train, &valid, &kept);
+	CHECK(kept_arena.bytes == data + COMPACT_ROWS * 4 + (size_t) valid.n_rows * 4);
+	/* 40 bytes a rating (28 + 4 + 4 + 4), 40.4 with the split, 40.9 with the groups at this size */
+	CHECK((double) kept_arena.bytes / COMPACT_ROWS < 41.0);
+	CHECK(train.n_nonzeros + valid.n_nonzeros == (int64_t) COMPACT_ROWS * 7);
+
+	/* what the trainers read: ids in order, x = 1 or 1/2 */
+	{
+		int32_t		ids[7];
+		float		xs[7];
+		bool		ok = true;
+
+		for (int64_t r = 0; r < train.n_rows; r++)
+		{
+			ok &= fm_ds_row(&train, r, ids, xs) == 7;
+			for (int i = 0; i < 7; i++)
+				ok &= xs[i] == (ids[i] >= 1120 ? 0.5f : 1.0f) && (i == 0 || ids[i - 1] < ids[i]);
+		}
+		CHECK(ok);
+	}
+	half = fm_x_code(ds.palette, 0.5f);
+	CHECK(half == 1 && fm_x_code(ds.palette, 1.0f) == 0);
+	fm_arena_free(&kept_arena);
+	fm_arena_free(&scratch_arena);
+}
+
+/* A full palette asks for weights; predictions read in place equal those of decoded rows, bit for bit. */
+static void
+test_palette_and_row_prediction(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	float		palette[FM_X_CODES];
+	FmDataset	ds,
+				train,
+				valid;
+	FmModel		m;
+	FmRng		rng;
+	float		sum[8];
+	bool		same = true;
+
+	for (int c = 0; c < FM_X_CODES; c++)
+		palette[c] = 1.0f;
+	for (int n = 2; n <= 8; n++)
+		CHECK(fm_x_code(palette, 1.0f / (float) n) == n - 1);
+	CHECK(fm_x_code(palette, 1.0f / 9.0f) == -1);
+	CHECK(fm_x_code(palette, 1.0f / 5.0f) == 4);
+	CHECK(fm_x_code(palette, -0.0f) == -1);	/* bits, not value */
+
+	make_compact_rows(&ds, &a);
+	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
+	fm_dataset_split(&ds, 0.5, 9, &train, &valid, &a);
+	fm_model_alloc(&m, COMPACT_FEATURES, 8, &a);
+	fm_model_init_random(&m, 3.0, 0.1, 5);
+	fm_rng_seed(&rng, 1);
+	for (int32_t f = 0; f < COMPACT_FEATURES; f++)
+		m.w[f] = (float) fm_rng_normal(&rng);
+	for (int64_t r = 0; r < valid.n_rows; r++)
+	{
+		int32_t		ids[7];
+		float		xs[7];
+		int32_t		n = fm_ds_row(&valid, r, ids, xs);
+		double		decoded = fm_model_predict_raw(&m, ids, xs, n, sum);
+		double		in_place = fm_model_predict_row(&m, &valid, r, sum);
+
+		same &= memcmp(&decoded, &in_place, sizeof(double)) == 0;
+	}
+	CHECK(same);
+	fm_arena_free(&arena);
+}
+
 int
 main(void)
 {
@@ -747,6 +890,8 @@ main(void)
 	RUN_TEST(test_alloc_is_zeroed_and_shaped);
 	RUN_TEST(test_split_partitions_rows);
 	RUN_TEST(test_split_is_a_view);
+	RUN_TEST(test_compact_bytes_per_rating);
+	RUN_TEST(test_palette_and_row_prediction);
 	RUN_TEST(test_split_is_deterministic);
 	RUN_TEST(test_split_extremes);
 	RUN_TEST(test_target_range);
