@@ -41,7 +41,7 @@ COPY (SELECT $COLUMNS_SQL FROM big) TO '/dev/null';
 SQL
 }
 
-# train_once -> "read_s canonical_s memory_mb hwm_growth_kb shmem_growth_kb" in a fresh
+# train_once -> "read_s canonical_s memory_mb hwm_growth_kb shmem_growth_kb epoch_s" in a fresh
 # backend: VmHWM and RssShmem after training less before it (fmrec loaded)
 train_once() {
 	psql -qX -d bench 2>&1 <<'SQL' |
@@ -55,10 +55,11 @@ SELECT 1 FROM fm_train_from_table('big', 'rating',
 \! grep -E '^(VmHWM|RssShmem)' /proc/$BENCH_PID/status
 SQL
 	awk 'function after(text) { match($0, text); v = substr($0, RSTART + RLENGTH); sub(/ .*/, "", v); return v }
-		/read [0-9]+ rows in/ { rd = after("rows in "); cs = after("s [(]"); mb = after("training memory ") }
+		/read [0-9]+ rows in/ { rd = after("rows in "); cs = after("s [(]"); mb = after("training memory ")
+			ep = after("epochs in ") }
 		/^VmHWM/ { hwm[++h] = $2 } /^RssShmem/ { shm[++s] = $2 }
 		/ERROR/ { print > "/dev/stderr" }
-		END { print rd, cs, mb, hwm[2] - hwm[1], shm[2] - shm[1] }'
+		END { print rd, cs, mb, hwm[2] - hwm[1], shm[2] - shm[1], ep }'
 }
 
 [ "$INSTALL" = 1 ] && build_and_install
@@ -80,19 +81,21 @@ VACUUM ANALYZE big;
 SELECT count(*) FROM big;
 SQL
 log "reading (median of $REPEAT interleaved repetitions)"
-copies=() reads=() canons=() mems=() hwms=() privs=()
+copies=() reads=() canons=() mems=() hwms=() privs=() epochs=()
 for r in $(seq "$REPEAT"); do
 	copies+=("$(copy_once)")
-	read -r rd cs mb hwm shm <<<"$(train_once)"
-	reads+=("$rd"); canons+=("$cs"); mems+=("$mb"); hwms+=("$hwm"); privs+=("$((hwm - shm))")
+	read -r rd cs mb hwm shm ep <<<"$(train_once)"
+	reads+=("$rd"); canons+=("$cs"); mems+=("$mb"); hwms+=("$hwm"); privs+=("$((hwm - shm))"); epochs+=("$ep")
 done
 m() { printf '%s\n' "$@" | median; }
 awk -v n="$ROWS" -v copy="$(m "${copies[@]}")" -v rd="$(m "${reads[@]}")" -v cs="$(m "${canons[@]}")" \
-	-v mb="$(m "${mems[@]}")" -v hwm="$(m "${hwms[@]}")" -v priv="$(m "${privs[@]}")" 'BEGIN {
+	-v mb="$(m "${mems[@]}")" -v hwm="$(m "${hwms[@]}")" -v priv="$(m "${privs[@]}")" \
+	-v ep="$(m "${epochs[@]}")" 'BEGIN {
 	printf "rows %d, 7 non-zeros a row\n", n
 	printf "COPY (SELECT ...) TO /dev/null  %8.2f s\n", copy / 1000
 	printf "fm_train_from_table read        %8.2f s  (%.2f s of it canonical order)\n", rd, cs
 	printf "read / COPY                     %8.2f\n", rd / (copy / 1000)
+	printf "one sgd epoch at k 8            %8.2f s  (with the validation RMSE)\n", ep
 	printf "training memory                 %8.1f MB  %6.1f bytes per rating\n", mb, mb * 1048576 / n
 	printf "backend peak resident growth    %8.1f MB  %6.1f bytes per rating  (VmHWM after - before)\n", hwm / 1024, hwm * 1024 / n
 	printf "  less shared buffers touched   %8.1f MB  %6.1f bytes per rating  (- RssShmem growth)\n", priv / 1024, priv * 1024 / n
