@@ -646,6 +646,17 @@ put_in_canonical_order(TrainingSource *src, Builder *b)
 	fm_scratch_end(&scratch);
 }
 
+/* src->rows_in_order: the rows move in memory into their canonical order. */
+static void
+move_rows_into_order(Builder *b, FmDataset *ds)
+{
+	FmScratch	scratch;
+	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+
+	fm_dataset_apply_order(ds, tick_check_interrupts, NULL, &temporary);
+	fm_scratch_end(&scratch);
+}
+
 /*
  * The arrays as a dataset, their growth headroom given back (realloc of a
  * large chunk moves pages, it does not copy them).
@@ -830,6 +841,8 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	src->builder = b;
 	canonical_start = GetCurrentTimestamp();
 	put_in_canonical_order(src, b);
+	if (src->rows_in_order)
+		move_rows_into_order(b, &src->data);
 	TimestampDifference(canonical_start, GetCurrentTimestamp(), &secs, &usecs);
 	src->canonical_seconds = secs + usecs / 1e6;
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
@@ -881,6 +894,8 @@ fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDa
 	temporary = fm_scratch_begin(&scratch, budget);
 	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &kept, &temporary);
 	fm_scratch_end(&scratch);
+	if (src->rows_in_order)
+		move_rows_into_order(b, valid);
 }
 
 /*

@@ -255,7 +255,10 @@ adam_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
 	AdamState	state = run->state;	/* a local, kept in registers; copied back */
 
 	for (int64_t r = 0; r < n_rows; r++)
+	{
+		fm_ds_prefetch_ahead(train, rows, r, n_rows);
 		sse += adam_row(model, &state, train, rows[r], sum, params, lr, run->ids, run->xs);
+	}
 	run->state = state;
 	return sse;
 }

@@ -716,6 +716,69 @@ fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 	order_rows(ds, &t, scratch);
 }
 
+/*
+ * Gathers the 4-byte non-zero values of `array` (ids or weights) row by row
+ * in row_index order into `buffer`, then copies them back over `array`.
+ */
+static void
+gather_nonzeros(void *array, const FmDataset *ds, char *buffer, Ticker *t)
+{
+	const char *in = array;
+	char	   *out = buffer;
+
+	for (int64_t r = 0; r < ds->n_rows; r++)
+	{
+		int64_t		q = ds->row_index[r];
+		int64_t		begin = ds->row_start[q];
+		size_t		bytes = (size_t) (ds->row_start[q + 1] - begin) * 4;
+
+		if (r + 16 < ds->n_rows)
+			FM_PREFETCH(ds->row_start + ds->row_index[r + 16]);
+		if (r + 8 < ds->n_rows)
+			FM_PREFETCH(in + (size_t) ds->row_start[ds->row_index[r + 8]] * 4);
+		memcpy(out, in + begin * 4, bytes);
+		out += bytes;
+		ticker_add(t, 1);
+	}
+	memcpy(array, buffer, (size_t) (out - buffer));
+}
+
+void
+fm_dataset_apply_order(FmDataset *ds, void (*tick) (void *), void *tick_arg,
+					   const FmAllocator *scratch)
+{
+	Ticker		t = {tick, tick_arg, 0};
+	int64_t		n = ds->n_rows;
+	int64_t		nnz = physical_nonzeros(ds);
+	uint32_t   *new_start;
+	char	   *buffer;
+	float	   *targets;
+
+	if (ds->row_index == NULL || n == 0)
+		return;
+	new_start = fm_alloc(scratch, (size_t) (n + 1) * sizeof(uint32_t));
+	buffer = fm_alloc(scratch, (size_t) (nnz > n ? nnz : n) * 4);
+	targets = (float *) buffer;
+	new_start[0] = 0;
+	for (int64_t r = 0; r < n; r++)
+	{
+		int64_t		q = ds->row_index[r];
+
+		new_start[r + 1] = new_start[r] + (ds->row_start[q + 1] - ds->row_start[q]);
+	}
+	if (nnz > 0)
+	{
+		gather_nonzeros(ds->ids, ds, buffer, &t);
+		if (ds->weights != NULL)
+			gather_nonzeros(ds->weights, ds, buffer, &t);
+	}
+	for (int64_t r = 0; r < n; r++)
+		targets[r] = ds->targets[ds->row_index[r]];
+	memcpy(ds->targets, targets, (size_t) n * sizeof(float));
+	memcpy(ds->row_start, new_start, (size_t) (n + 1) * sizeof(uint32_t));
+	ds->row_index = NULL;
+}
+
 void
 fm_dataset_target_range(const FmDataset *ds, double *min, double *max)
 {

@@ -85,6 +85,40 @@ fm_ds_x(const FmDataset *ds, int64_t p)
 	return ds->weights != NULL ? ds->weights[p] : ds->palette[(uint32_t) ds->ids[p] >> FM_ID_BITS];
 }
 
+#if defined(__GNUC__)
+#define FM_PREFETCH(address) __builtin_prefetch(address)
+#else
+#define FM_PREFETCH(address) ((void) 0)
+#endif
+
+/*
+ * Before visiting rows[i] of a shuffled order: asks for the memory of the
+ * rows a few places ahead, one step of the chain row index -> row offset ->
+ * non-zeros per distance, so that the random reads of successive rows
+ * overlap instead of waiting for one another.  Changes no result.
+ */
+static inline void
+fm_ds_prefetch_ahead(const FmDataset *ds, const int64_t *rows, int64_t i, int64_t n)
+{
+	if (i + 12 < n && ds->row_index != NULL)
+		FM_PREFETCH(ds->row_index + rows[i + 12]);
+	if (i + 8 < n)
+	{
+		int64_t		q = fm_ds_physical(ds, rows[i + 8]);
+
+		FM_PREFETCH(ds->row_start + q);
+		FM_PREFETCH(ds->targets + q);
+	}
+	if (i + 4 < n)
+	{
+		int64_t		p = fm_ds_begin(ds, rows[i + 4]);
+
+		FM_PREFETCH(ds->ids + p);
+		if (ds->weights != NULL)
+			FM_PREFETCH(ds->weights + p);
+	}
+}
+
 /* Rows of the arrays a view reads (for per-physical-row arrays). */
 static inline int64_t
 fm_dataset_physical_rows(const FmDataset *ds)
@@ -174,6 +208,17 @@ extern void fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_
 extern void fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 									void (*tick) (void *), void *tick_arg,
 									const FmAllocator *a, const FmAllocator *scratch);
+
+/*
+ * Moves the rows of a whole dataset into its row_index order and drops the
+ * index (row_index NULL): the rows of one feature (a user's ratings) are
+ * then neighbours in memory, which column-wise sweeps (ALS, MCMC) need to
+ * stay in cache; shuffled epochs (SGD, Adam) gain nothing from it.  Scratch:
+ * 4 bytes per non-zero (or per row, if more) and 4 per row, given back when
+ * the call returns.
+ */
+extern void fm_dataset_apply_order(FmDataset *ds, void (*tick) (void *), void *tick_arg,
+								   const FmAllocator *scratch);
 
 /* Minimum and maximum target (0,0 for an empty set). */
 extern void fm_dataset_target_range(const FmDataset *ds, double *min, double *max);

@@ -106,7 +106,10 @@ sgd_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
 	/* locals: the model's float stores cannot alias them */
 	rates.lr = (float) lr;
 	for (int64_t r = 0; r < n_rows; r++)
+	{
+		fm_ds_prefetch_ahead(train, rows, r, n_rows);
 		sse += sgd_step(model, train, rows[r], sum, &rates, st->ids, st->xs);
+	}
 	return sse;
 }
 

@@ -653,6 +653,41 @@ test_canonical_order_is_sorted_and_keeps_rows(void)
 	fm_arena_free(&arena);
 }
 
+static void make_compact_rows(FmDataset *ds, const FmAllocator *a);
+
+/* Moving the rows into their order in memory changes nothing a trainer reads. */
+static void
+test_apply_order_keeps_the_view(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	FmDataset	indexed,
+				moved,
+				compact,
+				compact_moved;
+	bool		ascending = true;
+
+	make_canon_rows(&indexed, &a);
+	make_canon_rows(&moved, &a);
+	fm_dataset_canonicalize(&indexed, NULL, NULL, NULL, &a, &a);
+	fm_dataset_canonicalize(&moved, NULL, NULL, NULL, &a, &a);
+	fm_dataset_apply_order(&moved, NULL, NULL, &a);
+	CHECK(indexed.row_index != NULL && moved.row_index == NULL);
+	CHECK(same_bits(&indexed, &moved));
+	for (int64_t r = 0; r < moved.n_rows; r++)
+		ascending &= moved.row_start[r] <= moved.row_start[r + 1];
+	CHECK(ascending && moved.row_start[moved.n_rows] == moved.n_nonzeros);
+
+	/* the compact form (codes, no weights) too */
+	make_compact_rows(&compact, &a);
+	make_compact_rows(&compact_moved, &a);
+	fm_dataset_canonicalize(&compact, NULL, NULL, NULL, &a, &a);
+	fm_dataset_canonicalize(&compact_moved, NULL, NULL, NULL, &a, &a);
+	fm_dataset_apply_order(&compact_moved, NULL, NULL, &a);
+	CHECK(compact_moved.weights == NULL && same_bits(&compact, &compact_moved));
+	fm_arena_free(&arena);
+}
+
 static int	ticks;
 
 static void
@@ -892,6 +927,7 @@ main(void)
 	RUN_TEST(test_split_is_a_view);
 	RUN_TEST(test_compact_bytes_per_rating);
 	RUN_TEST(test_palette_and_row_prediction);
+	RUN_TEST(test_apply_order_keeps_the_view);
 	RUN_TEST(test_split_is_deterministic);
 	RUN_TEST(test_split_extremes);
 	RUN_TEST(test_target_range);
