@@ -35,30 +35,39 @@ fm_model_init_random(FmModel *m, double w0, double init_stdev, uint64_t seed)
 }
 
 /*
- * A sparse row: ids[p] with x = weights[p], or, without weights, ids
- * carrying a palette code (dataset.h); the same arithmetic either way.
+ * A sparse row: ids[p] with x = weights[p], or (coded) ids carrying a
+ * palette code (dataset.h); the same arithmetic either way.  The kernels
+ * below are inlined into each caller with `coded` a constant, so the plain
+ * form runs the loops it always ran.
  */
 typedef struct SparseRow
 {
 	const int32_t *ids;
 	const float *weights;
 	const float *palette;
+	bool		coded;
 } SparseRow;
 
-static inline int32_t
+#if defined(__GNUC__)
+#define FM_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FM_ALWAYS_INLINE inline
+#endif
+
+static FM_ALWAYS_INLINE int32_t
 row_id(const SparseRow *row, int32_t p)
 {
-	return (int32_t) ((uint32_t) row->ids[p] & FM_ID_MASK);
+	return row->coded ? (int32_t) ((uint32_t) row->ids[p] & FM_ID_MASK) : row->ids[p];
 }
 
-static inline float
+static FM_ALWAYS_INLINE float
 row_x(const SparseRow *row, int32_t p)
 {
-	return row->weights != NULL ? row->weights[p] : row->palette[(uint32_t) row->ids[p] >> FM_ID_BITS];
+	return row->coded ? row->palette[(uint32_t) row->ids[p] >> FM_ID_BITS] : row->weights[p];
 }
 
 /* w0 + sum_i w_i x_i, in double */
-static double
+static FM_ALWAYS_INLINE double
 linear_part(const FmModel *m, const SparseRow *row, int32_t nnz)
 {
 	double		y = m->w0;
@@ -75,7 +84,7 @@ linear_part(const FmModel *m, const SparseRow *row, int32_t nnz)
  *   1/2 sum_f [ (sum_i v_if x_i)^2 - sum_i v_if^2 x_i^2 ]
  *     = 1/2 [ |sum|^2 - sum_i x_i^2 |v_i|^2 ]
  */
-static double
+static FM_ALWAYS_INLINE double
 pairwise_part(const FmModel *m, const SparseRow *row, int32_t nnz,
 			  int32_t f0, int32_t width, float *sum)
 {
@@ -97,7 +106,7 @@ pairwise_part(const FmModel *m, const SparseRow *row, int32_t nnz,
 /* Without a caller's buffer, work through the factors in chunks of this size on the stack. */
 #define FM_PREDICT_CHUNK 256
 
-static double
+static FM_ALWAYS_INLINE double
 predict_sparse(const FmModel *m, const SparseRow *row, int32_t nnz, float *sum)
 {
 	double		y = linear_part(m, row, nnz);
@@ -122,7 +131,7 @@ double
 fm_model_predict_raw(const FmModel *m, const int32_t *ids, const float *weights,
 					 int32_t nnz, float *sum)
 {
-	SparseRow	row = {ids, weights, NULL};
+	SparseRow	row = {ids, weights, NULL, false};
 
 	return predict_sparse(m, &row, nnz, sum);
 }
@@ -131,9 +140,20 @@ double
 fm_model_predict_row(const FmModel *m, const FmDataset *ds, int64_t r, float *sum)
 {
 	int64_t		begin = fm_ds_begin(ds, r);
-	SparseRow	row = {ds->ids + begin, ds->weights != NULL ? ds->weights + begin : NULL, ds->palette};
+	int32_t		nnz = (int32_t) (fm_ds_end(ds, r) - begin);
 
-	return predict_sparse(m, &row, (int32_t) (fm_ds_end(ds, r) - begin), sum);
+	if (ds->weights != NULL)
+	{
+		SparseRow	row = {ds->ids + begin, ds->weights + begin, NULL, false};
+
+		return predict_sparse(m, &row, nnz, sum);
+	}
+	else
+	{
+		SparseRow	row = {ds->ids + begin, NULL, ds->palette, true};
+
+		return predict_sparse(m, &row, nnz, sum);
+	}
 }
 
 static double
