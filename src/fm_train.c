@@ -524,8 +524,6 @@ fm_train_from_table(PG_FUNCTION_ARGS)
 				 errmsg("model name must not be empty")));
 	read_params(fcinfo, &params, &validation_fraction);
 	read_source_args(fcinfo, &src);
-	/* column-wise sweeps want a feature's rows side by side in memory */
-	src.rows_in_order = params.method == FM_METHOD_ALS || params.method == FM_METHOD_MCMC;
 	fm_store_check_writable();
 	fm_store_lock_model(model_name);
 

@@ -46,14 +46,6 @@ typedef struct TrainingSource
 	int			n_columns;
 	FeatureColumn *columns;
 
-	/*
-	 * Move the rows into the canonical order in memory, not only through a
-	 * row index (src/core/dataset.h): for the trainers that sweep the data
-	 * column by column (ALS, MCMC), whose memory use leaves room for the
-	 * move's scratch.
-	 */
-	bool		rows_in_order;
-
 	/* what was read */
 	FmDataset	data;			/* feature_group[id] is the column index */
 	char	  **feature_value;	/* text of each feature id */

@@ -65,10 +65,12 @@ int32_t
 fm_dataset_max_row_nonzeros(const FmDataset *ds)
 {
 	int64_t		most = 1;
+	int64_t		n = fm_dataset_physical_rows(ds);
 
-	for (int64_t r = 0; r < ds->n_rows; r++)
-		if (fm_ds_end(ds, r) - fm_ds_begin(ds, r) > most)
-			most = fm_ds_end(ds, r) - fm_ds_begin(ds, r);
+	/* the physical rows, in memory order: a sequential pass */
+	for (int64_t q = 0; q < n; q++)
+		if ((int64_t) ds->row_start[q + 1] - ds->row_start[q] > most)
+			most = ds->row_start[q + 1] - ds->row_start[q];
 	return (int32_t) most;
 }
 
@@ -716,67 +718,111 @@ fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 	order_rows(ds, &t, scratch);
 }
 
+/* Passes over the non-zeros of fm_dataset_apply_order: its scratch is 1/FM_APPLY_PASSES of them. */
+#define FM_APPLY_PASSES 8
+#define FM_APPLY_PLACED (UINT32_C(1) << 31)
+
 /*
- * Gathers the 4-byte non-zero values of `array` (ids or weights) row by row
- * in row_index order into `buffer`, then copies them back over `array`.
+ * In place, from the end: each pass gathers the last rows of the order not
+ * yet placed (at most a chunk of non-zeros) into a buffer, moves the rows
+ * still to place down to the front (keeping their order in memory, so every
+ * move goes left), and writes the buffer after them, where those rows
+ * belong.  Scratch: the chunk and the current offset of each row, not a
+ * second copy of the non-zeros.  row_start holds the lengths meanwhile,
+ * marked once placed.
  */
-static void
-gather_nonzeros(void *array, const FmDataset *ds, char *buffer, Ticker *t)
-{
-	const char *in = array;
-	char	   *out = buffer;
-
-	for (int64_t r = 0; r < ds->n_rows; r++)
-	{
-		int64_t		q = ds->row_index[r];
-		int64_t		begin = ds->row_start[q];
-		size_t		bytes = (size_t) (ds->row_start[q + 1] - begin) * 4;
-
-		if (r + 16 < ds->n_rows)
-			FM_PREFETCH(ds->row_start + ds->row_index[r + 16]);
-		if (r + 8 < ds->n_rows)
-			FM_PREFETCH(in + (size_t) ds->row_start[ds->row_index[r + 8]] * 4);
-		memcpy(out, in + begin * 4, bytes);
-		out += bytes;
-		ticker_add(t, 1);
-	}
-	memcpy(array, buffer, (size_t) (out - buffer));
-}
-
 void
 fm_dataset_apply_order(FmDataset *ds, void (*tick) (void *), void *tick_arg,
 					   const FmAllocator *scratch)
 {
 	Ticker		t = {tick, tick_arg, 0};
 	int64_t		n = ds->n_rows;
-	int64_t		nnz = physical_nonzeros(ds);
-	uint32_t   *new_start;
-	char	   *buffer;
+	int64_t		total = physical_nonzeros(ds);
+	uint32_t   *len = ds->row_start;
+	uint32_t   *offset;
+	int64_t		chunk = total / FM_APPLY_PASSES + 1;
+	int32_t    *ids_buffer;
+	float	   *weights_buffer = NULL;
 	float	   *targets;
+	int64_t		end_r = n;
 
 	if (ds->row_index == NULL || n == 0)
 		return;
-	new_start = fm_alloc(scratch, (size_t) (n + 1) * sizeof(uint32_t));
-	buffer = fm_alloc(scratch, (size_t) (nnz > n ? nnz : n) * 4);
-	targets = (float *) buffer;
-	new_start[0] = 0;
-	for (int64_t r = 0; r < n; r++)
+	offset = fm_alloc(scratch, (size_t) n * sizeof(uint32_t));
+	for (int64_t q = 0; q < n; q++)
 	{
-		int64_t		q = ds->row_index[r];
+		offset[q] = ds->row_start[q];
+		len[q] = ds->row_start[q + 1] - offset[q];
+		if (len[q] > chunk)
+			chunk = len[q];		/* every pass places a row at least */
+	}
+	ids_buffer = fm_alloc(scratch, (size_t) chunk * sizeof(int32_t));
+	if (ds->weights != NULL)
+		weights_buffer = fm_alloc(scratch, (size_t) chunk * sizeof(float));
+	while (end_r > 0)
+	{
+		int64_t		r0 = end_r;
+		int64_t		words = 0;
+		int64_t		out = 0;
 
-		new_start[r + 1] = new_start[r] + (ds->row_start[q + 1] - ds->row_start[q]);
+		while (r0 > 0 && words + (len[ds->row_index[r0 - 1]] & ~FM_APPLY_PLACED) <= chunk)
+		{
+			r0--;
+			words += len[ds->row_index[r0]] & ~FM_APPLY_PLACED;
+		}
+		words = 0;
+		for (int64_t r = r0; r < end_r; r++)
+		{
+			int64_t		q = ds->row_index[r];
+
+			if (len[q] > 0)
+			{
+				memcpy(ids_buffer + words, ds->ids + offset[q], (size_t) len[q] * sizeof(int32_t));
+				if (weights_buffer != NULL)
+					memcpy(weights_buffer + words, ds->weights + offset[q], (size_t) len[q] * sizeof(float));
+			}
+			words += len[q];
+			len[q] |= FM_APPLY_PLACED;
+			ticker_add(&t, 1);
+		}
+		for (int64_t q = 0; q < n; q++)
+		{
+			uint32_t	l = len[q];
+
+			if (l & FM_APPLY_PLACED)
+				continue;
+			if (l > 0 && offset[q] != out)
+			{
+				memmove(ds->ids + out, ds->ids + offset[q], (size_t) l * sizeof(int32_t));
+				if (weights_buffer != NULL)
+					memmove(ds->weights + out, ds->weights + offset[q], (size_t) l * sizeof(float));
+			}
+			offset[q] = (uint32_t) out;
+			out += l;
+			ticker_add(&t, 1);
+		}
+		if (words > 0)
+		{
+			memcpy(ds->ids + out, ids_buffer, (size_t) words * sizeof(int32_t));
+			if (weights_buffer != NULL)
+				memcpy(ds->weights + out, weights_buffer, (size_t) words * sizeof(float));
+		}
+		end_r = r0;
 	}
-	if (nnz > 0)
-	{
-		gather_nonzeros(ds->ids, ds, buffer, &t);
-		if (ds->weights != NULL)
-			gather_nonzeros(ds->weights, ds, buffer, &t);
-	}
+
+	/* the lengths in the new order, then the offsets; offset[] is free again */
+	for (int64_t r = 0; r < n; r++)
+		offset[r] = len[ds->row_index[r]] & ~FM_APPLY_PLACED;
+	ds->row_start[0] = 0;
+	for (int64_t r = 0; r < n; r++)
+		ds->row_start[r + 1] = ds->row_start[r] + offset[r];
+	targets = (float *) offset;
 	for (int64_t r = 0; r < n; r++)
 		targets[r] = ds->targets[ds->row_index[r]];
 	memcpy(ds->targets, targets, (size_t) n * sizeof(float));
-	memcpy(ds->row_start, new_start, (size_t) (n + 1) * sizeof(uint32_t));
-	ds->row_index = NULL;
+	/* kept as the identity: a split partitions it without allocating another */
+	for (int64_t r = 0; r < n; r++)
+		ds->row_index[r] = (uint32_t) r;
 }
 
 void
@@ -787,8 +833,10 @@ fm_dataset_target_range(const FmDataset *ds, double *min, double *max)
 
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		double		t = fm_ds_target(ds, r);
+		double		t;
 
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
+		t = fm_ds_target(ds, r);
 		if (r == 0 || t < lo)
 			lo = t;
 		if (r == 0 || t > hi)

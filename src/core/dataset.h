@@ -92,26 +92,29 @@ fm_ds_x(const FmDataset *ds, int64_t p)
 #endif
 
 /*
- * Before visiting rows[i] of a shuffled order: asks for the memory of the
- * rows a few places ahead, one step of the chain row index -> row offset ->
- * non-zeros per distance, so that the random reads of successive rows
- * overlap instead of waiting for one another.  Changes no result.
+ * Before visiting rows[i] of an order (rows NULL: row i itself): asks for
+ * the memory of the rows a few places ahead, one step of the chain row
+ * index -> row offset -> non-zeros per distance, so that the random reads of
+ * successive rows overlap instead of waiting for one another.  A view's rows
+ * in order are scattered in memory too (the physical rows are in the order
+ * they were read), so passes in row order call it as well.  Changes no
+ * result.
  */
 static inline void
 fm_ds_prefetch_ahead(const FmDataset *ds, const int64_t *rows, int64_t i, int64_t n)
 {
-	if (i + 12 < n && ds->row_index != NULL)
-		FM_PREFETCH(ds->row_index + rows[i + 12]);
+	if (i + 16 < n && ds->row_index != NULL && rows != NULL)
+		FM_PREFETCH(ds->row_index + rows[i + 16]);
 	if (i + 8 < n)
 	{
-		int64_t		q = fm_ds_physical(ds, rows[i + 8]);
+		int64_t		q = fm_ds_physical(ds, rows != NULL ? rows[i + 8] : i + 8);
 
 		FM_PREFETCH(ds->row_start + q);
 		FM_PREFETCH(ds->targets + q);
 	}
 	if (i + 4 < n)
 	{
-		int64_t		p = fm_ds_begin(ds, rows[i + 4]);
+		int64_t		p = fm_ds_begin(ds, rows != NULL ? rows[i + 4] : i + 4);
 
 		FM_PREFETCH(ds->ids + p);
 		if (ds->weights != NULL)
@@ -141,7 +144,10 @@ fm_ds_row(const FmDataset *ds, int64_t r, int32_t *ids, float *xs)
 	return n;
 }
 
-/* The most non-zeros of a row of the view (1 for an empty view): fm_ds_row's room. */
+/*
+ * The most non-zeros of a row of the arrays the view reads (1 if none), so
+ * at least those of its own rows: fm_ds_row's room.
+ */
 extern int32_t fm_dataset_max_row_nonzeros(const FmDataset *ds);
 
 /*
@@ -210,12 +216,12 @@ extern void fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
 									const FmAllocator *a, const FmAllocator *scratch);
 
 /*
- * Moves the rows of a whole dataset into its row_index order and drops the
- * index (row_index NULL): the rows of one feature (a user's ratings) are
- * then neighbours in memory, which column-wise sweeps (ALS, MCMC) need to
- * stay in cache; shuffled epochs (SGD, Adam) gain nothing from it.  Scratch:
- * 4 bytes per non-zero (or per row, if more) and 4 per row, given back when
- * the call returns.
+ * Moves the rows of a whole dataset into its row_index order, in place, and
+ * sets row_index to the identity: a feature's rows (a user's ratings) are
+ * then neighbours in memory, which column-wise sweeps (ALS, MCMC) need, and
+ * a row's memory is found one step sooner.  Scratch: 4 bytes per row and an
+ * eighth of the non-zeros (or the longest row), given back when the call
+ * returns; about 8 passes over the non-zeros.
  */
 extern void fm_dataset_apply_order(FmDataset *ds, void (*tick) (void *), void *tick_arg,
 								   const FmAllocator *scratch);

@@ -189,7 +189,10 @@ fm_model_rmse(const FmModel *m, const FmDataset *ds, const FmAllocator *a)
 		return NAN;
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		double		err = clip(fm_model_predict_row(m, ds, r, NULL), m->target_min, m->target_max)
+		double		err;
+
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
+		err = clip(fm_model_predict_row(m, ds, r, NULL), m->target_min, m->target_max)
 			- fm_ds_target(ds, r);
 
 		sse += err * err;

@@ -184,7 +184,10 @@ fm_dataset_target_mean(const FmDataset *ds)
 	if (ds->n_rows == 0)
 		return 0.0;
 	for (int64_t r = 0; r < ds->n_rows; r++)
+	{
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
 		sum += fm_ds_target(ds, r);
+	}
 	return sum / (double) ds->n_rows;
 }
 
@@ -220,9 +223,11 @@ fm_evaluate_rmse(const FmModel *m, const FmDataset *ds, const FmTrainHooks *hook
 		return NAN;
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		double		err = fm_clip(fm_model_predict_row(m, ds, r, NULL), m->target_min, m->target_max)
-			- fm_ds_target(ds, r);
+		double		err;
 
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
+		err = fm_clip(fm_model_predict_row(m, ds, r, NULL), m->target_min, m->target_max)
+			- fm_ds_target(ds, r);
 		sse += err * err;
 		if ((r + 1) % FM_TICK_ROWS == 0)
 			fm_hooks_tick(hooks);
