@@ -113,6 +113,103 @@ row_goes_to_validation(FmRng *rng, double fraction)
 	return fm_rng_uniform(rng) < fraction;
 }
 
+static bool
+is_identity(const uint32_t *index, int64_t n)
+{
+	for (int64_t r = 0; r < n; r++)
+		if (index[r] != (uint32_t) r)
+			return false;
+	return true;
+}
+
+/*
+ * The split as a partition of the rows in memory, when all's rows are in
+ * their order (fm_dataset_apply_order: an identity row index) and the
+ * validation rows fit in that index's memory, which is free then: train rows
+ * move down in place, validation rows wait in the index and go after them.
+ * Both parts are then plain runs of rows, read without an index (one random
+ * read less per row of a shuffled epoch).  False, touching nothing, when it
+ * cannot.
+ */
+static bool
+split_in_memory(FmDataset *all, double fraction, uint64_t seed, int64_t valid_rows,
+				int64_t valid_nz, FmDataset *train, FmDataset *valid)
+{
+	int64_t		n = all->n_rows;
+	uint32_t   *buffer = all->row_index;
+	int64_t		weight_words = all->weights != NULL ? valid_nz : 0;
+	uint32_t   *lengths;
+	float	   *targets;
+	FmRng		rng;
+	int64_t		out = 0,
+				t = 0,
+				v = 0,
+				vw = 0;
+	int64_t		begin;
+
+	if (buffer == NULL || valid_nz + weight_words + 2 * valid_rows > n || !is_identity(buffer, n))
+		return false;
+	lengths = buffer + valid_nz + weight_words;
+	targets = (float *) (lengths + valid_rows);
+	fm_rng_seed(&rng, seed);
+	begin = all->row_start[0];
+	for (int64_t q = 0; q < n; q++)
+	{
+		int64_t		end = all->row_start[q + 1];	/* read before row_start[t + 1] is written */
+		int64_t		len = end - begin;
+
+		if (row_goes_to_validation(&rng, fraction))
+		{
+			if (len > 0)
+			{
+				memcpy(buffer + vw, all->ids + begin, (size_t) len * sizeof(int32_t));
+				if (all->weights != NULL)
+					memcpy(buffer + valid_nz + vw, all->weights + begin, (size_t) len * sizeof(float));
+			}
+			lengths[v] = (uint32_t) len;
+			targets[v] = all->targets[q];
+			v++;
+			vw += len;
+		}
+		else
+		{
+			if (len > 0 && out != begin)
+			{
+				memmove(all->ids + out, all->ids + begin, (size_t) len * sizeof(int32_t));
+				if (all->weights != NULL)
+					memmove(all->weights + out, all->weights + begin, (size_t) len * sizeof(float));
+			}
+			all->targets[t] = all->targets[q];
+			out += len;
+			t++;
+			all->row_start[t] = (uint32_t) out;
+		}
+		begin = end;
+	}
+	if (vw > 0)
+	{
+		memcpy(all->ids + out, buffer, (size_t) vw * sizeof(int32_t));
+		if (all->weights != NULL)
+			memcpy(all->weights + out, buffer + valid_nz, (size_t) vw * sizeof(float));
+	}
+	for (int64_t j = 0; j < v; j++)
+	{
+		all->row_start[t + j + 1] = all->row_start[t + j] + lengths[j];
+		all->targets[t + j] = targets[j];
+	}
+	all->row_index = NULL;		/* its memory held the validation rows */
+
+	*train = *all;
+	train->n_rows = t;
+	train->n_nonzeros = out;
+	*valid = *all;
+	valid->n_rows = v;
+	valid->n_nonzeros = vw;
+	valid->row_start = all->row_start + t;
+	valid->targets = all->targets + t;
+	return true;
+}
+
 void
 fm_dataset_split(FmDataset *all, double fraction, uint64_t seed,
 				 FmDataset *train, FmDataset *valid, const FmAllocator *a)
@@ -124,13 +221,6 @@ fm_dataset_split(FmDataset *all, double fraction, uint64_t seed,
 				v_row = 0;
 	uint32_t   *moved;
 
-	if (all->row_index == NULL)
-	{
-		all->row_index = fm_alloc(a, (size_t) all->n_rows * sizeof(uint32_t));
-		for (int64_t r = 0; r < all->n_rows; r++)
-			all->row_index[r] = (uint32_t) r;
-	}
-
 	/* pass 1: sizes of both parts */
 	fm_rng_seed(&rng, seed);
 	for (int64_t r = 0; r < all->n_rows; r++)
@@ -140,6 +230,14 @@ fm_dataset_split(FmDataset *all, double fraction, uint64_t seed,
 			valid_rows++;
 			valid_nz += fm_ds_end(all, r) - fm_ds_begin(all, r);
 		}
+	}
+	if (split_in_memory(all, fraction, seed, valid_rows, valid_nz, train, valid))
+		return;
+	if (all->row_index == NULL)
+	{
+		all->row_index = fm_alloc(a, (size_t) all->n_rows * sizeof(uint32_t));
+		for (int64_t r = 0; r < all->n_rows; r++)
+			all->row_index[r] = (uint32_t) r;
 	}
 
 	/* pass 2: the same stream decides again; train rows move up in place */

@@ -688,6 +688,47 @@ test_apply_order_keeps_the_view(void)
 	fm_arena_free(&arena);
 }
 
+/*
+ * A split of rows moved into their order partitions them in memory (no
+ * index); the parts read exactly as the parts of the index split.
+ */
+static void
+test_split_in_memory_reads_as_the_index_split(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+
+	for (int form = 0; form < 2; form++)
+	{
+		FmDataset	indexed,
+					moved,
+					t1,
+					v1,
+					t2,
+					v2;
+
+		if (form == 0)
+		{
+			make_compact_rows(&indexed, &a);
+			make_compact_rows(&moved, &a);
+		}
+		else
+		{
+			make_canon_rows(&indexed, &a);	/* with weights */
+			make_canon_rows(&moved, &a);
+		}
+		fm_dataset_canonicalize(&indexed, NULL, NULL, NULL, &a, &a);
+		fm_dataset_canonicalize(&moved, NULL, NULL, NULL, &a, &a);
+		fm_dataset_apply_order(&moved, NULL, NULL, &a);
+		fm_dataset_split(&indexed, 0.1, 11, &t1, &v1, &a);
+		fm_dataset_split(&moved, 0.1, 11, &t2, &v2, &a);
+		CHECK(t1.row_index != NULL && t2.row_index == NULL && v2.row_index == NULL);
+		CHECK(same_bits(&t1, &t2) && same_bits(&v1, &v2));
+		CHECK(v2.n_rows > 0 && fm_dataset_max_row_nonzeros(&t2) >= 1);
+	}
+	fm_arena_free(&arena);
+}
+
 static int	ticks;
 
 static void
@@ -928,6 +969,7 @@ main(void)
 	RUN_TEST(test_compact_bytes_per_rating);
 	RUN_TEST(test_palette_and_row_prediction);
 	RUN_TEST(test_apply_order_keeps_the_view);
+	RUN_TEST(test_split_in_memory_reads_as_the_index_split);
 	RUN_TEST(test_split_is_deterministic);
 	RUN_TEST(test_split_extremes);
 	RUN_TEST(test_target_range);
