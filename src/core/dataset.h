@@ -170,11 +170,14 @@ extern void fm_dataset_alloc(FmDataset *ds, int64_t n_rows, int64_t n_nonzeros,
 /*
  * Split rows into train and validation parts: each row goes to validation
  * with probability `fraction`, decided by a generator seeded with `seed`, so
- * the split is deterministic.  Both parts are views of all's rows: all's
- * row_index (allocated from `a` when NULL) is partitioned in place, train's
- * rows first, each part in all's order, so no row is copied; `all` then
- * lists the same rows in that order.  With fraction == 0 the validation set
- * is empty.
+ * the split is deterministic.  Train's rows come first, each part in all's
+ * order, and `all` then lists the same rows in that order; no row is
+ * copied.  When all's rows are in memory order (fm_dataset_apply_order) and
+ * the validation rows fit in the memory of its row index, the rows are
+ * partitioned in memory and both parts need no index; otherwise all's
+ * row_index (allocated from `a` when NULL, with 4 bytes per validation row)
+ * is partitioned and both parts are views through it.  With fraction == 0
+ * the validation set is empty.
  */
 extern void fm_dataset_split(FmDataset *all, double fraction, uint64_t seed,
 							 FmDataset *train, FmDataset *valid, const FmAllocator *a);
