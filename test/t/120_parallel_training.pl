@@ -94,8 +94,14 @@ is(dsm_segments(), $segments_before, 'cancel: no dynamic shared memory segment l
 ($bg, $pid) = start_parallel_training();
 # (a worker that ended with its epoch between the query and the kill would
 # make the test time out below, not pass)
-my $worker = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $pid LIMIT 1");
+# (workers come and go with the epochs: between two of them there is none,
+# so ask again until one is there)
+my $worker = '';
+for (my $try = 0; $try < 1000 && $worker !~ /^\d+$/; $try++)
+{
+	$worker = $node->safe_psql('postgres',
+		"SELECT pid FROM pg_stat_activity WHERE backend_type = 'parallel worker' AND leader_pid = $pid LIMIT 1");
+}
 my $log_offset = -s $node->logfile;
 is(kill('KILL', $worker), 1, "SIGKILL sent to parallel worker $worker");
 eval { $bg->quit };
