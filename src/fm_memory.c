@@ -47,14 +47,31 @@ fm_budget_grow(FmBudget *budget, void *array, Size elem_size, int64 *capacity, i
 
 	if (needed <= *capacity && array != NULL)
 		return array;
+	/*
+	 * An eighth more at a time: the headroom of a table read without knowing
+	 * its size is bounded to 12.5%, and large arrays grow by realloc, which
+	 * remaps their pages rather than copying them.
+	 */
 	while (new_capacity < needed)
-		new_capacity *= 2;
+		new_capacity += Max(new_capacity / 8, 1024);
 	fm_budget_charge(budget, (Size) (new_capacity - *capacity) * elem_size);
 	if (array == NULL)
 		array = MemoryContextAllocExtended(budget->context, (Size) new_capacity * elem_size, MCXT_ALLOC_HUGE);
 	else
 		array = repalloc_huge(array, (Size) new_capacity * elem_size);
 	*capacity = new_capacity;
+	return array;
+}
+
+void *
+fm_budget_shrink(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 n)
+{
+	n = Max(n, 1);
+	if (array == NULL || n >= *capacity)
+		return array;
+	array = repalloc_huge(array, (Size) n * elem_size);
+	budget->used -= Min((Size) (*capacity - n) * elem_size, budget->used);
+	*capacity = n;
 	return array;
 }
 

@@ -29,6 +29,8 @@ extern void fm_budget_init(FmBudget *budget, MemoryContext context);
 extern void *fm_budget_alloc(FmBudget *budget, Size bytes);
 /* Grows an array of *capacity elements of elem_size to at least `needed`. */
 extern void *fm_budget_grow(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 needed);
+/* Gives back the capacity of an array of fm_budget_grow beyond n elements. */
+extern void *fm_budget_shrink(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 n);
 /* Charges bytes allocated elsewhere (hash tables, strings). */
 extern void fm_budget_charge(FmBudget *budget, Size bytes);
 /* An FmAllocator for the core that allocates from the budget. */

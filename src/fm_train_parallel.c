@@ -103,15 +103,16 @@ typedef struct ParallelShared
 	FmTrainParams params;
 	int32		n_features;
 	int32		k;
-	int64		n_rows;
-	int64		n_nonzeros;
+	FmDataset	layout;			/* the training set's sizes and palette; no pointers */
+	int32		max_row_nonzeros;	/* each participant's decode buffers */
 	double		target_min;
 	double		target_max;
 	Size		arena_size;
 	Size		arena_used;		/* leader only: the bump allocator */
+	Size		off_row_index;	/* 0: no row index (identity) */
 	Size		off_row_start;
 	Size		off_ids;
-	Size		off_weights;
+	Size		off_weights;	/* 0: no weights (x from the palette) */
 	Size		off_targets;
 	Size		off_w;
 	Size		off_V;
@@ -150,7 +151,7 @@ typedef struct ParallelRun
 	ParallelContext *pcxt;
 	ParallelShared *shared;
 	FmDataset	train;			/* views into the segment */
-	float	   *sum;			/* the leader's scratch */
+	FmRowScratch scratch;		/* the leader's */
 	bool		launched_before;
 	int			max_launched;
 	FmAlsParticipant *als_leader;	/* the leader's view, made at its first ALS job */
@@ -217,6 +218,17 @@ aligned(Size bytes)
 	return TYPEALIGN(64, bytes);
 }
 
+/*
+ * Non-zeros of the physical rows, all of which the arena holds: with a row
+ * index (the fallback validation split) they include rows of other views,
+ * which the view's row_start offsets skip.
+ */
+static int64
+physical_nonzeros(const FmDataset *ds)
+{
+	return (int64) ds->row_start[fm_dataset_physical_rows(ds)];
+}
+
 /* Bytes of the arena: every array the participants share. */
 static Size
 arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const FmAllocator *a)
@@ -228,10 +240,13 @@ arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const Fm
 	if (method == FM_METHOD_ADAM)
 		total = add_size(total, fm_adam_shared_bytes(model->n_features, model->k));
 
-	total = add_size(total, aligned(mul_size(ds->n_rows + 1, sizeof(int64))));
-	total = add_size(total, aligned(mul_size(ds->n_nonzeros, sizeof(int32))));
-	total = add_size(total, aligned(mul_size(ds->n_nonzeros, sizeof(float))));
-	total = add_size(total, aligned(mul_size(ds->n_rows, sizeof(float))));
+	if (ds->row_index != NULL)
+		total = add_size(total, aligned(mul_size(ds->n_rows, sizeof(uint32))));
+	total = add_size(total, aligned(mul_size(fm_dataset_physical_rows(ds) + 1, sizeof(uint32))));
+	total = add_size(total, aligned(mul_size(physical_nonzeros(ds), sizeof(int32))));
+	if (ds->weights != NULL)
+		total = add_size(total, aligned(mul_size(physical_nonzeros(ds), sizeof(float))));
+	total = add_size(total, aligned(mul_size(fm_dataset_physical_rows(ds), sizeof(float))));
 	total = add_size(total, aligned(mul_size(model->n_features, sizeof(float))));
 	total = add_size(total, aligned(mul_size(mul_size(model->n_features, model->k), sizeof(float))));
 	/* the row order, allocated by the core through FmParallel.shared */
@@ -278,14 +293,12 @@ shared_views(ParallelShared *sh, FmDataset *ds, FmModel *model)
 {
 	char	   *base = arena_base(sh);
 
-	memset(ds, 0, sizeof(*ds));
-	ds->n_rows = sh->n_rows;
-	ds->n_nonzeros = sh->n_nonzeros;
-	ds->n_features = sh->n_features;
+	*ds = sh->layout;			/* sizes and palette */
 	ds->n_groups = 1;
-	ds->row_start = (int64_t *) (base + sh->off_row_start);
+	ds->row_index = sh->off_row_index != 0 ? (uint32_t *) (base + sh->off_row_index) : NULL;
+	ds->row_start = (uint32_t *) (base + sh->off_row_start);
 	ds->ids = (int32_t *) (base + sh->off_ids);
-	ds->weights = (float *) (base + sh->off_weights);
+	ds->weights = sh->off_weights != 0 ? (float *) (base + sh->off_weights) : NULL;
 	ds->targets = (float *) (base + sh->off_targets);
 	ds->feature_group = NULL;	/* SGD does not read it */
 
@@ -305,7 +318,7 @@ shared_views(ParallelShared *sh, FmDataset *ds, FmModel *model)
  * ones; w0 is the shared one too (fm_sgd_rows' shared_w0).
  */
 static void
-participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, float *sum)
+participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRowScratch *scratch)
 {
 	const int64_t *order = (const int64_t *) (arena_base(sh) + sh->off_order);
 	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->leader_arena);
@@ -322,9 +335,10 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, float *sum)
 		n = Min((int64) FM_PARALLEL_CHUNK_ROWS, sh->n_order - (int64) first);
 		if (sh->adam)
 			sse += fm_adam_rows(model, ds, &sh->params, adam, delta, order + first, n,
-								sh->lr, sum, &sh->w0);
+								sh->lr, scratch, &sh->w0);
 		else
-			sse += fm_sgd_rows(model, ds, &sh->params, order + first, n, sh->lr, sum, &sh->w0);
+			sse += fm_sgd_rows(model, ds, &sh->params, order + first, n, sh->lr, scratch,
+							   &sh->w0);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SpinLockAcquire(&sh->mutex);
@@ -361,6 +375,15 @@ worker_tick(void *arg)
 	CHECK_FOR_INTERRUPTS();
 }
 
+/* A participant's own decode buffers and sum, palloc'd. */
+static void
+scratch_alloc(FmRowScratch *scratch, const ParallelShared *sh)
+{
+	scratch->sum = palloc0(sizeof(float) * Max(sh->k, 1));
+	scratch->ids = palloc0(sizeof(int32) * Max(sh->max_row_nonzeros, 1));
+	scratch->xs = palloc0(sizeof(float) * Max(sh->max_row_nonzeros, 1));
+}
+
 /* The parallel worker's entry point (CreateParallelContext names it). */
 PGDLLEXPORT void fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc);
 
@@ -370,11 +393,14 @@ fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc)
 	ParallelShared *sh = shm_toc_lookup(toc, FM_PARALLEL_KEY_SHARED, false);
 	FmDataset	ds;
 	FmModel		model;
-	float	   *sum = palloc0(sizeof(float) * Max(sh->k, 1));
+	FmRowScratch scratch = {0};
 
 	shared_views(sh, &ds, &model);
 	if (sh->job == JOB_SGD_EPOCH)
-		participate(sh, &model, &ds, sum);
+	{
+		scratch_alloc(&scratch, sh);
+		participate(sh, &model, &ds, &scratch);
+	}
 	else
 	{
 		FmTrainHooks hooks = {0};
@@ -385,7 +411,6 @@ fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc)
 		als_participate(sh, fm_als_participant((const FmAlsShared *) (sh->leader_arena + sh->off_als),
 											   delta, &hooks, &alloc));
 	}
-	pfree(sum);
 }
 
 /* Start the workers of one job (the pool may give fewer than planned). */
@@ -437,7 +462,7 @@ stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const int64_t *o
 	pg_atomic_write_u64(&sh->next_row, 0);
 	launch(run);
 
-	participate(sh, &mine, &run->train, run->sum);
+	participate(sh, &mine, &run->train, &run->scratch);
 	WaitForParallelWorkersToFinish(run->pcxt);
 
 	model->w0 = sh->w0;
@@ -493,18 +518,33 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	sh->params = *params;
 	sh->n_features = model->n_features;
 	sh->k = model->k;
-	sh->n_rows = train->n_rows;
-	sh->n_nonzeros = train->n_nonzeros;
+	sh->layout = *train;
+	sh->layout.row_index = NULL;
+	sh->layout.row_start = NULL;
+	sh->layout.ids = NULL;
+	sh->layout.weights = NULL;
+	sh->layout.targets = NULL;
+	sh->layout.feature_group = NULL;
+	sh->max_row_nonzeros = fm_dataset_max_row_nonzeros(train);
 	sh->target_min = model->target_min;
 	sh->target_max = model->target_max;
 	sh->arena_size = arena;
 	sh->leader_arena = (uintptr_t) arena_base(sh);
-	sh->off_row_start = arena_copy(sh, train->row_start, (train->n_rows + 1) * sizeof(int64));
-	sh->off_ids = arena_copy(sh, train->ids, train->n_nonzeros * sizeof(int32));
-	sh->off_weights = arena_copy(sh, train->weights, train->n_nonzeros * sizeof(float));
-	sh->off_targets = arena_copy(sh, train->targets, train->n_rows * sizeof(float));
+	/* the arena's offsets start at 0 with row_start, so 0 can mean "none" below */
+	sh->off_row_start = arena_copy(sh, train->row_start,
+								   (fm_dataset_physical_rows(train) + 1) * sizeof(uint32));
+	sh->off_row_index = train->row_index != NULL ?
+		arena_copy(sh, train->row_index, train->n_rows * sizeof(uint32)) : 0;
+	sh->off_ids = arena_copy(sh, train->ids, physical_nonzeros(train) * sizeof(int32));
+	sh->off_weights = train->weights != NULL ?
+		arena_copy(sh, train->weights, physical_nonzeros(train) * sizeof(float)) : 0;
+	sh->off_targets = arena_copy(sh, train->targets,
+								 fm_dataset_physical_rows(train) * sizeof(float));
 	sh->off_w = arena_take(sh, model->n_features * sizeof(float));
 	sh->off_V = arena_take(sh, (Size) model->n_features * model->k * sizeof(float));
+	elog(DEBUG1, "fmrec: parallel training arena of %zu bytes (row index %s, weights %s)",
+		 arena, train->row_index != NULL ? "shared" : "none (identity)",
+		 train->weights != NULL ? "shared" : "none (palette)");
 	pg_atomic_init_u64(&sh->next_row, 0);
 	SpinLockInit(&sh->mutex);
 	shm_toc_insert(run.pcxt->toc, FM_PARALLEL_KEY_SHARED, sh);
@@ -513,7 +553,7 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	shared_views(sh, &run.train, model);	/* the leader's model now lives in the segment */
 	run.train.n_groups = train->n_groups;
 	run.train.feature_group = train->feature_group;
-	run.sum = palloc0(sizeof(float) * Max(model->k, 1));
+	scratch_alloc(&run.scratch, sh);
 	run.parallel.shared.alloc = arena_alloc;
 	run.parallel.shared.arg = sh;
 	run.parallel.epoch = stochastic_epoch;

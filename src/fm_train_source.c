@@ -10,10 +10,10 @@
 #include <float.h>
 #include <math.h>
 
-#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -25,7 +25,18 @@
 #include "fm_progress.h"
 #include "fm_train_source.h"
 
-#define FETCH_BATCH 10000
+/* Rows read between two resets of the batch memory (and interrupt checks). */
+#define READ_BATCH 10000
+
+/*
+ * An integer column's value v maps to its feature id through an array while
+ * v lies in [0, FM_INT_MAP_SLACK + FM_INT_MAP_PER_VALUE * distinct values so
+ * far): dense ids (users, items) never reach the hash table, and a sparse
+ * column costs at most 4 * 8 bytes per value of the array before its large
+ * values go to the hash table.
+ */
+#define FM_INT_MAP_SLACK 65536
+#define FM_INT_MAP_PER_VALUE 8
 
 /*
  * A feature value is part of fm_feature's primary key, and a btree entry
@@ -36,9 +47,11 @@
 
 /* ---- dictionary: (column, value text) -> dense feature id ---- */
 
+/* The value's bytes need no terminating NUL (they may point into a tuple). */
 typedef struct DictKey
 {
 	int32		column;
+	int32		len;
 	const char *value;
 } DictKey;
 
@@ -53,7 +66,7 @@ typedef struct DictEntry
 static inline uint32
 dict_key_hash(DictKey key)
 {
-	return hash_bytes((const unsigned char *) key.value, (int) strlen(key.value)) ^
+	return hash_bytes((const unsigned char *) key.value, key.len) ^
 		murmurhash32((uint32) key.column);
 }
 
@@ -62,13 +75,23 @@ dict_key_hash(DictKey key)
 #define SH_KEY_TYPE DictKey
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) dict_key_hash(k)
-#define SH_EQUAL(tb, a, b) ((a).column == (b).column && strcmp((a).value, (b).value) == 0)
+#define SH_EQUAL(tb, a, b) ((a).column == (b).column && (a).len == (b).len && \
+							memcmp((a).value, (b).value, (a).len) == 0)
 #define SH_STORE_HASH
 #define SH_GET_HASH(tb, a) ((a)->hash)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
+
+/* ---- integer columns: value -> feature id through an array ---- */
+
+typedef struct IntMap
+{
+	int32	   *id;				/* id[v], -1 for a value not seen yet */
+	int64		size;
+	int64		distinct;		/* values stored */
+} IntMap;
 
 /* ---- the builder: growable CSR arrays charged to the budget ---- */
 
@@ -87,19 +110,32 @@ typedef struct Builder
 	int64		cap_nonzeros;
 	int64		cap_features;
 	int32		n_features;
-	int64	   *row_start;
-	int32	   *ids;
-	float	   *weights;
+	uint32	   *row_start;
+	int32	   *ids;			/* id | x's palette code, or plain ids with weights */
+	float	   *weights;		/* NULL until the palette is full (dataset.h) */
+	float		palette[FM_X_CODES];
 	float	   *targets;
 	int32	   *feature_column;
 	char	  **feature_value;
+	IntMap	   *int_maps;		/* per column, shared by every builder of a training */
+	bool	   *read_as_int;	/* per column: this read gets it as int8 (build_query) */
 } Builder;
 
-/* The id of a value, or -1 for a value unknown to a frozen dictionary. */
-static int32
-feature_id(Builder *b, int32 column, const char *value)
+static Builder *
+new_builder(FmBudget *budget)
 {
-	DictKey		key = {column, value};
+	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+
+	for (int c = 0; c < FM_X_CODES; c++)
+		b->palette[c] = 1.0f;
+	return b;
+}
+
+/* The id of a value (len bytes), or -1 for a value unknown to a frozen dictionary. */
+static int32
+feature_id(Builder *b, int32 column, const char *value, int len)
+{
+	DictKey		key = {column, len, value};
 	bool		found;
 	DictEntry  *entry;
 
@@ -111,26 +147,26 @@ feature_id(Builder *b, int32 column, const char *value)
 	entry = featdict_insert(b->dict, key, &found);
 	if (!found)
 	{
-		Size		len = strlen(value) + 1;
 		char	   *copy;
 
-		if (len - 1 > FM_MAX_VALUE_BYTES)
+		if (len > FM_MAX_VALUE_BYTES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("a value of feature column \"%s\" is too long (%zu bytes)",
-							b->src->columns[column].name, len - 1),
+					 errmsg("a value of feature column \"%s\" is too long (%d bytes)",
+							b->src->columns[column].name, len),
 					 errdetail("A feature value is part of fm_feature's primary key and may have at most %d bytes.",
 							   FM_MAX_VALUE_BYTES),
 					 errhint("Use a shorter category as the feature, for example md5() of the column.")));
 
-		if (b->n_features == PG_INT32_MAX)
+		if (b->n_features == FM_MAX_FEATURES)
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many distinct feature values (limit %d)", PG_INT32_MAX)));
+					 errmsg("too many distinct feature values (limit %d)", FM_MAX_FEATURES)));
 		/* the key must outlive the SPI tuple it came from */
-		fm_budget_charge(b->budget, len + sizeof(DictEntry) * 2);
-		copy = MemoryContextAlloc(b->budget->context, len);
+		fm_budget_charge(b->budget, len + 1 + sizeof(DictEntry) * 2);
+		copy = MemoryContextAlloc(b->budget->context, len + 1);
 		memcpy(copy, value, len);
+		copy[len] = '\0';
 		entry->key.value = copy;
 		entry->id = b->n_features;
 		if (b->n_features >= b->cap_features)
@@ -151,6 +187,106 @@ feature_id(Builder *b, int32 column, const char *value)
 	return entry->id;
 }
 
+static inline int32
+nonzero_id(const Builder *b, int64 p)
+{
+	return (int32) ((uint32) b->ids[p] & FM_ID_MASK);
+}
+
+static inline float
+nonzero_x(const Builder *b, int64 p)
+{
+	return b->weights != NULL ? b->weights[p] : b->palette[(uint32) b->ids[p] >> FM_ID_BITS];
+}
+
+/*
+ * From palette codes to one weight per non-zero: when the palette is full,
+ * or before numeric columns are scaled.  Ids lose their code bits.
+ */
+static void
+store_weights(Builder *b)
+{
+	if (b->weights != NULL)
+		return;
+	/* the capacity of ids, which both then grow alike */
+	b->weights = fm_budget_alloc(b->budget, (Size) Max(b->cap_nonzeros, 1) * sizeof(float));
+	for (int64 p = 0; p < b->n_nonzeros; p++)
+	{
+		b->weights[p] = b->palette[(uint32) b->ids[p] >> FM_ID_BITS];
+		b->ids[p] = nonzero_id(b, p);
+	}
+}
+
+/* Non-zero p is (id, x). */
+static void
+set_nonzero(Builder *b, int64 p, int32 id, float x)
+{
+	int			code = b->weights == NULL ? fm_x_code(b->palette, x) : 0;
+
+	if (code < 0)
+	{
+		store_weights(b);
+		code = 0;
+	}
+	if (b->weights != NULL)
+		b->weights[p] = x;
+	b->ids[p] = (int32) ((uint32) id | (uint32) code << FM_ID_BITS);
+}
+
+/* A text datum's feature: its bytes in place, no copy unless toasted. */
+static int32
+text_feature_id(Builder *b, int32 column, Datum value)
+{
+	text	   *t = DatumGetTextPP(value);
+
+	return feature_id(b, column, VARDATA_ANY(t), (int) VARSIZE_ANY_EXHDR(t));
+}
+
+/*
+ * An integer's feature: through the column's array when v is there, else
+ * the dictionary under v's text (int8out's, which is (col)::text of any
+ * integer type), then remembered in the array if v is small enough.
+ */
+static int32
+int_feature_id(Builder *b, int32 column, int64 v)
+{
+	IntMap	   *map = &b->int_maps[column];
+	char		text[MAXINT8LEN + 1];
+	int32		id;
+
+	if (v >= 0 && v < map->size && map->id[v] >= 0)
+		return map->id[v];
+	id = feature_id(b, column, text, pg_lltoa(v, text));
+	if (id < 0 || b->frozen || v < 0 ||
+		v >= FM_INT_MAP_SLACK + FM_INT_MAP_PER_VALUE * map->distinct)
+		return id;
+	if (v >= map->size)
+	{
+		int64		old = map->size;
+
+		map->id = fm_budget_grow(b->budget, map->id, sizeof(int32), &map->size, v + 1);
+		for (int64 i = old; i < map->size; i++)
+			map->id[i] = -1;
+	}
+	map->id[v] = id;
+	map->distinct++;
+	return id;
+}
+
+/* After the canonical renumbering: the arrays hold the new ids. */
+static void
+renumber_int_maps(Builder *b, const int32 *new_id)
+{
+	for (int c = 0; c < b->src->n_columns; c++)
+	{
+		IntMap	   *map = &b->int_maps[c];
+
+		for (int64 v = 0; v < map->size; v++)
+			if (map->id[v] >= 0)
+				map->id[v] = new_id[map->id[v]];
+	}
+}
+
 /* Adds x_id += weight to the row being built (merging repeated values). */
 static void
 add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
@@ -159,9 +295,9 @@ add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
 		return;
 	for (int64 i = row_begin; i < b->n_nonzeros; i++)
 	{
-		if (b->ids[i] == id)
+		if (nonzero_id(b, i) == id)
 		{
-			b->weights[i] += weight;
+			set_nonzero(b, i, id, nonzero_x(b, i) + weight);
 			return;
 		}
 	}
@@ -169,13 +305,20 @@ add_nonzero(Builder *b, int64 row_begin, int32 id, float weight)
 	{
 		int64		cap = b->cap_nonzeros;
 
+		/* row offsets are 4 bytes (dataset.h) */
+		if (b->n_nonzeros >= (int64) PG_UINT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many non-zero feature values to train on (limit %u)", PG_UINT32_MAX)));
 		b->ids = fm_budget_grow(b->budget, b->ids, sizeof(int32), &cap, b->n_nonzeros + 1);
-		cap = b->cap_nonzeros;
-		b->weights = fm_budget_grow(b->budget, b->weights, sizeof(float), &cap, b->n_nonzeros + 1);
+		if (b->weights != NULL)
+		{
+			cap = b->cap_nonzeros;
+			b->weights = fm_budget_grow(b->budget, b->weights, sizeof(float), &cap, b->n_nonzeros + 1);
+		}
 		b->cap_nonzeros = cap;
 	}
-	b->ids[b->n_nonzeros] = id;
-	b->weights[b->n_nonzeros] = weight;
+	set_nonzero(b, b->n_nonzeros, id, weight);
 	b->n_nonzeros++;
 }
 
@@ -196,7 +339,7 @@ add_array_column(Builder *b, int64 row_begin, int32 column, Datum value, bool ea
 	{
 		if (nulls[i])
 			continue;
-		add_nonzero(b, row_begin, feature_id(b, column, TextDatumGetCString(elems[i])),
+		add_nonzero(b, row_begin, text_feature_id(b, column, elems[i]),
 					each ? 1.0f : 1.0f / (float) n_present);
 	}
 }
@@ -215,7 +358,8 @@ add_weight(const char *key, double weight, void *arg)
 
 	/* x = 0 is no term of the model: absent, and no untrained feature row */
 	if (weight != 0.0)
-		add_nonzero(t->b, t->row_begin, feature_id(t->b, t->column, key), (float) weight);
+		add_nonzero(t->b, t->row_begin, feature_id(t->b, t->column, key, (int) strlen(key)),
+					(float) weight);
 }
 
 /* The raw value; divided by the column's scale once every row is read. */
@@ -227,7 +371,7 @@ add_numeric_column(Builder *b, int64 row_begin, int32 column, Datum value)
 	if (b->column_max != NULL && fabs(x) > b->column_max[column])
 		b->column_max[column] = fabs(x);
 	if (x != 0.0)				/* (as for a weight of 0) */
-		add_nonzero(b, row_begin, feature_id(b, column, ""), (float) x);
+		add_nonzero(b, row_begin, feature_id(b, column, "", 0), (float) x);
 }
 
 static void
@@ -240,8 +384,10 @@ add_column(Builder *b, int64 row_begin, int32 c, Datum value)
 		case FM_KIND_CATEGORICAL:
 			if (col->is_array)
 				add_array_column(b, row_begin, c, value, false);
+			else if (b->read_as_int[c])
+				add_nonzero(b, row_begin, int_feature_id(b, c, DatumGetInt64(value)), 1.0f);
 			else
-				add_nonzero(b, row_begin, feature_id(b, c, TextDatumGetCString(value)), 1.0f);
+				add_nonzero(b, row_begin, text_feature_id(b, c, value), 1.0f);
 			break;
 		case FM_KIND_EACH:
 			add_array_column(b, row_begin, c, value, true);
@@ -259,20 +405,19 @@ add_column(Builder *b, int64 row_begin, int32 c, Datum value)
 	}
 }
 
+/* values[0] is the target, values[1 + c] feature column c. */
 static void
-add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
+add_row(Builder *b, TrainingSource *src, const Datum *values, const bool *isnull)
 {
-	bool		isnull;
-	Datum		target = heap_getattr(tuple, 1, desc, &isnull);
 	double		y;
 	int64		row_begin = b->n_nonzeros;
 
-	if (isnull)
+	if (isnull[0])
 	{
 		b->skipped_null++;
 		return;
 	}
-	y = DatumGetFloat8(target);
+	y = DatumGetFloat8(values[0]);
 	if (isnan(y) || isinf(y))
 	{
 		b->skipped_not_finite++;
@@ -288,20 +433,23 @@ add_row(Builder *b, TrainingSource *src, HeapTuple tuple, TupleDesc desc)
 	{
 		int64		cap = b->cap_rows;
 
-		b->row_start = fm_budget_grow(b->budget, b->row_start, sizeof(int64), &cap, b->n_rows + 2);
+		/* row numbers are 4 bytes (dataset.h) */
+		if (b->n_rows >= (int64) PG_UINT32_MAX - 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many rows to train on (limit %u)", PG_UINT32_MAX - 1)));
+		b->row_start = fm_budget_grow(b->budget, b->row_start, sizeof(uint32), &cap, b->n_rows + 2);
 		cap = b->cap_rows;
 		b->targets = fm_budget_grow(b->budget, b->targets, sizeof(float), &cap, b->n_rows + 2);
 		b->cap_rows = cap;
 	}
 	for (int c = 0; c < src->n_columns; c++)
 	{
-		Datum		value = heap_getattr(tuple, c + 2, desc, &isnull);
-
-		if (isnull)
+		if (isnull[c + 1])
 			continue;			/* a NULL feature is simply absent */
-		add_column(b, row_begin, c, value);
+		add_column(b, row_begin, c, values[c + 1]);
 	}
-	b->row_start[b->n_rows] = row_begin;
+	b->row_start[b->n_rows] = (uint32) row_begin;
 	b->targets[b->n_rows] = (float) y;
 	b->n_rows++;
 }
@@ -411,8 +559,26 @@ query_reads_column(const TrainingSource *src, int c)
 	return src->item_column[c] == src->reading_catalogue;
 }
 
+/*
+ * A categorical scalar column of an integer type is read as int8, not as
+ * text: no output function, no string, and its values find their ids
+ * through an array (int_feature_id).  The dictionary still holds the text
+ * form, the same as (col)::text.
+ */
+static bool
+column_is_integer(const TrainingSource *src, Oid relid, int c)
+{
+	const FeatureColumn *col = &src->columns[c];
+	Oid			type;
+
+	if (col->kind != FM_KIND_CATEGORICAL || col->is_array)
+		return false;
+	type = getBaseType(get_atttype(relid, column_attnum(relid, col->name)));
+	return type == INT2OID || type == INT4OID || type == INT8OID;
+}
+
 static char *
-build_query(TrainingSource *src, Oid relid)
+build_query(TrainingSource *src, Oid relid, bool *read_as_int)
 {
 	StringInfoData q;
 	bool		catalogue = src->reading_catalogue;
@@ -426,6 +592,9 @@ build_query(TrainingSource *src, Oid relid)
 	{
 		const char *type = fm_kind_read_type(src->columns[c].kind, src->columns[c].is_array);
 
+		read_as_int[c] = query_reads_column(src, c) && column_is_integer(src, relid, c);
+		if (read_as_int[c])
+			type = "pg_catalog.int8";
 		if (query_reads_column(src, c))
 			appendStringInfo(&q, ", (%s)::%s", quote_identifier(src->columns[c].name), type);
 		else
@@ -456,6 +625,7 @@ put_in_canonical_order(TrainingSource *src, Builder *b)
 {
 	FmScratch	scratch;
 	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+	FmAllocator kept = fm_budget_allocator(b->budget);	/* the row order */
 	int32		n = b->n_features;
 	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
 	char	  **value = fm_alloc(&temporary, (Size) n * sizeof(char *));
@@ -465,33 +635,71 @@ put_in_canonical_order(TrainingSource *src, Builder *b)
 	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
 							 new_id, tick_check_interrupts, NULL, &temporary);
 	/* feature_group is b->feature_column: permuted there too */
-	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &kept, &temporary);
 	for (int32 f = 0; f < n; f++)
 		value[new_id[f]] = b->feature_value[f];
 	memcpy(b->feature_value, value, (Size) n * sizeof(char *));
 	featdict_start_iterate(b->dict, &it);
 	while ((entry = featdict_iterate(b->dict, &it)) != NULL)
 		entry->id = new_id[entry->id];
+	renumber_int_maps(b, new_id);
 	fm_scratch_end(&scratch);
 }
 
+/*
+ * The rows move in memory into their canonical order (in place, a little
+ * scratch): the trainers then read a row one step sooner, and column sweeps
+ * find a feature's rows side by side.
+ */
+static void
+move_rows_into_order(Builder *b, FmDataset *ds)
+{
+	FmScratch	scratch;
+	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+
+	fm_dataset_apply_order(ds, tick_check_interrupts, NULL, &temporary);
+	fm_scratch_end(&scratch);
+}
+
+/*
+ * The arrays as a dataset, their growth headroom given back (realloc of a
+ * large chunk moves pages, it does not copy them).
+ */
 static void
 finish_dataset(Builder *b, FmDataset *ds)
 {
+	int64		cap;
+
 	if (b->row_start == NULL)	/* no usable row: keep the arrays valid */
 	{
-		int64		cap = 0;
-
-		b->row_start = fm_budget_grow(b->budget, NULL, sizeof(int64), &cap, 1);
+		cap = 0;
+		b->row_start = fm_budget_grow(b->budget, NULL, sizeof(uint32), &cap, 1);
+		b->cap_rows = cap;
 	}
-	b->row_start[b->n_rows] = b->n_nonzeros;
+	b->row_start[b->n_rows] = (uint32) b->n_nonzeros;
+	cap = b->cap_rows;
+	b->row_start = fm_budget_shrink(b->budget, b->row_start, sizeof(uint32), &cap, b->n_rows + 1);
+	cap = b->cap_rows;
+	b->targets = fm_budget_shrink(b->budget, b->targets, sizeof(float), &cap, b->n_rows + 1);
+	b->cap_rows = cap;
+	cap = b->cap_nonzeros;
+	b->ids = fm_budget_shrink(b->budget, b->ids, sizeof(int32), &cap, b->n_nonzeros);
+	if (b->weights != NULL)
+	{
+		cap = b->cap_nonzeros;
+		b->weights = fm_budget_shrink(b->budget, b->weights, sizeof(float), &cap, b->n_nonzeros);
+	}
+	b->cap_nonzeros = cap;
+	memset(ds, 0, sizeof(*ds));
 	ds->n_rows = b->n_rows;
 	ds->n_nonzeros = b->n_nonzeros;
+	ds->n_physical_rows = b->n_rows;
 	ds->n_features = b->n_features;
 	ds->n_groups = b->src->n_columns;
 	ds->row_start = b->row_start;
 	ds->ids = b->ids;
 	ds->weights = b->weights;
+	memcpy(ds->palette, b->palette, sizeof(ds->palette));
 	ds->targets = b->targets;
 	ds->feature_group = b->feature_column;
 }
@@ -503,7 +711,7 @@ finish_dataset(Builder *b, FmDataset *ds)
  * Runs before the canonical order, which then sees the final x.
  */
 static void
-scale_numeric_columns(Builder *b, FmDataset *ds)
+scale_numeric_columns(Builder *b)
 {
 	TrainingSource *src = b->src;
 	bool		any = false;
@@ -520,57 +728,103 @@ scale_numeric_columns(Builder *b, FmDataset *ds)
 	}
 	if (!any)
 		return;
-	for (int64 p = 0; p < ds->n_nonzeros; p++)
+	store_weights(b);			/* scaled values rarely fit the palette */
+	for (int64 p = 0; p < b->n_nonzeros; p++)
 	{
-		const FeatureColumn *col = &src->columns[b->feature_column[ds->ids[p]]];
+		const FeatureColumn *col = &src->columns[b->feature_column[b->ids[p]]];
 
 		if (col->kind == FM_KIND_NUMERIC)
-			ds->weights[p] = (float) (ds->weights[p] / col->scale);
+			b->weights[p] = (float) (b->weights[p] / col->scale);
 		if ((p & 0xfffff) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 }
 
-/* One pass over `relid` through an SPI cursor, in batches. */
+/*
+ * The executor hands every row to this receiver as it produces it: no copy
+ * of the tuple into an SPI tuple table, one deforming of the row
+ * (slot_getallattrs), and the per-value memory (detoasted arrays) freed
+ * every READ_BATCH rows.
+ */
+typedef struct SourceReceiver
+{
+	DestReceiver pub;
+	Builder    *b;
+	MemoryContext batch_context;
+	int64		in_batch;
+} SourceReceiver;
+
+static bool
+source_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	SourceReceiver *r = (SourceReceiver *) self;
+	MemoryContext old = MemoryContextSwitchTo(r->batch_context);
+
+	slot_getallattrs(slot);
+	add_row(r->b, r->b->src, slot->tts_values, slot->tts_isnull);
+	MemoryContextSwitchTo(old);
+	if (++r->in_batch == READ_BATCH)
+	{
+		MemoryContextReset(r->batch_context);
+		fm_progress_rows(r->in_batch);	/* fm_training_progress.rows_read */
+		r->in_batch = 0;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
+static void
+source_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+source_shutdown(DestReceiver *self)
+{
+}
+
+static void
+source_destroy(DestReceiver *self)
+{
+}
+
+/* One pass over `relid`, row by row into the builder. */
 static void
 read_rows(Builder *b, Oid relid)
 {
-	MemoryContext batch_context = AllocSetContextCreate(CurrentMemoryContext, "fmrec source batch",
-														ALLOCSET_DEFAULT_SIZES);
-	MemoryContext old;
-	SPIPlanPtr	plan;
-	Portal		portal;
+	SourceReceiver receiver;
+	SPIExecuteOptions options;
+	int			rc;
 
+	memset(&receiver, 0, sizeof(receiver));
+	receiver.pub.receiveSlot = source_receive;
+	receiver.pub.rStartup = source_startup;
+	receiver.pub.rShutdown = source_shutdown;
+	receiver.pub.rDestroy = source_destroy;
+	receiver.pub.mydest = DestNone;
+	receiver.b = b;
+	receiver.batch_context = AllocSetContextCreate(CurrentMemoryContext, "fmrec source batch",
+												   ALLOCSET_DEFAULT_SIZES);
+	b->read_as_int = MemoryContextAllocZero(b->budget->context, sizeof(bool) * b->src->n_columns);
+
+	memset(&options, 0, sizeof(options));
+	options.read_only = true;
+	options.dest = &receiver.pub;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	plan = SPI_prepare(build_query(b->src, relid), 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	for (;;)
-	{
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		/* per-value text and detoasted arrays live only for the batch */
-		old = MemoryContextSwitchTo(batch_context);
-		for (uint64 i = 0; i < SPI_processed; i++)
-			add_row(b, b->src, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
-		fm_progress_rows((int64) SPI_processed);	/* fm_training_progress.rows_read */
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(batch_context);
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
+	rc = SPI_execute_extended(build_query(b->src, relid, b->read_as_int), &options);
+	/* (a SELECT into a DestNone receiver reports SPI_OK_UTILITY) */
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_extended failed: %s", SPI_result_code_string(rc));
+	fm_progress_rows(receiver.in_batch);
 	SPI_finish();
-	MemoryContextDelete(batch_context);
+	MemoryContextDelete(receiver.batch_context);
 }
 
 void
 fm_source_read(TrainingSource *src, FmBudget *budget)
 {
-	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	Builder    *b = new_builder(budget);
 	TimestampTz start = GetCurrentTimestamp();
 	TimestampTz canonical_start;
 	long		secs;
@@ -579,17 +833,19 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	b->src = src;
 	b->budget = budget;
 	b->dict = featdict_create(budget->context, 1024, NULL);
+	b->int_maps = MemoryContextAllocZero(budget->context, sizeof(IntMap) * src->n_columns);
 	b->column_max = fm_budget_alloc(budget, sizeof(double) * src->n_columns);
 	memset(b->column_max, 0, sizeof(double) * src->n_columns);
 	read_rows(b, src->relid);
+	scale_numeric_columns(b);
 	finish_dataset(b, &src->data);
-	scale_numeric_columns(b, &src->data);
 	src->feature_value = b->feature_value;
 	src->rows_skipped_null = b->skipped_null;
 	src->rows_skipped_not_finite = b->skipped_not_finite;
 	src->builder = b;
 	canonical_start = GetCurrentTimestamp();
 	put_in_canonical_order(src, b);
+	move_rows_into_order(b, &src->data);
 	TimestampDifference(canonical_start, GetCurrentTimestamp(), &secs, &usecs);
 	src->canonical_seconds = secs + usecs / 1e6;
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
@@ -620,25 +876,28 @@ void
 fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *budget, FmDataset *valid)
 {
 	Builder    *train = (Builder *) src->builder;
-	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	Builder    *b = new_builder(budget);
 	FmScratch	scratch;
 	FmAllocator temporary;
+	FmAllocator kept = fm_budget_allocator(budget);	/* the row order */
 
 	check_validation_columns(src, relid);
 	b->src = src;
 	b->budget = budget;
 	b->dict = train->dict;
 	b->frozen = true;
+	b->int_maps = train->int_maps;
 	b->n_features = train->n_features;
 	b->feature_column = train->feature_column;
 	b->feature_value = train->feature_value;
 	read_rows(b, relid);
+	scale_numeric_columns(b);
 	finish_dataset(b, valid);
-	scale_numeric_columns(b, valid);
 	/* the ids are canonical already; the rows' order is the plan's */
 	temporary = fm_scratch_begin(&scratch, budget);
-	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(valid, NULL, tick_check_interrupts, NULL, &kept, &temporary);
 	fm_scratch_end(&scratch);
+	move_rows_into_order(b, valid);
 }
 
 /*
@@ -655,6 +914,7 @@ put_catalogue_in_canonical_order(TrainingSource *src, Builder *b, FmDataset *cat
 {
 	FmScratch	scratch;
 	FmAllocator temporary = fm_scratch_begin(&scratch, b->budget);
+	FmAllocator kept = fm_budget_allocator(b->budget);	/* the row order */
 	int32		n = b->n_features;
 	int32	   *new_id = fm_alloc(&temporary, (Size) n * sizeof(int32));
 	char	  **value = fm_alloc(&temporary, (Size) n * sizeof(char *));
@@ -666,8 +926,8 @@ put_catalogue_in_canonical_order(TrainingSource *src, Builder *b, FmDataset *cat
 							 new_id, tick_check_interrupts, NULL, &temporary);
 	memcpy(groups, b->feature_column, (Size) n * sizeof(int32));
 	catalogue->feature_group = groups;
-	fm_dataset_canonicalize(catalogue, new_id, tick_check_interrupts, NULL, &temporary);
-	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &temporary);
+	fm_dataset_canonicalize(catalogue, new_id, tick_check_interrupts, NULL, &kept, &temporary);
+	fm_dataset_canonicalize(&src->data, new_id, tick_check_interrupts, NULL, &kept, &temporary);
 	catalogue->feature_group = src->data.feature_group;
 	for (int32 f = 0; f < n; f++)
 		value[new_id[f]] = b->feature_value[f];
@@ -675,6 +935,7 @@ put_catalogue_in_canonical_order(TrainingSource *src, Builder *b, FmDataset *cat
 	featdict_start_iterate(b->dict, &it);
 	while ((entry = featdict_iterate(b->dict, &it)) != NULL)
 		entry->id = new_id[entry->id];
+	renumber_int_maps(b, new_id);
 	fm_scratch_end(&scratch);
 }
 
@@ -682,7 +943,7 @@ void
 fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catalogue)
 {
 	Builder    *train = (Builder *) src->builder;
-	Builder    *b = MemoryContextAllocZero(budget->context, sizeof(Builder));
+	Builder    *b = new_builder(budget);
 	TimestampTz start = GetCurrentTimestamp();
 	long		secs;
 	int			usecs;
@@ -694,13 +955,15 @@ fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catal
 	b->row_start = NULL;
 	b->ids = NULL;
 	b->weights = NULL;
+	for (int c = 0; c < FM_X_CODES; c++)
+		b->palette[c] = 1.0f;
 	b->targets = NULL;
 	b->column_max = fm_budget_alloc(budget, sizeof(double) * src->n_columns);
 	memset(b->column_max, 0, sizeof(double) * src->n_columns);
 	src->reading_catalogue = true;
 	read_rows(b, src->items_relid);
+	scale_numeric_columns(b);
 	finish_dataset(b, catalogue);
-	scale_numeric_columns(b, catalogue);
 	src->reading_catalogue = false;
 	/* the arrays of the dictionary may have moved */
 	train->n_features = b->n_features;
@@ -711,6 +974,8 @@ fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catal
 	src->data.n_features = b->n_features;
 	src->data.feature_group = b->feature_column;
 	put_catalogue_in_canonical_order(src, train, catalogue);
+	move_rows_into_order(train, &src->data);
+	move_rows_into_order(train, catalogue);
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 	src->catalogue_read_seconds = secs + usecs / 1e6;
 }

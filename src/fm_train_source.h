@@ -1,7 +1,11 @@
 /*
  * fm_train_source.h - reads a ratings table into the core's dataset.
  *
- * One pass through an SPI cursor, in batches.  Each column is read by its
+ * One pass through SPI, each row handed by the executor to a receiver as it
+ * is produced (no tuple table); integer id columns come as int8 and find
+ * their ids through an array, other values through the dictionary, looked
+ * up in place.  The rows go straight into the compact form of
+ * src/core/dataset.h.  Each column is read by its
  * kind (fm_feature_kinds.h): a categorical column's distinct non-NULL values
  * are feature ids (x = 1; an array's elements 1/len each, so a row's array
  * adds up to one), an 'each' array's elements x = 1 each, a weighted jsonb

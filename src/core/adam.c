@@ -186,13 +186,10 @@ adam_state_alloc(AdamState *st, const FmModel *model, const FmAllocator *a)
 /* One Adam step on one row; returns the squared error of the clipped prediction. */
 static double
 adam_row(FmModel *m, AdamState *st, const FmDataset *ds, int64_t row, float *sum,
-		 const FmTrainParams *params, double lr)
+		 const FmTrainParams *params, double lr, int32_t *ids, float *xs)
 {
-	int64_t		begin = ds->row_start[row];
-	int32_t		nnz = (int32_t) (ds->row_start[row + 1] - begin);
-	const int32_t *ids = ds->ids + begin;
-	const float *xs = ds->weights + begin;
-	double		target = ds->targets[row];
+	int32_t		nnz = fm_ds_row(ds, row, ids, xs);
+	double		target = fm_ds_target(ds, row);
 	double		y = fm_model_predict_raw(m, ids, xs, nnz, sum);
 	double		clipped_err = fm_clip(y, m->target_min, m->target_max) - target;
 	float		err = (float) (y - target);
@@ -241,6 +238,8 @@ typedef struct AdamRun
 	const FmDataset *train;
 	const FmTrainParams *params;
 	float	   *sum;			/* k floats: sum_i v_i x_i of the current row */
+	int32_t    *ids;			/* the current row, decoded (fm_ds_row) */
+	float	   *xs;
 	AdamState	state;
 } AdamRun;
 
@@ -256,7 +255,10 @@ adam_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
 	AdamState	state = run->state;	/* a local, kept in registers; copied back */
 
 	for (int64_t r = 0; r < n_rows; r++)
-		sse += adam_row(model, &state, train, rows[r], sum, params, lr);
+	{
+		fm_ds_prefetch_ahead(train, rows, r, n_rows);
+		sse += adam_row(model, &state, train, rows[r], sum, params, lr, run->ids, run->xs);
+	}
 	run->state = state;
 	return sse;
 }
@@ -281,8 +283,9 @@ fm_adam_shared_bytes(int32_t n_features, int32_t k)
 double
 fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 			 FmAdamShared *shared, ptrdiff_t delta, const int64_t *rows, int64_t n_rows,
-			 double lr, float *sum, volatile double *shared_w0)
+			 double lr, const FmRowScratch *scratch, volatile double *shared_w0)
 {
+	float	   *sum = scratch->sum;
 	volatile AdamState *sh = &((FmAdamShared *) ((char *) shared + delta))->state;
 	AdamState	st = *(AdamState *) sh;
 	double		sse = 0.0;
@@ -302,11 +305,12 @@ fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params
 	{
 		double		before = *shared_w0;
 
+		fm_ds_prefetch_ahead(train, rows, r, n_rows);
 		model->w0 = before;
 		st.m_w0 = sh->m_w0;
 		st.s_w0 = sh->s_w0;
 		st.steps_w0 = sh->steps_w0;
-		sse += adam_row(model, &st, train, rows[r], sum, params, lr);
+		sse += adam_row(model, &st, train, rows[r], sum, params, lr, scratch->ids, scratch->xs);
 		sh->m_w0 = st.m_w0;
 		sh->s_w0 = st.s_w0;
 		sh->steps_w0 = st.steps_w0;
@@ -328,6 +332,8 @@ fm_train_adam(const FmDataset *train, const FmDataset *valid, const FmTrainParam
 	run.train = train;
 	run.params = params;
 	run.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
+	run.ids = fm_alloc(a, (size_t) fm_dataset_max_row_nonzeros(train) * sizeof(int32_t));
+	run.xs = fm_alloc(a, (size_t) fm_dataset_max_row_nonzeros(train) * sizeof(float));
 	if (parallel != NULL)
 	{
 		shared = fm_alloc(&parallel->shared, sizeof(FmAdamShared));

@@ -127,8 +127,9 @@ fm_columns_build(FmColumns *cols, const FmDataset *ds, const FmAllocator *a)
 	cols->x = fm_alloc(a, (size_t) ds->n_nonzeros * sizeof(float));
 
 	/* start[l + 1] counts the non-zeros of column l, then becomes a prefix sum */
-	for (int64_t p = 0; p < ds->n_nonzeros; p++)
-		cols->start[ds->ids[p] + 1]++;
+	for (int64_t r = 0; r < ds->n_rows; r++)
+		for (int64_t p = fm_ds_begin(ds, r); p < fm_ds_end(ds, r); p++)
+			cols->start[fm_ds_id(ds, p) + 1]++;
 	for (int32_t l = 0; l < n; l++)
 	{
 		if (cols->start[l + 1] > cols->max_length)
@@ -141,12 +142,12 @@ fm_columns_build(FmColumns *cols, const FmDataset *ds, const FmAllocator *a)
 	memcpy(fill, cols->start, ((size_t) n + 1) * sizeof(int64_t));
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		for (int64_t p = ds->row_start[r]; p < ds->row_start[r + 1]; p++)
+		for (int64_t p = fm_ds_begin(ds, r); p < fm_ds_end(ds, r); p++)
 		{
-			int64_t		dst = fill[ds->ids[p]]++;
+			int64_t		dst = fill[fm_ds_id(ds, p)]++;
 
 			cols->rows[dst] = (int32_t) r;
-			cols->x[dst] = ds->weights[p];
+			cols->x[dst] = fm_ds_x(ds, p);
 		}
 	}
 }
@@ -219,13 +220,13 @@ predict_rows(const FmSweep *s, const FmModel *model, const FmDataset *ds,
 {
 	for (int64_t r = r0; r < r1; r++)
 	{
-		int64_t		begin = ds->row_start[r];
-		int64_t		end = ds->row_start[r + 1];
+		int64_t		begin = fm_ds_begin(ds, r);
+		int64_t		end = fm_ds_end(ds, r);
 		double		linear = model->w0;
 		double		pairwise = 0.0;
 
 		for (int64_t p = begin; p < end; p++)
-			linear += (double) model->w[ds->ids[p]] * ds->weights[p];
+			linear += (double) model->w[fm_ds_id(ds, p)] * fm_ds_x(ds, p);
 		for (int32_t f0 = 0; f0 < s->k_padded; f0 += FM_SWEEP_BLOCK)
 		{
 			FmBlockVec	sum = {0};
@@ -236,8 +237,8 @@ predict_rows(const FmSweep *s, const FmModel *model, const FmDataset *ds,
 			{
 				FmBlockVec	xv;
 
-				load_vec(&xv, s->v_padded + (size_t) ds->ids[p] * s->k_padded + f0);
-				xv *= ds->weights[p];
+				load_vec(&xv, s->v_padded + (size_t) fm_ds_id(ds, p) * s->k_padded + f0);
+				xv *= fm_ds_x(ds, p);
 				sum += xv;
 				squares += xv * xv;
 			}
@@ -246,6 +247,17 @@ predict_rows(const FmSweep *s, const FmModel *model, const FmDataset *ds,
 		}
 		out[r - r0] = linear + 0.5 * pairwise;
 	}
+}
+
+/* Non-zeros of rows [r0, r1) of ds: the work of predicting them. */
+static int64_t
+rows_nonzeros(const FmDataset *ds, int64_t r0, int64_t r1)
+{
+	int64_t		n = 0;
+
+	for (int64_t r = r0; r < r1; r++)
+		n += fm_ds_end(ds, r) - fm_ds_begin(ds, r);
+	return n;
 }
 
 void
@@ -259,7 +271,7 @@ fm_sweep_predict(FmSweep *s, const FmModel *model, const FmDataset *ds,
 		predict_rows(s, model, ds, r0, r1, s->predictions);
 		for (int64_t r = r0; r < r1; r++)
 			use(arg, r, s->predictions[r - r0]);
-		fm_sweep_work(s, ds->row_start[r1] - ds->row_start[r0]);
+		fm_sweep_work(s, rows_nonzeros(ds, r0, r1));
 	}
 }
 
@@ -268,7 +280,7 @@ set_residual(void *arg, int64_t row, double prediction)
 {
 	FmSweep    *s = arg;
 
-	s->e[row] = (float) ((double) s->data->targets[row] - prediction);
+	s->e[row] = (float) ((double) fm_ds_target(s->data, row) - prediction);
 }
 
 void
@@ -315,7 +327,7 @@ fm_sweep_train_rmse(const FmSweep *s, const FmModel *model)
 		return NAN;
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		double		y = ds->targets[r];
+		double		y = fm_ds_target(ds, r);
 		double		err = fm_clip(y - s->e[r], model->target_min, model->target_max) - y;
 
 		sse += err * err;
@@ -331,10 +343,7 @@ fm_sweep_cache_error(const FmSweep *s, const FmModel *model)
 
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		int64_t		begin = ds->row_start[r];
-		double		e = (double) ds->targets[r] -
-			fm_model_predict_raw(model, ds->ids + begin, ds->weights + begin,
-								 (int32_t) (ds->row_start[r + 1] - begin), NULL);
+		double		e = (double) fm_ds_target(ds, r) - fm_model_predict_row(model, ds, r, NULL);
 
 		worst = fmax(worst, fabs(e - s->e[r]));
 	}
@@ -449,8 +458,8 @@ column_apply(float *restrict e, const float *restrict h, float delta, int64_t m_
 
 #define FM_ADD_ENTRY(p_, A0, A1, A2, A3, A4, A5, A6, A7) \
 	do { \
-		const float *vi_ = s->v_padded + (size_t) ds->ids[p_] * s->k_padded + f0; \
-		float		x_ = ds->weights[p_]; \
+		const float *vi_ = s->v_padded + (size_t) fm_ds_id(ds, p_) * s->k_padded + f0; \
+		float		x_ = fm_ds_x(ds, p_); \
 		FmBlockVec	vv_; \
 		FM_ADD_BLOCK(A0, 0); FM_ADD_BLOCK(A1, 1); FM_ADD_BLOCK(A2, 2); \
 		FM_ADD_BLOCK(A3, 3); FM_ADD_BLOCK(A4, 4); FM_ADD_BLOCK(A5, 5); \
@@ -553,13 +562,14 @@ static inline void
 prefetch_row(const FmDataset *ds, const int32_t *rows, int64_t j, int64_t m)
 {
 	if (j + FM_SWEEP_PREFETCH < m)
-		__builtin_prefetch(ds->row_start + rows[j + FM_SWEEP_PREFETCH]);
+		__builtin_prefetch(ds->row_start + fm_ds_physical(ds, rows[j + FM_SWEEP_PREFETCH]));
 	if (j + FM_SWEEP_PREFETCH / 2 < m)
 	{
-		int64_t		ahead = ds->row_start[rows[j + FM_SWEEP_PREFETCH / 2]];
+		int64_t		ahead = fm_ds_begin(ds, rows[j + FM_SWEEP_PREFETCH / 2]);
 
 		__builtin_prefetch(ds->ids + ahead);
-		__builtin_prefetch(ds->weights + ahead);
+		if (ds->weights != NULL)
+			__builtin_prefetch(ds->weights + ahead);
 	}
 }
 
@@ -602,8 +612,8 @@ column_h(const FmSweep *s, float *restrict h, int64_t m_padded, int32_t l,
 				continue;
 			}
 			prefetch_row(ds, rows, j, m);
-			begin = ds->row_start[rows[j]];
-			end = ds->row_start[rows[j] + 1];
+			begin = fm_ds_begin(ds, rows[j]);
+			end = fm_ds_end(ds, rows[j]);
 
 			for (int32_t b0 = 0; b0 < blocks; b0 += FM_SWEEP_GROUP)
 			{
@@ -786,7 +796,7 @@ add_squared_error(void *arg, int64_t row, double prediction)
 {
 	ClippedSse *c = arg;
 	double		err = fm_clip(prediction, c->model->target_min, c->model->target_max) -
-		c->ds->targets[row];
+		fm_ds_target(c->ds, row);
 
 	c->sse += err * err;
 }
@@ -849,9 +859,11 @@ fm_als_shared_bytes(const FmDataset *train, int32_t k, const FmAllocator *scratc
 	int64_t		h_floats;
 	size_t		total = 0;
 
-	for (int64_t p = 0; p < train->n_nonzeros; p++)
-		if (++count[train->ids[p]] > longest)
-			longest = count[train->ids[p]];
+	/* the view's rows (with a row index, the arrays also hold other rows) */
+	for (int64_t r = 0; r < train->n_rows; r++)
+		for (int64_t p = fm_ds_begin(train, r); p < fm_ds_end(train, r); p++)
+			if (++count[fm_ds_id(train, p)] > longest)
+				longest = count[fm_ds_id(train, p)];
 	longest = padded(longest);
 	h_floats = longest * k_padded;
 	if (h_floats > FM_SWEEP_H_FLOATS)
@@ -882,9 +894,12 @@ fm_als_participant(const FmAlsShared *shared, ptrdiff_t delta, const FmTrainHook
 
 	shared = (const FmAlsShared *) ((const char *) shared + delta);
 	p->data = shared->data;
+	if (p->data.row_index != NULL)
+		FM_RELOCATE(p->data.row_index, delta);
 	FM_RELOCATE(p->data.row_start, delta);
 	FM_RELOCATE(p->data.ids, delta);
-	FM_RELOCATE(p->data.weights, delta);
+	if (p->data.weights != NULL)	/* NULL: x from the palette, copied with the struct */
+		FM_RELOCATE(p->data.weights, delta);
 	FM_RELOCATE(p->data.targets, delta);
 	p->data.feature_group = NULL;	/* ALS does not read it */
 	p->model = shared->model;

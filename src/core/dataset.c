@@ -14,17 +14,28 @@
  */
 #define FM_ARRAY_SLACK 128
 
+/*
+ * The compact form (palette codes, no weights): what the source reader
+ * builds for one-hot and categorical columns.
+ */
 size_t
 fm_dataset_bytes(int64_t n_rows, int64_t n_nonzeros, int32_t n_features)
 {
 	size_t		bytes = 0;
 
-	bytes += (size_t) (n_rows + 1) * sizeof(int64_t);	/* row_start */
+	bytes += (size_t) (n_rows + 1) * sizeof(uint32_t);	/* row_start */
+	bytes += (size_t) n_rows * sizeof(uint32_t);		/* row_index */
 	bytes += (size_t) n_nonzeros * sizeof(int32_t);		/* ids */
-	bytes += (size_t) n_nonzeros * sizeof(float);		/* weights */
 	bytes += (size_t) n_rows * sizeof(float);			/* targets */
 	bytes += (size_t) n_features * sizeof(int32_t);		/* feature_group */
 	return bytes + 5 * FM_ARRAY_SLACK;
+}
+
+static void
+palette_reset(FmDataset *ds)
+{
+	for (int c = 0; c < FM_X_CODES; c++)
+		ds->palette[c] = 1.0f;
 }
 
 void
@@ -35,9 +46,12 @@ fm_dataset_alloc(FmDataset *ds, int64_t n_rows, int64_t n_nonzeros,
 	ds->n_nonzeros = n_nonzeros;
 	ds->n_features = n_features;
 	ds->n_groups = n_groups;
-	ds->row_start = fm_alloc(a, (size_t) (n_rows + 1) * sizeof(int64_t));
+	ds->n_physical_rows = n_rows;
+	ds->row_index = NULL;
+	ds->row_start = fm_alloc(a, (size_t) (n_rows + 1) * sizeof(uint32_t));
 	ds->ids = fm_alloc(a, (size_t) n_nonzeros * sizeof(int32_t));
 	ds->weights = fm_alloc(a, (size_t) n_nonzeros * sizeof(float));
+	palette_reset(ds);
 	ds->targets = fm_alloc(a, (size_t) n_rows * sizeof(float));
 
 	/*
@@ -45,6 +59,47 @@ fm_dataset_alloc(FmDataset *ds, int64_t n_rows, int64_t n_nonzeros,
 	 * fill it without checking; NULL remains legal for hand-built datasets.
 	 */
 	ds->feature_group = fm_alloc(a, (size_t) n_features * sizeof(int32_t));
+}
+
+int32_t
+fm_dataset_max_row_nonzeros(const FmDataset *ds)
+{
+	int64_t		most = 1;
+	int64_t		n = fm_dataset_physical_rows(ds);
+
+	/* the physical rows, in memory order: a sequential pass */
+	for (int64_t q = 0; q < n; q++)
+		if ((int64_t) ds->row_start[q + 1] - ds->row_start[q] > most)
+			most = ds->row_start[q + 1] - ds->row_start[q];
+	return (int32_t) most;
+}
+
+static inline uint32_t
+float_bits(float f)
+{
+	uint32_t	u;
+
+	memcpy(&u, &f, sizeof(u));
+	return u;
+}
+
+int
+fm_x_code(float palette[FM_X_CODES], float x)
+{
+	uint32_t	bits = float_bits(x);
+
+	/* unused entries are 1 too: the first entry equal to 1 after 0 is free */
+	for (int c = 0; c < FM_X_CODES; c++)
+	{
+		if (float_bits(palette[c]) == bits)
+			return c;
+		if (c > 0 && float_bits(palette[c]) == float_bits(1.0f))
+		{
+			palette[c] = x;
+			return c;
+		}
+	}
+	return -1;
 }
 
 /*
@@ -58,34 +113,113 @@ row_goes_to_validation(FmRng *rng, double fraction)
 	return fm_rng_uniform(rng) < fraction;
 }
 
-static void
-copy_row(const FmDataset *src, int64_t row, FmDataset *dst, int64_t *dst_row, int64_t *dst_nz)
+static bool
+is_identity(const uint32_t *index, int64_t n)
 {
-	int64_t		begin = src->row_start[row];
-	int64_t		end = src->row_start[row + 1];
+	for (int64_t r = 0; r < n; r++)
+		if (index[r] != (uint32_t) r)
+			return false;
+	return true;
+}
 
-	for (int64_t p = begin; p < end; p++)
+/*
+ * The split as a partition of the rows in memory, when all's rows are in
+ * their order (fm_dataset_apply_order: an identity row index) and the
+ * validation rows fit in that index's memory, which is free then: train rows
+ * move down in place, validation rows wait in the index and go after them.
+ * Both parts are then plain runs of rows, read without an index (one random
+ * read less per row of a shuffled epoch).  False, touching nothing, when it
+ * cannot.
+ */
+static bool
+split_in_memory(FmDataset *all, double fraction, uint64_t seed, int64_t valid_rows,
+				int64_t valid_nz, FmDataset *train, FmDataset *valid)
+{
+	int64_t		n = all->n_rows;
+	uint32_t   *buffer = all->row_index;
+	int64_t		weight_words = all->weights != NULL ? valid_nz : 0;
+	uint32_t   *lengths;
+	float	   *targets;
+	FmRng		rng;
+	int64_t		out = 0,
+				t = 0,
+				v = 0,
+				vw = 0;
+	int64_t		begin;
+
+	if (buffer == NULL || valid_nz + weight_words + 2 * valid_rows > n || !is_identity(buffer, n))
+		return false;
+	lengths = buffer + valid_nz + weight_words;
+	targets = (float *) (lengths + valid_rows);
+	fm_rng_seed(&rng, seed);
+	begin = all->row_start[0];
+	for (int64_t q = 0; q < n; q++)
 	{
-		dst->ids[*dst_nz] = src->ids[p];
-		dst->weights[*dst_nz] = src->weights[p];
-		(*dst_nz)++;
+		int64_t		end = all->row_start[q + 1];	/* read before row_start[t + 1] is written */
+		int64_t		len = end - begin;
+
+		if (row_goes_to_validation(&rng, fraction))
+		{
+			if (len > 0)
+			{
+				memcpy(buffer + vw, all->ids + begin, (size_t) len * sizeof(int32_t));
+				if (all->weights != NULL)
+					memcpy(buffer + valid_nz + vw, all->weights + begin, (size_t) len * sizeof(float));
+			}
+			lengths[v] = (uint32_t) len;
+			targets[v] = all->targets[q];
+			v++;
+			vw += len;
+		}
+		else
+		{
+			if (len > 0 && out != begin)
+			{
+				memmove(all->ids + out, all->ids + begin, (size_t) len * sizeof(int32_t));
+				if (all->weights != NULL)
+					memmove(all->weights + out, all->weights + begin, (size_t) len * sizeof(float));
+			}
+			all->targets[t] = all->targets[q];
+			out += len;
+			t++;
+			all->row_start[t] = (uint32_t) out;
+		}
+		begin = end;
 	}
-	dst->targets[*dst_row] = src->targets[row];
-	(*dst_row)++;
-	dst->row_start[*dst_row] = *dst_nz;
+	if (vw > 0)
+	{
+		memcpy(all->ids + out, buffer, (size_t) vw * sizeof(int32_t));
+		if (all->weights != NULL)
+			memcpy(all->weights + out, buffer + valid_nz, (size_t) vw * sizeof(float));
+	}
+	for (int64_t j = 0; j < v; j++)
+	{
+		all->row_start[t + j + 1] = all->row_start[t + j] + lengths[j];
+		all->targets[t + j] = targets[j];
+	}
+	all->row_index = NULL;		/* its memory held the validation rows */
+
+	*train = *all;
+	train->n_rows = t;
+	train->n_nonzeros = out;
+	*valid = *all;
+	valid->n_rows = v;
+	valid->n_nonzeros = vw;
+	valid->row_start = all->row_start + t;
+	valid->targets = all->targets + t;
+	return true;
 }
 
 void
-fm_dataset_split(const FmDataset *all, double fraction, uint64_t seed,
+fm_dataset_split(FmDataset *all, double fraction, uint64_t seed,
 				 FmDataset *train, FmDataset *valid, const FmAllocator *a)
 {
 	FmRng		rng;
 	int64_t		valid_rows = 0;
 	int64_t		valid_nz = 0;
 	int64_t		t_row = 0,
-				t_nz = 0,
-				v_row = 0,
-				v_nz = 0;
+				v_row = 0;
+	uint32_t   *moved;
 
 	/* pass 1: sizes of both parts */
 	fm_rng_seed(&rng, seed);
@@ -94,27 +228,37 @@ fm_dataset_split(const FmDataset *all, double fraction, uint64_t seed,
 		if (row_goes_to_validation(&rng, fraction))
 		{
 			valid_rows++;
-			valid_nz += all->row_start[r + 1] - all->row_start[r];
+			valid_nz += fm_ds_end(all, r) - fm_ds_begin(all, r);
 		}
 	}
+	if (split_in_memory(all, fraction, seed, valid_rows, valid_nz, train, valid))
+		return;
+	if (all->row_index == NULL)
+	{
+		all->row_index = fm_alloc(a, (size_t) all->n_rows * sizeof(uint32_t));
+		for (int64_t r = 0; r < all->n_rows; r++)
+			all->row_index[r] = (uint32_t) r;
+	}
 
-	fm_dataset_alloc(train, all->n_rows - valid_rows, all->n_nonzeros - valid_nz,
-					 0, all->n_groups, a);
-	fm_dataset_alloc(valid, valid_rows, valid_nz, 0, all->n_groups, a);
-	train->n_features = valid->n_features = all->n_features;
-	train->feature_group = valid->feature_group = all->feature_group;
-
-	/* pass 2: the same stream decides again, now copying */
+	/* pass 2: the same stream decides again; train rows move up in place */
+	moved = fm_alloc(a, (size_t) valid_rows * sizeof(uint32_t));
 	fm_rng_seed(&rng, seed);
-	train->row_start[0] = 0;
-	valid->row_start[0] = 0;
 	for (int64_t r = 0; r < all->n_rows; r++)
 	{
 		if (row_goes_to_validation(&rng, fraction))
-			copy_row(all, r, valid, &v_row, &v_nz);
+			moved[v_row++] = all->row_index[r];
 		else
-			copy_row(all, r, train, &t_row, &t_nz);
+			all->row_index[t_row++] = all->row_index[r];
 	}
+	memcpy(all->row_index + t_row, moved, (size_t) valid_rows * sizeof(uint32_t));
+
+	*train = *all;
+	train->n_rows = all->n_rows - valid_rows;
+	train->n_nonzeros = all->n_nonzeros - valid_nz;
+	*valid = *all;
+	valid->n_rows = valid_rows;
+	valid->n_nonzeros = valid_nz;
+	valid->row_index = all->row_index + train->n_rows;
 }
 
 /* ---- canonical order ---- */
@@ -263,24 +407,6 @@ equal_key_run(const SortItem *items, int64_t begin, int64_t n)
 	while (begin + run < n && items[begin + run].key == items[begin].key)
 		run++;
 	return run;
-}
-
-/* Sorts items by key, then each run of equal keys by the tie comparison. */
-static void
-sort_items(SortItem *items, int64_t n, TieCompare tie, const void *ctx, Ticker *t,
-		   const FmAllocator *a)
-{
-	int64_t    *count = fm_alloc(a, 8 * 256 * sizeof(int64_t));
-	SortItem   *scratch = fm_alloc(a, (size_t) n * sizeof(SortItem));
-	int64_t		run;
-
-	radix_sort(items, n, scratch, count, t);
-	for (int64_t begin = 0; begin < n; begin += run)
-	{
-		run = equal_key_run(items, begin, n);
-		if (run > 1)
-			merge_sort(items + begin, run, scratch, tie, ctx, t);
-	}
 }
 
 /* A float's bits as an unsigned number in the float's order (-0 before +0). */
@@ -505,12 +631,24 @@ fm_feature_canonical_ids(int32_t n_features, const int32_t *feature_group,
 
 /* ---- rows ---- */
 
+/* The whole dataset's non-zeros (the physical ones). */
+static int64_t
+physical_nonzeros(const FmDataset *ds)
+{
+	return ds->row_start != NULL ? (int64_t) ds->row_start[ds->n_rows] : 0;
+}
+
 static void
 renumber_features(FmDataset *ds, const int32_t *new_id, Ticker *t, const FmAllocator *scratch)
 {
-	for (int64_t p = 0; p < ds->n_nonzeros; p++)
+	int64_t		n = physical_nonzeros(ds);
+
+	for (int64_t p = 0; p < n; p++)
 	{
-		ds->ids[p] = new_id[ds->ids[p]];
+		uint32_t	word = (uint32_t) ds->ids[p];
+
+		/* the code bits (x) stay */
+		ds->ids[p] = (int32_t) ((word & ~FM_ID_MASK) | (uint32_t) new_id[word & FM_ID_MASK]);
 		if ((p & (FM_SORT_TICK - 1)) == 0)
 			ticker_add(t, FM_SORT_TICK);
 	}
@@ -524,39 +662,43 @@ renumber_features(FmDataset *ds, const int32_t *new_id, Ticker *t, const FmAlloc
 	}
 }
 
-/* Insertion sort by id: rows are short (a few columns, small arrays). */
+/*
+ * Insertion sort by id: rows are short (a few columns, small arrays).  A
+ * word carries its x's code, so it moves with its id; weights, if any, too.
+ */
 static void
 sort_row_by_id(int32_t *ids, float *weights, int64_t n)
 {
 	for (int64_t i = 1; i < n; i++)
 	{
-		int32_t		id = ids[i];
-		float		w = weights[i];
+		int32_t		word = ids[i];
+		uint32_t	id = (uint32_t) word & FM_ID_MASK;
+		float		w = weights != NULL ? weights[i] : 0.0f;
 		int64_t		j = i;
 
-		for (; j > 0 && ids[j - 1] > id; j--)
+		for (; j > 0 && ((uint32_t) ids[j - 1] & FM_ID_MASK) > id; j--)
 		{
 			ids[j] = ids[j - 1];
-			weights[j] = weights[j - 1];
+			if (weights != NULL)
+				weights[j] = weights[j - 1];
 		}
-		ids[j] = id;
-		weights[j] = w;
+		ids[j] = word;
+		if (weights != NULL)
+			weights[j] = w;
 	}
 }
 
-/* The first two ids (+1, 0 for none): the id-list order on them, in one compare. */
-static uint64_t
-row_key(const FmDataset *ds, int64_t r)
+/* Physical row q's id at position i + 1, 0 past its end: the id-list order in one compare. */
+static inline uint64_t
+id_key_at(const FmDataset *ds, int64_t q, int64_t i)
 {
-	int64_t		p = ds->row_start[r];
-	int64_t		len = ds->row_start[r + 1] - p;
-	uint64_t	first = len > 0 ? (uint64_t) ds->ids[p] + 1 : 0;
-	uint64_t	second = len > 1 ? (uint64_t) ds->ids[p + 1] + 1 : 0;
+	int64_t		p = ds->row_start[q];
+	int64_t		len = ds->row_start[q + 1] - p;
 
-	return first << 32 | second;
+	return i < len ? (uint64_t) fm_ds_id(ds, p + i) + 1 : 0;
 }
 
-/* Id list (a shorter prefix first), then weight list, then target. */
+/* Id list (a shorter prefix first), then x list, then target; of physical rows. */
 static int
 compare_rows(int64_t x, int64_t y, const void *ctx)
 {
@@ -568,14 +710,14 @@ compare_rows(int64_t x, int64_t y, const void *ctx)
 	int64_t		n = nx < ny ? nx : ny;
 
 	for (int64_t i = 0; i < n; i++)
-		if (ds->ids[px + i] != ds->ids[py + i])
-			return ds->ids[px + i] < ds->ids[py + i] ? -1 : 1;
+		if (fm_ds_id(ds, px + i) != fm_ds_id(ds, py + i))
+			return fm_ds_id(ds, px + i) < fm_ds_id(ds, py + i) ? -1 : 1;
 	if (nx != ny)
 		return nx < ny ? -1 : 1;
 	for (int64_t i = 0; i < n; i++)
 	{
-		int			c = compare_u32(float_order(ds->weights[px + i]),
-									float_order(ds->weights[py + i]));
+		int			c = compare_u32(float_order(fm_ds_x(ds, px + i)),
+									float_order(fm_ds_x(ds, py + i)));
 
 		if (c != 0)
 			return c;
@@ -583,100 +725,202 @@ compare_rows(int64_t x, int64_t y, const void *ctx)
 	return compare_u32(float_order(ds->targets[x]), float_order(ds->targets[y]));
 }
 
-#if defined(__GNUC__)
-#define FM_PREFETCH(address) __builtin_prefetch(address)
-#else
-#define FM_PREFETCH(address) ((void) 0)
-#endif
-
-/* Rows ahead of a gather whose memory is requested early: the reads are random. */
-#define FM_PREFETCH_ROWS 8
-
 /*
- * Gathers the 4-byte non-zero values of `array` (ids or weights) row by row
- * in `order` into `buffer`, then copies them back over `array`.
+ * Orders the physical rows into ds->row_index: a counting sort by the first
+ * id (empty rows first) puts rows into groups that share it, linear in rows
+ * and features; each group is then sorted on a key of the next two ids and
+ * its ties compared in full.  Scratch: counters per feature and 32 bytes per
+ * row of the largest group, not per row of the dataset.
  */
 static void
-gather_nonzeros(void *array, const int64_t *row_start, const SortItem *order, int64_t n_rows,
-				char *buffer, Ticker *t)
-{
-	const char *in = array;
-	char	   *out = buffer;
-
-	for (int64_t r = 0; r < n_rows; r++)
-	{
-		int64_t		src = order[r].index;
-		int64_t		begin = row_start[src];
-		size_t		bytes = (size_t) (row_start[src + 1] - begin) * 4;
-
-		if (r + 2 * FM_PREFETCH_ROWS < n_rows)
-			FM_PREFETCH(row_start + order[r + 2 * FM_PREFETCH_ROWS].index);
-		if (r + FM_PREFETCH_ROWS < n_rows)
-			FM_PREFETCH(in + row_start[order[r + FM_PREFETCH_ROWS].index] * 4);
-		memcpy(out, in + begin * 4, bytes);
-		out += bytes;
-		ticker_add(t, 1);
-	}
-	memcpy(array, buffer, (size_t) (out - buffer));
-}
-
-/*
- * Puts the rows in `order`, in place: each array is gathered into one
- * scratch buffer and copied back, so the extra memory is one array's worth
- * and the new row offsets, never a second copy of the dataset.
- */
-static void
-permute_rows(FmDataset *ds, const SortItem *order, Ticker *t, const FmAllocator *scratch)
+order_rows(FmDataset *ds, Ticker *t, const FmAllocator *scratch)
 {
 	int64_t		n = ds->n_rows;
-	int64_t    *new_start = fm_alloc(scratch, (size_t) (n + 1) * sizeof(int64_t));
-	int64_t		buffer_items = ds->n_nonzeros > n ? ds->n_nonzeros : n;
-	char	   *buffer = fm_alloc(scratch, (size_t) buffer_items * 4);
-	float	   *targets = (float *) buffer;
+	int64_t		n_buckets = (int64_t) ds->n_features + 2;
+	int64_t    *start = fm_alloc(scratch, (size_t) (n_buckets + 1) * sizeof(int64_t));
+	int64_t		largest = 0;
+	SortItem   *items;
+	SortItem   *buffer;
+	int64_t    *count;
 
-	new_start[0] = 0;
-	for (int64_t r = 0; r < n; r++)
+	for (int64_t q = 0; q < n; q++)
 	{
-		int64_t		src = order[r].index;
+		start[id_key_at(ds, q, 0) + 1]++;
+		ticker_add(t, 1);
+	}
+	for (int64_t b = 0; b < n_buckets; b++)
+	{
+		if (start[b + 1] > largest)
+			largest = start[b + 1];
+		start[b + 1] += start[b];
+	}
+	/* physical rows in order: each group keeps them ascending (then sorted) */
+	for (int64_t q = 0; q < n; q++)
+	{
+		ds->row_index[start[id_key_at(ds, q, 0)]++] = (uint32_t) q;
+		ticker_add(t, 1);
+	}
+	/* start[b] is now the end of group b */
+	items = fm_alloc(scratch, (size_t) largest * sizeof(SortItem));
+	buffer = fm_alloc(scratch, (size_t) largest * sizeof(SortItem));
+	count = fm_alloc(scratch, 8 * 256 * sizeof(int64_t));
+	for (int64_t b = 0, begin = 0; b < n_buckets; begin = start[b], b++)
+	{
+		int64_t		m = start[b] - begin;
+		int64_t		run;
 
-		new_start[r + 1] = new_start[r] + ds->row_start[src + 1] - ds->row_start[src];
+		if (m < 2)
+			continue;
+		for (int64_t i = 0; i < m; i++)
+		{
+			int64_t		q = ds->row_index[begin + i];
+
+			items[i].key = id_key_at(ds, q, 1) << 32 | id_key_at(ds, q, 2);
+			items[i].index = q;
+		}
+		radix_sort(items, m, buffer, count, t);
+		for (int64_t i = 0; i < m; i += run)
+		{
+			run = equal_key_run(items, i, m);
+			if (run > 1)
+				merge_sort(items + i, run, buffer, compare_rows, ds, t);
+		}
+		for (int64_t i = 0; i < m; i++)
+			ds->row_index[begin + i] = (uint32_t) items[i].index;
 	}
-	if (ds->n_nonzeros > 0)
-	{
-		gather_nonzeros(ds->ids, ds->row_start, order, n, buffer, t);
-		gather_nonzeros(ds->weights, ds->row_start, order, n, buffer, t);
-	}
-	for (int64_t r = 0; r < n; r++)
-		targets[r] = ds->targets[order[r].index];
-	memcpy(ds->targets, targets, (size_t) n * sizeof(float));
-	memcpy(ds->row_start, new_start, (size_t) (n + 1) * sizeof(int64_t));
 }
 
 void
 fm_dataset_canonicalize(FmDataset *ds, const int32_t *new_id,
-						void (*tick) (void *), void *tick_arg, const FmAllocator *scratch)
+						void (*tick) (void *), void *tick_arg,
+						const FmAllocator *a, const FmAllocator *scratch)
 {
 	Ticker		t = {tick, tick_arg, 0};
-	SortItem   *order;
 
 	if (new_id != NULL)
 		renumber_features(ds, new_id, &t, scratch);
 	if (ds->n_rows == 0)
 		return;
-	order = fm_alloc(scratch, (size_t) ds->n_rows * sizeof(SortItem));
-	for (int64_t r = 0; r < ds->n_rows; r++)
+	if (ds->row_index == NULL)
+		ds->row_index = fm_alloc(a, (size_t) ds->n_rows * sizeof(uint32_t));
+	for (int64_t q = 0; q < ds->n_rows; q++)
 	{
-		int64_t		begin = ds->row_start[r];
+		int64_t		begin = ds->row_start[q];
 
 		/* (ids and weights may be NULL when no row has a non-zero) */
-		if (ds->row_start[r + 1] - begin > 1)
-			sort_row_by_id(ds->ids + begin, ds->weights + begin, ds->row_start[r + 1] - begin);
-		order[r].key = row_key(ds, r);
-		order[r].index = r;
+		if (ds->row_start[q + 1] - begin > 1)
+			sort_row_by_id(ds->ids + begin, ds->weights != NULL ? ds->weights + begin : NULL,
+						   ds->row_start[q + 1] - begin);
 		ticker_add(&t, 1);
 	}
-	sort_items(order, ds->n_rows, compare_rows, ds, &t, scratch);
-	permute_rows(ds, order, &t, scratch);
+	order_rows(ds, &t, scratch);
+}
+
+/* Passes over the non-zeros of fm_dataset_apply_order: its scratch is 1/FM_APPLY_PASSES of them. */
+#define FM_APPLY_PASSES 8
+#define FM_APPLY_PLACED (UINT32_C(1) << 31)
+
+/*
+ * In place, from the end: each pass gathers the last rows of the order not
+ * yet placed (at most a chunk of non-zeros) into a buffer, moves the rows
+ * still to place down to the front (keeping their order in memory, so every
+ * move goes left), and writes the buffer after them, where those rows
+ * belong.  Scratch: the chunk and the current offset of each row, not a
+ * second copy of the non-zeros.  row_start holds the lengths meanwhile,
+ * marked once placed.
+ */
+void
+fm_dataset_apply_order(FmDataset *ds, void (*tick) (void *), void *tick_arg,
+					   const FmAllocator *scratch)
+{
+	Ticker		t = {tick, tick_arg, 0};
+	int64_t		n = ds->n_rows;
+	int64_t		total = physical_nonzeros(ds);
+	uint32_t   *len = ds->row_start;
+	uint32_t   *offset;
+	int64_t		chunk = total / FM_APPLY_PASSES + 1;
+	int32_t    *ids_buffer;
+	float	   *weights_buffer = NULL;
+	float	   *targets;
+	int64_t		end_r = n;
+
+	if (ds->row_index == NULL || n == 0)
+		return;
+	offset = fm_alloc(scratch, (size_t) n * sizeof(uint32_t));
+	for (int64_t q = 0; q < n; q++)
+	{
+		offset[q] = ds->row_start[q];
+		len[q] = ds->row_start[q + 1] - offset[q];
+		if (len[q] > chunk)
+			chunk = len[q];		/* every pass places a row at least */
+	}
+	ids_buffer = fm_alloc(scratch, (size_t) chunk * sizeof(int32_t));
+	if (ds->weights != NULL)
+		weights_buffer = fm_alloc(scratch, (size_t) chunk * sizeof(float));
+	while (end_r > 0)
+	{
+		int64_t		r0 = end_r;
+		int64_t		words = 0;
+		int64_t		out = 0;
+
+		while (r0 > 0 && words + (len[ds->row_index[r0 - 1]] & ~FM_APPLY_PLACED) <= chunk)
+		{
+			r0--;
+			words += len[ds->row_index[r0]] & ~FM_APPLY_PLACED;
+		}
+		words = 0;
+		for (int64_t r = r0; r < end_r; r++)
+		{
+			int64_t		q = ds->row_index[r];
+
+			if (len[q] > 0)
+			{
+				memcpy(ids_buffer + words, ds->ids + offset[q], (size_t) len[q] * sizeof(int32_t));
+				if (weights_buffer != NULL)
+					memcpy(weights_buffer + words, ds->weights + offset[q], (size_t) len[q] * sizeof(float));
+			}
+			words += len[q];
+			len[q] |= FM_APPLY_PLACED;
+			ticker_add(&t, 1);
+		}
+		for (int64_t q = 0; q < n; q++)
+		{
+			uint32_t	l = len[q];
+
+			if (l & FM_APPLY_PLACED)
+				continue;
+			if (l > 0 && offset[q] != out)
+			{
+				memmove(ds->ids + out, ds->ids + offset[q], (size_t) l * sizeof(int32_t));
+				if (weights_buffer != NULL)
+					memmove(ds->weights + out, ds->weights + offset[q], (size_t) l * sizeof(float));
+			}
+			offset[q] = (uint32_t) out;
+			out += l;
+			ticker_add(&t, 1);
+		}
+		if (words > 0)
+		{
+			memcpy(ds->ids + out, ids_buffer, (size_t) words * sizeof(int32_t));
+			if (weights_buffer != NULL)
+				memcpy(ds->weights + out, weights_buffer, (size_t) words * sizeof(float));
+		}
+		end_r = r0;
+	}
+
+	/* the lengths in the new order, then the offsets; offset[] is free again */
+	for (int64_t r = 0; r < n; r++)
+		offset[r] = len[ds->row_index[r]] & ~FM_APPLY_PLACED;
+	ds->row_start[0] = 0;
+	for (int64_t r = 0; r < n; r++)
+		ds->row_start[r + 1] = ds->row_start[r] + offset[r];
+	targets = (float *) offset;
+	for (int64_t r = 0; r < n; r++)
+		targets[r] = ds->targets[ds->row_index[r]];
+	memcpy(ds->targets, targets, (size_t) n * sizeof(float));
+	/* kept as the identity: a split partitions it without allocating another */
+	for (int64_t r = 0; r < n; r++)
+		ds->row_index[r] = (uint32_t) r;
 }
 
 void
@@ -687,8 +931,10 @@ fm_dataset_target_range(const FmDataset *ds, double *min, double *max)
 
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		double		t = ds->targets[r];
+		double		t;
 
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
+		t = fm_ds_target(ds, r);
 		if (r == 0 || t < lo)
 			lo = t;
 		if (r == 0 || t > hi)

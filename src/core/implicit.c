@@ -49,9 +49,9 @@ is_key_feature(const FmDataset *rows, const FmImplicitSpec *spec, int32_t id)
 static int32_t
 row_key(const FmDataset *ds, const FmDataset *rows, const FmImplicitSpec *spec, int64_t r)
 {
-	for (int64_t p = ds->row_start[r]; p < ds->row_start[r + 1]; p++)
-		if (is_key_feature(rows, spec, ds->ids[p]))
-			return ds->ids[p];
+	for (int64_t p = fm_ds_begin(ds, r); p < fm_ds_end(ds, r); p++)
+		if (is_key_feature(rows, spec, fm_ds_id(ds, p)))
+			return fm_ds_id(ds, p);
 	return -1;
 }
 
@@ -124,9 +124,9 @@ context_entries(const FmDataset *rows, const FmImplicitSpec *spec, int64_t r, En
 {
 	int32_t		n = 0;
 
-	for (int64_t p = rows->row_start[r]; p < rows->row_start[r + 1]; p++)
+	for (int64_t p = fm_ds_begin(rows, r); p < fm_ds_end(rows, r); p++)
 	{
-		Entry		e = {rows->ids[p], rows->weights[p]};
+		Entry		e = {fm_ds_id(rows, p), fm_ds_x(rows, p)};
 		int32_t		i = n++;
 
 		if (is_item_feature(rows, spec, e.id))
@@ -202,12 +202,12 @@ read_catalogue(const FmDataset *rows, const FmDataset *cat, const FmImplicitSpec
 		}
 		item_of_key[key] = i;
 		item_key[i] = key;
-		for (int64_t p = cat->row_start[i]; p < cat->row_start[i + 1]; p++)
+		for (int64_t p = fm_ds_begin(cat, i); p < fm_ds_end(cat, i); p++)
 		{
-			if (!is_item_feature(rows, spec, cat->ids[p]))
+			if (!is_item_feature(rows, spec, fm_ds_id(cat, p)))
 				continue;
-			items->ids[n] = cat->ids[p];
-			items->x[n] = cat->weights[p];
+			items->ids[n] = fm_ds_id(cat, p);
+			items->x[n] = fm_ds_x(cat, p);
 			n++;
 		}
 		items->start[i + 1] = n;
@@ -399,8 +399,8 @@ fm_implicit_build(const FmDataset *rows, const FmDataset *catalogue, const FmImp
 
 	/* room for every row being a new context */
 	for (int64_t r = 0; r < rows->n_rows; r++)
-		if (rows->row_start[r + 1] - rows->row_start[r] > longest)
-			longest = (int32_t) (rows->row_start[r + 1] - rows->row_start[r]);
+		if (fm_ds_end(rows, r) - fm_ds_begin(rows, r) > longest)
+			longest = (int32_t) (fm_ds_end(rows, r) - fm_ds_begin(rows, r));
 	entries = fm_alloc(a, (size_t) longest * sizeof(Entry));
 	out->contexts.start = fm_alloc(a, ((size_t) rows->n_rows + 1) * sizeof(int64_t));
 	out->contexts.ids = fm_alloc(a, (size_t) rows->n_nonzeros * sizeof(int32_t));
@@ -414,7 +414,7 @@ fm_implicit_build(const FmDataset *rows, const FmDataset *catalogue, const FmImp
 	for (int64_t r = 0; r < rows->n_rows; r++)
 	{
 		int32_t		key = row_key(rows, rows, spec, r);
-		double		target = rows->targets[r];
+		double		target = fm_ds_target(rows, r);
 		double		weight = 1.0 + spec->confidence * target;
 
 		problem->row = r;

@@ -254,7 +254,7 @@ rmse_of(const double *pred, int32_t n_samples, const FmDataset *ds, const FmMode
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
 		double		err = fm_clip(pred[r] * scale, model->target_min, model->target_max)
-			- ds->targets[r];
+			- fm_ds_target(ds, r);
 
 		sse += err * err;
 	}
@@ -273,7 +273,7 @@ train_rmse_after_sweep(Gibbs *g, const FmModel *model, bool collect)
 	if (!collect)
 		return fm_sweep_train_rmse(&g->sweep, model);
 	for (int64_t r = 0; r < ds->n_rows; r++)
-		g->sum_train[r] += (double) ds->targets[r] - (double) g->sweep.e[r];
+		g->sum_train[r] += (double) fm_ds_target(ds, r) - (double) g->sweep.e[r];
 	return rmse_of(g->sum_train, g->n_samples, ds, model);
 }
 
@@ -327,11 +327,12 @@ static void
 project_posterior(Gibbs *g, const FmDataset *train, FmModel *model, const FmAllocator *a)
 {
 	FmDataset	averaged = *train;
-	float	   *targets = fm_alloc(a, (size_t) train->n_rows * sizeof(float));
+	/* targets are read by physical row (dataset.h) */
+	float	   *targets = fm_alloc(a, (size_t) fm_dataset_physical_rows(train) * sizeof(float));
 	FmTrainParams p;
 
 	for (int64_t r = 0; r < train->n_rows; r++)
-		targets[r] = (float) (g->sum_train[r] / g->n_samples);
+		targets[fm_ds_physical(train, r)] = (float) (g->sum_train[r] / g->n_samples);
 	averaged.targets = targets;
 
 	memset(&p, 0, sizeof(p));

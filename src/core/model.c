@@ -34,14 +34,46 @@ fm_model_init_random(FmModel *m, double w0, double init_stdev, uint64_t seed)
 		m->V[j] = (float) (init_stdev * fm_rng_normal(&rng));
 }
 
+/*
+ * A sparse row: ids[p] with x = weights[p], or (coded) ids carrying a
+ * palette code (dataset.h); the same arithmetic either way.  The kernels
+ * below are inlined into each caller with `coded` a constant, so the plain
+ * form runs the loops it always ran.
+ */
+typedef struct SparseRow
+{
+	const int32_t *ids;
+	const float *weights;
+	const float *palette;
+	bool		coded;
+} SparseRow;
+
+#if defined(__GNUC__)
+#define FM_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FM_ALWAYS_INLINE inline
+#endif
+
+static FM_ALWAYS_INLINE int32_t
+row_id(const SparseRow *row, int32_t p)
+{
+	return row->coded ? (int32_t) ((uint32_t) row->ids[p] & FM_ID_MASK) : row->ids[p];
+}
+
+static FM_ALWAYS_INLINE float
+row_x(const SparseRow *row, int32_t p)
+{
+	return row->coded ? row->palette[(uint32_t) row->ids[p] >> FM_ID_BITS] : row->weights[p];
+}
+
 /* w0 + sum_i w_i x_i, in double */
-static double
-linear_part(const FmModel *m, const int32_t *ids, const float *weights, int32_t nnz)
+static FM_ALWAYS_INLINE double
+linear_part(const FmModel *m, const SparseRow *row, int32_t nnz)
 {
 	double		y = m->w0;
 
 	for (int32_t p = 0; p < nnz; p++)
-		y += (double) m->w[ids[p]] * (double) weights[p];
+		y += (double) m->w[row_id(row, p)] * (double) row_x(row, p);
 	return y;
 }
 
@@ -52,8 +84,8 @@ linear_part(const FmModel *m, const int32_t *ids, const float *weights, int32_t 
  *   1/2 sum_f [ (sum_i v_if x_i)^2 - sum_i v_if^2 x_i^2 ]
  *     = 1/2 [ |sum|^2 - sum_i x_i^2 |v_i|^2 ]
  */
-static double
-pairwise_part(const FmModel *m, const int32_t *ids, const float *weights, int32_t nnz,
+static FM_ALWAYS_INLINE double
+pairwise_part(const FmModel *m, const SparseRow *row, int32_t nnz,
 			  int32_t f0, int32_t width, float *sum)
 {
 	double		squares = 0.0;
@@ -62,8 +94,8 @@ pairwise_part(const FmModel *m, const int32_t *ids, const float *weights, int32_
 		sum[f] = 0.0f;
 	for (int32_t p = 0; p < nnz; p++)
 	{
-		const float *v = fm_model_v(m, ids[p]) + f0;
-		float		x = weights[p];
+		const float *v = fm_model_v(m, row_id(row, p)) + f0;
+		float		x = row_x(row, p);
 
 		fm_vec_axpy(sum, x, v, (size_t) width);
 		squares += (double) x * (double) x * (double) fm_vec_dot(v, v, (size_t) width);
@@ -74,14 +106,13 @@ pairwise_part(const FmModel *m, const int32_t *ids, const float *weights, int32_
 /* Without a caller's buffer, work through the factors in chunks of this size on the stack. */
 #define FM_PREDICT_CHUNK 256
 
-double
-fm_model_predict_raw(const FmModel *m, const int32_t *ids, const float *weights,
-					 int32_t nnz, float *sum)
+static FM_ALWAYS_INLINE double
+predict_sparse(const FmModel *m, const SparseRow *row, int32_t nnz, float *sum)
 {
-	double		y = linear_part(m, ids, weights, nnz);
+	double		y = linear_part(m, row, nnz);
 
 	if (sum != NULL)
-		y += pairwise_part(m, ids, weights, nnz, 0, m->k, sum);
+		y += pairwise_part(m, row, nnz, 0, m->k, sum);
 	else
 	{
 		float		chunk[FM_PREDICT_CHUNK];
@@ -90,10 +121,39 @@ fm_model_predict_raw(const FmModel *m, const int32_t *ids, const float *weights,
 		{
 			int32_t		width = m->k - f0 < FM_PREDICT_CHUNK ? m->k - f0 : FM_PREDICT_CHUNK;
 
-			y += pairwise_part(m, ids, weights, nnz, f0, width, chunk);
+			y += pairwise_part(m, row, nnz, f0, width, chunk);
 		}
 	}
 	return y;
+}
+
+double
+fm_model_predict_raw(const FmModel *m, const int32_t *ids, const float *weights,
+					 int32_t nnz, float *sum)
+{
+	SparseRow	row = {ids, weights, NULL, false};
+
+	return predict_sparse(m, &row, nnz, sum);
+}
+
+double
+fm_model_predict_row(const FmModel *m, const FmDataset *ds, int64_t r, float *sum)
+{
+	int64_t		begin = fm_ds_begin(ds, r);
+	int32_t		nnz = (int32_t) (fm_ds_end(ds, r) - begin);
+
+	if (ds->weights != NULL)
+	{
+		SparseRow	row = {ds->ids + begin, ds->weights + begin, NULL, false};
+
+		return predict_sparse(m, &row, nnz, sum);
+	}
+	else
+	{
+		SparseRow	row = {ds->ids + begin, NULL, ds->palette, true};
+
+		return predict_sparse(m, &row, nnz, sum);
+	}
 }
 
 static double
@@ -129,10 +189,11 @@ fm_model_rmse(const FmModel *m, const FmDataset *ds, const FmAllocator *a)
 		return NAN;
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		int64_t		begin = ds->row_start[r];
-		double		err = fm_model_predict(m, ds->ids + begin, ds->weights + begin,
-										   (int32_t) (ds->row_start[r + 1] - begin),
-										   NULL) - ds->targets[r];
+		double		err;
+
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
+		err = clip(fm_model_predict_row(m, ds, r, NULL), m->target_min, m->target_max)
+			- fm_ds_target(ds, r);
 
 		sse += err * err;
 	}

@@ -44,6 +44,9 @@ fm_model_v(const FmModel *m, int32_t feature)
 extern double fm_model_predict_raw(const FmModel *m, const int32_t *ids, const float *weights,
 								   int32_t nnz, float *sum);
 
+/* fm_model_predict_raw of row r of a dataset (dataset.h), read in place. */
+extern double fm_model_predict_row(const FmModel *m, const FmDataset *ds, int64_t r, float *sum);
+
 /* Prediction clipped to [target_min, target_max]. */
 extern double fm_model_predict(const FmModel *m, const int32_t *ids, const float *weights,
 							   int32_t nnz, float *scratch);

@@ -66,13 +66,11 @@ update_factors(float *restrict v, const float *restrict sum, int32_t k,
 
 /* One SGD step on one row; returns the squared error of the clipped prediction. */
 static double
-sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRates *rates)
+sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRates *rates,
+		 int32_t *ids, float *xs)
 {
-	int64_t		begin = ds->row_start[row];
-	int32_t		nnz = (int32_t) (ds->row_start[row + 1] - begin);
-	const int32_t *ids = ds->ids + begin;
-	const float *xs = ds->weights + begin;
-	double		target = ds->targets[row];
+	int32_t		nnz = fm_ds_row(ds, row, ids, xs);
+	double		target = fm_ds_target(ds, row);
 	double		y = fm_model_predict_raw(m, ids, xs, nnz, sum);
 	double		clipped_err = fm_clip(y, m->target_min, m->target_max) - target;
 	float		err = (float) (y - target);
@@ -95,6 +93,8 @@ typedef struct SgdState
 	FmModel    *model;
 	const FmDataset *train;
 	float	   *sum;			/* k floats: sum_i v_i x_i of the current row */
+	int32_t    *ids;			/* the current row, decoded (fm_ds_row) */
+	float	   *xs;
 	SgdRates	rates;
 } SgdState;
 
@@ -111,7 +111,10 @@ sgd_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
 	/* locals: the model's float stores cannot alias them */
 	rates.lr = (float) lr;
 	for (int64_t r = 0; r < n_rows; r++)
-		sse += sgd_step(model, train, rows[r], sum, &rates);
+	{
+		fm_ds_prefetch_ahead(train, rows, r, n_rows);
+		sse += sgd_step(model, train, rows[r], sum, &rates, st->ids, st->xs);
+	}
 	return sse;
 }
 
@@ -126,9 +129,12 @@ sgd_rates_init(SgdRates *rates, const FmTrainParams *params)
 
 double
 fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
-			const int64_t *rows, int64_t n_rows, double lr, float *sum,
+			const int64_t *rows, int64_t n_rows, double lr, const FmRowScratch *scratch,
 			volatile double *shared_w0)
 {
+	float	   *sum = scratch->sum;
+	int32_t    *ids = scratch->ids;
+	float	   *xs = scratch->xs;
 	SgdRates	rates;
 	double		sse = 0.0;
 
@@ -137,7 +143,10 @@ fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 	if (shared_w0 == NULL)
 	{
 		for (int64_t r = 0; r < n_rows; r++)
-			sse += sgd_step(model, train, rows[r], sum, &rates);
+		{
+			fm_ds_prefetch_ahead(train, rows, r, n_rows);
+			sse += sgd_step(model, train, rows[r], sum, &rates, ids, xs);
+		}
 		return sse;
 	}
 
@@ -152,8 +161,9 @@ fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 	{
 		double		before = *shared_w0;
 
+		fm_ds_prefetch_ahead(train, rows, r, n_rows);
 		model->w0 = before;
-		sse += sgd_step(model, train, rows[r], sum, &rates);
+		sse += sgd_step(model, train, rows[r], sum, &rates, ids, xs);
 		*shared_w0 += model->w0 - before;
 	}
 	return sse;
@@ -169,6 +179,8 @@ fm_train_sgd(const FmDataset *train, const FmDataset *valid, const FmTrainParams
 	st.model = model;
 	st.train = train;
 	st.sum = fm_alloc(a, (size_t) model->k * sizeof(float));
+	st.ids = fm_alloc(a, (size_t) fm_dataset_max_row_nonzeros(train) * sizeof(int32_t));
+	st.xs = fm_alloc(a, (size_t) fm_dataset_max_row_nonzeros(train) * sizeof(float));
 	sgd_rates_init(&st.rates, params);
 	fm_train_stochastic(train, valid, params, model, hooks, a, sgd_rows, &st,
 						hooks != NULL ? hooks->parallel : NULL, NULL, result);

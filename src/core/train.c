@@ -184,7 +184,10 @@ fm_dataset_target_mean(const FmDataset *ds)
 	if (ds->n_rows == 0)
 		return 0.0;
 	for (int64_t r = 0; r < ds->n_rows; r++)
-		sum += ds->targets[r];
+	{
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
+		sum += fm_ds_target(ds, r);
+	}
 	return sum / (double) ds->n_rows;
 }
 
@@ -215,9 +218,9 @@ fm_row_order_shuffle(FmRng *rng, int64_t *order, int64_t n_rows)
 static int64_t
 row_bucket(const FmDataset *ds, int64_t r, int32_t key_group)
 {
-	for (int64_t p = ds->row_start[r]; p < ds->row_start[r + 1]; p++)
+	for (int64_t p = fm_ds_begin(ds, r); p < fm_ds_end(ds, r); p++)
 	{
-		int32_t		id = ds->ids[p];
+		int32_t		id = fm_ds_id(ds, p);
 
 		if ((ds->feature_group != NULL ? ds->feature_group[id] : 0) == key_group)
 			return id;
@@ -280,11 +283,11 @@ fm_evaluate_rmse(const FmModel *m, const FmDataset *ds, const FmTrainHooks *hook
 		return NAN;
 	for (int64_t r = 0; r < ds->n_rows; r++)
 	{
-		int64_t		begin = ds->row_start[r];
-		int32_t		nnz = (int32_t) (ds->row_start[r + 1] - begin);
-		double		err = fm_model_predict(m, ds->ids + begin, ds->weights + begin, nnz, NULL)
-			- ds->targets[r];
+		double		err;
 
+		fm_ds_prefetch_ahead(ds, NULL, r, ds->n_rows);
+		err = fm_clip(fm_model_predict_row(m, ds, r, NULL), m->target_min, m->target_max)
+			- fm_ds_target(ds, r);
 		sse += err * err;
 		if ((r + 1) % FM_TICK_ROWS == 0)
 			fm_hooks_tick(hooks);

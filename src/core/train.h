@@ -164,16 +164,28 @@ extern void fm_train_mcmc(const FmDataset *, const FmDataset *, const FmTrainPar
 						  const FmTrainHooks *, const FmAllocator *, FmTrainResult *);
 
 /*
+ * A participant's own scratch for fm_sgd_rows and fm_adam_rows: `sum` is k
+ * floats, `ids` and `xs` hold one decoded row (fm_ds_row), so they are
+ * fm_dataset_max_row_nonzeros(train) long.  Every participant has its own.
+ */
+typedef struct FmRowScratch
+{
+	float	   *sum;
+	int32_t    *ids;
+	float	   *xs;
+} FmRowScratch;
+
+/*
  * SGD steps on rows[0] .. rows[n_rows - 1] in that order at rate lr, with
- * params' penalties; `sum` is k floats of scratch.  Returns the sum of the
+ * params' penalties, decoding rows into `scratch`.  Returns the sum of the
  * squared errors of the clipped predictions.  What each participant of a
  * parallel epoch runs on its share of the rows (Hogwild: the participants
  * update the same shared w and V without locks); with shared_w0, w0 is that
  * shared double, not model->w0.
  */
 extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
-						  const int64_t *rows, int64_t n_rows, double lr, float *sum,
-						  volatile double *shared_w0);
+						  const int64_t *rows, int64_t n_rows, double lr,
+						  const FmRowScratch *scratch, volatile double *shared_w0);
 
 /*
  * Adam steps on rows[0 .. n_rows), as fm_sgd_rows: `shared` is the leader's
@@ -182,7 +194,8 @@ extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainP
  */
 extern double fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 						   FmAdamShared *shared, ptrdiff_t delta, const int64_t *rows,
-						   int64_t n_rows, double lr, float *sum, volatile double *shared_w0);
+						   int64_t n_rows, double lr, const FmRowScratch *scratch,
+						   volatile double *shared_w0);
 
 /* Bytes parallel Adam takes from FmParallel.shared. */
 extern size_t fm_adam_shared_bytes(int32_t n_features, int32_t k);

@@ -25,7 +25,7 @@ my $node = fmrec_node(
 $node->safe_psql('postgres', make_ratings('ratings', 400, 300, 2));
 # 300,000 rows: epochs of about a second, so that a worker lives long
 # enough to be found and killed (workers are launched for every epoch)
-$node->safe_psql('postgres', make_ratings('big', 1000, 600, 2));
+$node->safe_psql('postgres', make_ratings('big', 2000, 600, 2));
 $node->safe_psql('postgres', train_sql('ratings', 'm', k => 8, epochs => 3));
 my $predict = q{SELECT fm_predict('m', ARRAY['user_id', 'item_id'], ARRAY['7', '12'])};
 my %before = (

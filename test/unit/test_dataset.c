@@ -3,6 +3,7 @@
  * datasets.
  */
 #include "dataset.h"
+#include "model.h"
 #include "rng.h"
 #include "unit.h"
 
@@ -39,7 +40,8 @@ make_rows(FmDataset *ds, int64_t n, const FmAllocator *a)
 static void
 test_bytes_cover_the_arrays(void)
 {
-	size_t		raw = 101 * 8 + 100 * 4 + 500 * 8 + 50 * 4;
+	/* row_start, row_index, targets, ids, groups: the compact form (no weights) */
+	size_t		raw = 101 * 4 + 100 * 4 + 100 * 4 + 500 * 4 + 50 * 4;
 
 	CHECK(fm_dataset_bytes(100, 500, 50) >= raw);
 	CHECK(fm_dataset_bytes(100, 500, 50) < raw + 4096);
@@ -73,23 +75,21 @@ test_alloc_is_zeroed_and_shaped(void)
 	CHECK(arena.blocks == NULL && arena.bytes == 0);
 }
 
-/* Every row of `part` is a row of `all` (matched by target), with the same non-zeros. */
+/* Every row of `part` is a row make_rows made (matched by target), with its non-zeros. */
 static bool
 rows_match_source(const FmDataset *part, const FmDataset *all)
 {
 	for (int64_t r = 0; r < part->n_rows; r++)
 	{
-		int64_t		src = (int64_t) part->targets[r];
-		int64_t		len = part->row_start[r + 1] - part->row_start[r];
+		int64_t		src = (int64_t) fm_ds_target(part, r);
+		int64_t		begin = fm_ds_begin(part, r);
+		int64_t		len = fm_ds_end(part, r) - begin;
 
-		if (src < 0 || src >= all->n_rows ||
-			len != all->row_start[src + 1] - all->row_start[src])
+		if (src < 0 || src >= all->n_rows || len != 1 + src % 3)
 			return false;
-		if (memcmp(part->ids + part->row_start[r], all->ids + all->row_start[src],
-				   (size_t) len * sizeof(int32_t)) != 0 ||
-			memcmp(part->weights + part->row_start[r], all->weights + all->row_start[src],
-				   (size_t) len * sizeof(float)) != 0)
-			return false;
+		for (int64_t j = 0; j < len; j++)
+			if (fm_ds_id(part, begin + j) != src + j || fm_ds_x(part, begin + j) != (float) (j + 1))
+				return false;
 	}
 	return true;
 }
@@ -98,9 +98,30 @@ static bool
 order_preserved(const FmDataset *part)
 {
 	for (int64_t r = 1; r < part->n_rows; r++)
-		if (part->targets[r] <= part->targets[r - 1])
+		if (fm_ds_target(part, r) <= fm_ds_target(part, r - 1))
 			return false;
 	return true;
+}
+
+/* The split is a view: no row is copied, both parts read all's arrays. */
+static void
+test_split_is_a_view(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	FmDataset	all,
+				train,
+				valid;
+	size_t		before;
+
+	make_rows(&all, 2000, &a);
+	before = arena.bytes;
+	fm_dataset_split(&all, 0.2, 42, &train, &valid, &a);
+	CHECK(train.ids == all.ids && valid.ids == all.ids && valid.targets == all.targets);
+	CHECK(valid.row_index == train.row_index + train.n_rows);
+	/* a row index for `all` (it had none) and the moved validation rows: 4 + 4 bytes a row at most */
+	CHECK(arena.bytes - before <= 2000 * 8 + 4096);
+	fm_arena_free(&arena);
 }
 
 static void
@@ -117,8 +138,6 @@ test_split_partitions_rows(void)
 	CHECK(train.n_rows + valid.n_rows == 2000);
 	CHECK(train.n_nonzeros + valid.n_nonzeros == all.n_nonzeros);
 	CHECK_NEAR(valid.n_rows, 400, 60);
-	CHECK(train.row_start[train.n_rows] == train.n_nonzeros);
-	CHECK(valid.row_start[valid.n_rows] == valid.n_nonzeros);
 	CHECK(rows_match_source(&train, &all));
 	CHECK(rows_match_source(&valid, &all));
 	CHECK(order_preserved(&train) && order_preserved(&valid));
@@ -140,14 +159,24 @@ test_split_is_deterministic(void)
 				t3,
 				v3;
 
+	bool		same = true,
+				differ = false;
+
+	/* a split reorders all's rows: split fresh copies */
 	make_rows(&all, 500, &a);
 	fm_dataset_split(&all, 0.3, 7, &t1, &v1, &a);
+	make_rows(&all, 500, &a);
 	fm_dataset_split(&all, 0.3, 7, &t2, &v2, &a);
+	make_rows(&all, 500, &a);
 	fm_dataset_split(&all, 0.3, 8, &t3, &v3, &a);
 	CHECK(v1.n_rows == v2.n_rows);
-	CHECK(memcmp(v1.targets, v2.targets, (size_t) v1.n_rows * sizeof(float)) == 0);
-	CHECK(v1.n_rows != v3.n_rows ||
-		  memcmp(v1.targets, v3.targets, (size_t) v1.n_rows * sizeof(float)) != 0);
+	for (int64_t r = 0; r < v1.n_rows && r < v2.n_rows; r++)
+		same &= fm_ds_target(&v1, r) == fm_ds_target(&v2, r);
+	CHECK(same);
+	differ = v1.n_rows != v3.n_rows;
+	for (int64_t r = 0; !differ && r < v1.n_rows; r++)
+		differ = fm_ds_target(&v1, r) != fm_ds_target(&v3, r);
+	CHECK(differ);
 	fm_arena_free(&arena);
 }
 
@@ -445,8 +474,10 @@ reorder_source(const FmDataset *in, const char *const *in_value, FmDataset *out,
 }
 
 static void
-canonicalize_source(FmDataset *ds, const char *const *value, const char **canonical_value)
+canonicalize_source(FmDataset *ds, const char *const *value, const char **canonical_value,
+					const FmAllocator *a)
 {
+	FmAllocator keep = *a;
 	int32_t		new_id[CANON_FEATURES];
 	FmArena		scratch_arena = {0};
 	FmAllocator scratch = fm_arena_allocator(&scratch_arena);
@@ -454,20 +485,37 @@ canonicalize_source(FmDataset *ds, const char *const *value, const char **canoni
 	fm_feature_canonical_ids(ds->n_features, ds->feature_group, value, new_id, NULL, NULL, &scratch);
 	for (int32_t f = 0; f < ds->n_features; f++)
 		canonical_value[new_id[f]] = value[f];
-	fm_dataset_canonicalize(ds, new_id, NULL, NULL, &scratch);
+	fm_dataset_canonicalize(ds, new_id, NULL, NULL, &keep, &scratch);
 	/* scratch is only for the sorts: AddressSanitizer sees any later use */
 	fm_arena_free(&scratch_arena);
 }
 
+/* The same rows, in the same order, to the bit (as the trainers read them). */
 static bool
 same_bits(const FmDataset *x, const FmDataset *y)
 {
-	return x->n_rows == y->n_rows && x->n_nonzeros == y->n_nonzeros &&
-		memcmp(x->row_start, y->row_start, (x->n_rows + 1) * sizeof(int64_t)) == 0 &&
-		memcmp(x->ids, y->ids, x->n_nonzeros * sizeof(int32_t)) == 0 &&
-		memcmp(x->weights, y->weights, x->n_nonzeros * sizeof(float)) == 0 &&
-		memcmp(x->targets, y->targets, x->n_rows * sizeof(float)) == 0 &&
-		memcmp(x->feature_group, y->feature_group, x->n_features * sizeof(int32_t)) == 0;
+	if (x->n_rows != y->n_rows || x->n_nonzeros != y->n_nonzeros ||
+		memcmp(x->feature_group, y->feature_group, x->n_features * sizeof(int32_t)) != 0)
+		return false;
+	for (int64_t r = 0; r < x->n_rows; r++)
+	{
+		int64_t		bx = fm_ds_begin(x, r),
+					by = fm_ds_begin(y, r);
+		float		tx = fm_ds_target(x, r),
+					ty = fm_ds_target(y, r);
+
+		if (fm_ds_end(x, r) - bx != fm_ds_end(y, r) - by || memcmp(&tx, &ty, sizeof(float)) != 0)
+			return false;
+		for (int64_t i = 0; i < fm_ds_end(x, r) - bx; i++)
+		{
+			float		wx = fm_ds_x(x, bx + i),
+						wy = fm_ds_x(y, by + i);
+
+			if (fm_ds_id(x, bx + i) != fm_ds_id(y, by + i) || memcmp(&wx, &wy, sizeof(float)) != 0)
+				return false;
+		}
+	}
+	return true;
 }
 
 static void
@@ -498,9 +546,9 @@ test_canonical_order_ignores_read_order(void)
 	reorder_source(&ds_a, value, &ds_c, value_c, 8, &a);
 	CHECK(!same_bits(&ds_b, &ds_c));	/* the test means something */
 
-	canonicalize_source(&ds_a, value, canon_a);
-	canonicalize_source(&ds_b, value_b, canon_b);
-	canonicalize_source(&ds_c, value_c, canon_c);
+	canonicalize_source(&ds_a, value, canon_a, &a);
+	canonicalize_source(&ds_b, value_b, canon_b, &a);
+	canonicalize_source(&ds_c, value_c, canon_c, &a);
 	CHECK(same_bits(&ds_a, &ds_b));
 	CHECK(same_bits(&ds_a, &ds_c));
 	for (int32_t f = 0; f < CANON_FEATURES; f++)
@@ -548,37 +596,38 @@ test_canonical_order_is_sorted_and_keeps_rows(void)
 	groups_before = ds.feature_group;
 
 	/* NULL keeps ids and groups; identity renumbers to the same */
-	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
 	CHECK(ds.feature_group == groups_before);
 	CHECK(ds.n_rows == CANON_ROWS);
 
-	for (int64_t p = 0; p < ds.n_nonzeros; p++)
-		weight_sum_after += ds.weights[p] * (ds.ids[p] + 1);
 	for (int64_t r = 0; r < ds.n_rows; r++)
 	{
-		int64_t		b = ds.row_start[r],
-					e = ds.row_start[r + 1];
+		int64_t		b = fm_ds_begin(&ds, r),
+					e = fm_ds_end(&ds, r);
 
-		target_sum_after += ds.targets[r];
-		neg_zero_after += ds.targets[r] == 0 && signbit(ds.targets[r]);
+		for (int64_t p = b; p < e; p++)
+			weight_sum_after += fm_ds_x(&ds, p) * (fm_ds_id(&ds, p) + 1);
+		target_sum_after += fm_ds_target(&ds, r);
+		neg_zero_after += fm_ds_target(&ds, r) == 0 && signbit(fm_ds_target(&ds, r));
 		for (int64_t p = b + 1; p < e; p++)
-			ids_ascend &= ds.ids[p - 1] < ds.ids[p];
+			ids_ascend &= fm_ds_id(&ds, p - 1) < fm_ds_id(&ds, p);
 		if (r > 0)
 		{
-			int64_t		pb = ds.row_start[r - 1];
-			int64_t		nprev = b - pb,
+			int64_t		pb = fm_ds_begin(&ds, r - 1);
+			int64_t		nprev = fm_ds_end(&ds, r - 1) - pb,
 						ncur = e - b;
 			int64_t		n = nprev < ncur ? nprev : ncur;
 			int			c = 0;
 
 			for (int64_t i = 0; i < n && c == 0; i++)
-				c = (ds.ids[pb + i] > ds.ids[b + i]) - (ds.ids[pb + i] < ds.ids[b + i]);
+				c = (fm_ds_id(&ds, pb + i) > fm_ds_id(&ds, b + i)) -
+					(fm_ds_id(&ds, pb + i) < fm_ds_id(&ds, b + i));
 			if (c == 0)
 				c = (nprev > ncur) - (nprev < ncur);
 			for (int64_t i = 0; i < n && c == 0; i++)
-				c = float_cmp(ds.weights[pb + i], ds.weights[b + i]);
+				c = float_cmp(fm_ds_x(&ds, pb + i), fm_ds_x(&ds, b + i));
 			if (c == 0)
-				c = float_cmp(ds.targets[r - 1], ds.targets[r]);
+				c = float_cmp(fm_ds_target(&ds, r - 1), fm_ds_target(&ds, r));
 			rows_ascend &= c <= 0;
 		}
 	}
@@ -593,13 +642,89 @@ test_canonical_order_is_sorted_and_keeps_rows(void)
 
 		/* a copy of its own: the canonicalisation works in place */
 		fm_dataset_alloc(&again, ds.n_rows, ds.n_nonzeros, ds.n_features, ds.n_groups, &a);
-		memcpy(again.row_start, ds.row_start, (ds.n_rows + 1) * sizeof(int64_t));
+		memcpy(again.row_start, ds.row_start, (ds.n_rows + 1) * sizeof(uint32_t));
 		memcpy(again.ids, ds.ids, ds.n_nonzeros * sizeof(int32_t));
 		memcpy(again.weights, ds.weights, ds.n_nonzeros * sizeof(float));
 		memcpy(again.targets, ds.targets, ds.n_rows * sizeof(float));
 		memcpy(again.feature_group, ds.feature_group, ds.n_features * sizeof(int32_t));
-		fm_dataset_canonicalize(&again, identity, NULL, NULL, &a);
+		fm_dataset_canonicalize(&again, identity, NULL, NULL, &a, &a);
 		CHECK(again.ids != ds.ids && same_bits(&ds, &again));
+	}
+	fm_arena_free(&arena);
+}
+
+static void make_compact_rows(FmDataset *ds, const FmAllocator *a);
+
+/* Moving the rows into their order in memory changes nothing a trainer reads. */
+static void
+test_apply_order_keeps_the_view(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	FmDataset	indexed,
+				moved,
+				compact,
+				compact_moved;
+	bool		ascending = true;
+
+	make_canon_rows(&indexed, &a);
+	make_canon_rows(&moved, &a);
+	fm_dataset_canonicalize(&indexed, NULL, NULL, NULL, &a, &a);
+	fm_dataset_canonicalize(&moved, NULL, NULL, NULL, &a, &a);
+	fm_dataset_apply_order(&moved, NULL, NULL, &a);
+	CHECK(indexed.row_index != NULL && moved.row_index != NULL && moved.row_index[7] == 7);
+	CHECK(same_bits(&indexed, &moved));
+	for (int64_t r = 0; r < moved.n_rows; r++)
+		ascending &= moved.row_start[r] <= moved.row_start[r + 1];
+	CHECK(ascending && moved.row_start[moved.n_rows] == moved.n_nonzeros);
+
+	/* the compact form (codes, no weights) too */
+	make_compact_rows(&compact, &a);
+	make_compact_rows(&compact_moved, &a);
+	fm_dataset_canonicalize(&compact, NULL, NULL, NULL, &a, &a);
+	fm_dataset_canonicalize(&compact_moved, NULL, NULL, NULL, &a, &a);
+	fm_dataset_apply_order(&compact_moved, NULL, NULL, &a);
+	CHECK(compact_moved.weights == NULL && same_bits(&compact, &compact_moved));
+	fm_arena_free(&arena);
+}
+
+/*
+ * A split of rows moved into their order partitions them in memory (no
+ * index); the parts read exactly as the parts of the index split.
+ */
+static void
+test_split_in_memory_reads_as_the_index_split(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+
+	for (int form = 0; form < 2; form++)
+	{
+		FmDataset	indexed,
+					moved,
+					t1,
+					v1,
+					t2,
+					v2;
+
+		if (form == 0)
+		{
+			make_compact_rows(&indexed, &a);
+			make_compact_rows(&moved, &a);
+		}
+		else
+		{
+			make_canon_rows(&indexed, &a);	/* with weights */
+			make_canon_rows(&moved, &a);
+		}
+		fm_dataset_canonicalize(&indexed, NULL, NULL, NULL, &a, &a);
+		fm_dataset_canonicalize(&moved, NULL, NULL, NULL, &a, &a);
+		fm_dataset_apply_order(&moved, NULL, NULL, &a);
+		fm_dataset_split(&indexed, 0.1, 11, &t1, &v1, &a);
+		fm_dataset_split(&moved, 0.1, 11, &t2, &v2, &a);
+		CHECK(t1.row_index != NULL && t2.row_index == NULL && v2.row_index == NULL);
+		CHECK(same_bits(&t1, &t2) && same_bits(&v1, &v2));
+		CHECK(v2.n_rows > 0 && fm_dataset_max_row_nonzeros(&t2) >= 1);
 	}
 	fm_arena_free(&arena);
 }
@@ -630,10 +755,10 @@ test_canonical_order_ticks_and_empty(void)
 		ds.row_start[r + 1] = r + 1;
 	}
 	ticks = 0;
-	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
+	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a, &a);
 	/* about 20 merge passes over n items: a tick every 64k elements */
 	CHECK(ticks >= 40);
-	CHECK(ds.targets[0] == 0.0f && ds.targets[n - 1] == 999.0f);
+	CHECK(fm_ds_target(&ds, 0) == 0.0f && fm_ds_target(&ds, n - 1) == 999.0f);
 
 	/* ids over three bytes: several radix passes, every row a key of its own */
 	{
@@ -650,17 +775,22 @@ test_canonical_order_ticks_and_empty(void)
 			ds.targets[r] = (float) r;
 			ds.row_start[r + 1] = 2 * (r + 1);
 		}
-		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
 		for (int64_t r = 0; r < n_features; r++)
 		{
-			int64_t		src = (int64_t) ds.targets[r];
+			int64_t		src = (int64_t) fm_ds_target(&ds, r);
 			int32_t		x = (int32_t) ((src * 7919) % n_features);
 			int32_t		y = (int32_t) ((src * 104729 + 5) % n_features);
+			int64_t		p = fm_ds_begin(&ds, r);
 
-			kept &= ds.ids[2 * r] == (x < y ? x : y) && ds.ids[2 * r + 1] == (x < y ? y : x);
+			kept &= fm_ds_id(&ds, p) == (x < y ? x : y) && fm_ds_id(&ds, p + 1) == (x < y ? y : x);
 			if (r > 0)
-				ascending &= ds.ids[2 * r - 2] < ds.ids[2 * r] ||
-					(ds.ids[2 * r - 2] == ds.ids[2 * r] && ds.ids[2 * r - 1] <= ds.ids[2 * r + 1]);
+			{
+				int64_t		q = fm_ds_begin(&ds, r - 1);
+
+				ascending &= fm_ds_id(&ds, q) < fm_ds_id(&ds, p) ||
+					(fm_ds_id(&ds, q) == fm_ds_id(&ds, p) && fm_ds_id(&ds, q + 1) <= fm_ds_id(&ds, p + 1));
+			}
 		}
 		CHECK(kept);
 		CHECK(ascending);
@@ -674,15 +804,158 @@ test_canonical_order_ticks_and_empty(void)
 		ds.ids = NULL;
 		ds.weights = NULL;
 		memcpy(ds.targets, t3, sizeof(t3));
-		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a);
-		CHECK(ds.targets[0] == -1.0f && signbit(ds.targets[1]) && ds.targets[1] == 0.0f &&
-			  !signbit(ds.targets[2]) && ds.targets[3] == 2.0f);
+		fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
+		CHECK(fm_ds_target(&ds, 0) == -1.0f && signbit(fm_ds_target(&ds, 1)) &&
+			  fm_ds_target(&ds, 1) == 0.0f && !signbit(fm_ds_target(&ds, 2)) &&
+			  fm_ds_target(&ds, 3) == 2.0f);
 		CHECK(ds.row_start[4] == 0);
 	}
 
 	fm_dataset_alloc(&ds, 0, 0, 0, 1, &a);
-	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a);
+	fm_dataset_canonicalize(&ds, NULL, count_tick, NULL, &a, &a);
 	CHECK(ds.n_rows == 0 && ds.row_start[0] == 0);
+	fm_arena_free(&arena);
+}
+
+#define COMPACT_ROWS 10000
+#define COMPACT_FEATURES 1140
+
+/*
+ * A MovieLens-shaped dataset as the source reader builds it: 7 non-zeros a
+ * row (user, item, 3 metadata columns, 2 genres at x = 1/2), no weights.
+ */
+static void
+make_compact_rows(FmDataset *ds, const FmAllocator *a)
+{
+	int64_t		nz = 0;
+	int			half;
+
+	memset(ds, 0, sizeof(*ds));
+	ds->n_rows = ds->n_physical_rows = COMPACT_ROWS;
+	ds->n_nonzeros = (int64_t) COMPACT_ROWS * 7;
+	ds->n_features = COMPACT_FEATURES;
+	ds->n_groups = 6;
+	ds->row_start = fm_alloc(a, (COMPACT_ROWS + 1) * sizeof(uint32_t));
+	ds->ids = fm_alloc(a, (size_t) ds->n_nonzeros * sizeof(int32_t));
+	ds->targets = fm_alloc(a, COMPACT_ROWS * sizeof(float));
+	ds->feature_group = fm_alloc(a, COMPACT_FEATURES * sizeof(int32_t));
+	for (int c = 0; c < FM_X_CODES; c++)
+		ds->palette[c] = 1.0f;
+	half = fm_x_code(ds->palette, 0.5f);
+	for (int64_t r = 0; r < COMPACT_ROWS; r++)
+	{
+		int32_t		user = (int32_t) ((r * 7919) % 100);
+		int32_t		item = (int32_t) (100 + (r * 104729) % 1000);
+
+		/* as read: not in id order */
+		ds->ids[nz++] = item;
+		ds->ids[nz++] = user;
+		ds->ids[nz++] = 1100 + user % 7;
+		ds->ids[nz++] = 1107 + user % 2;
+		ds->ids[nz++] = 1109 + user % 11;
+		ds->ids[nz++] = (int32_t) ((1120 + item % 10) | (uint32_t) half << FM_ID_BITS);
+		ds->ids[nz++] = (int32_t) ((1130 + item % 10) | (uint32_t) half << FM_ID_BITS);
+		ds->targets[r] = (float) (1 + r % 5);
+		ds->row_start[r + 1] = (uint32_t) nz;
+	}
+}
+
+/*
+ * The bytes per rating the training data costs, counted (not measured):
+ * 4 per non-zero, 4 for the row offset, 4 for the target, 4 for the row
+ * index of the canonical order, and 4 per validation row moved by the
+ * split; the canonical sort's scratch is bounded by the largest group of
+ * rows sharing their first feature, not by the rows.
+ */
+static void
+test_compact_bytes_per_rating(void)
+{
+	FmArena		kept_arena = {0},
+				scratch_arena = {0};
+	FmAllocator kept = fm_arena_allocator(&kept_arena);
+	FmAllocator scratch = fm_arena_allocator(&scratch_arena);
+	FmDataset	ds,
+				train,
+				valid;
+	size_t		data;
+	int			half;
+
+	make_compact_rows(&ds, &kept);
+	data = (COMPACT_ROWS + 1) * 4 + (size_t) COMPACT_ROWS * 7 * 4 + COMPACT_ROWS * 4 +
+		COMPACT_FEATURES * 4;
+	CHECK(kept_arena.bytes == data);
+	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &kept, &scratch);
+	CHECK(kept_arena.bytes == data + COMPACT_ROWS * 4);
+	/* 100 users: the largest group of rows is 100 rows, 32 bytes each */
+	CHECK(scratch_arena.bytes == (COMPACT_FEATURES + 3) * 8 + 2 * 100 * 16 + 8 * 256 * 8);
+	fm_dataset_split(&ds, 0.1, 3, &train, &valid, &kept);
+	CHECK(kept_arena.bytes == data + COMPACT_ROWS * 4 + (size_t) valid.n_rows * 4);
+	/* 40 bytes a rating (28 + 4 + 4 + 4), 40.4 with the split, 40.9 with the groups at this size */
+	CHECK((double) kept_arena.bytes / COMPACT_ROWS < 41.0);
+	CHECK(train.n_nonzeros + valid.n_nonzeros == (int64_t) COMPACT_ROWS * 7);
+
+	/* what the trainers read: ids in order, x = 1 or 1/2 */
+	{
+		int32_t		ids[7];
+		float		xs[7];
+		bool		ok = true;
+
+		for (int64_t r = 0; r < train.n_rows; r++)
+		{
+			ok &= fm_ds_row(&train, r, ids, xs) == 7;
+			for (int i = 0; i < 7; i++)
+				ok &= xs[i] == (ids[i] >= 1120 ? 0.5f : 1.0f) && (i == 0 || ids[i - 1] < ids[i]);
+		}
+		CHECK(ok);
+	}
+	half = fm_x_code(ds.palette, 0.5f);
+	CHECK(half == 1 && fm_x_code(ds.palette, 1.0f) == 0);
+	fm_arena_free(&kept_arena);
+	fm_arena_free(&scratch_arena);
+}
+
+/* A full palette asks for weights; predictions read in place equal those of decoded rows, bit for bit. */
+static void
+test_palette_and_row_prediction(void)
+{
+	FmArena		arena = {0};
+	FmAllocator a = fm_arena_allocator(&arena);
+	float		palette[FM_X_CODES];
+	FmDataset	ds,
+				train,
+				valid;
+	FmModel		m;
+	FmRng		rng;
+	float		sum[8];
+	bool		same = true;
+
+	for (int c = 0; c < FM_X_CODES; c++)
+		palette[c] = 1.0f;
+	for (int n = 2; n <= 8; n++)
+		CHECK(fm_x_code(palette, 1.0f / (float) n) == n - 1);
+	CHECK(fm_x_code(palette, 1.0f / 9.0f) == -1);
+	CHECK(fm_x_code(palette, 1.0f / 5.0f) == 4);
+	CHECK(fm_x_code(palette, -0.0f) == -1);	/* bits, not value */
+
+	make_compact_rows(&ds, &a);
+	fm_dataset_canonicalize(&ds, NULL, NULL, NULL, &a, &a);
+	fm_dataset_split(&ds, 0.5, 9, &train, &valid, &a);
+	fm_model_alloc(&m, COMPACT_FEATURES, 8, &a);
+	fm_model_init_random(&m, 3.0, 0.1, 5);
+	fm_rng_seed(&rng, 1);
+	for (int32_t f = 0; f < COMPACT_FEATURES; f++)
+		m.w[f] = (float) fm_rng_normal(&rng);
+	for (int64_t r = 0; r < valid.n_rows; r++)
+	{
+		int32_t		ids[7];
+		float		xs[7];
+		int32_t		n = fm_ds_row(&valid, r, ids, xs);
+		double		decoded = fm_model_predict_raw(&m, ids, xs, n, sum);
+		double		in_place = fm_model_predict_row(&m, &valid, r, sum);
+
+		same &= memcmp(&decoded, &in_place, sizeof(double)) == 0;
+	}
+	CHECK(same);
 	fm_arena_free(&arena);
 }
 
@@ -692,6 +965,11 @@ main(void)
 	RUN_TEST(test_bytes_cover_the_arrays);
 	RUN_TEST(test_alloc_is_zeroed_and_shaped);
 	RUN_TEST(test_split_partitions_rows);
+	RUN_TEST(test_split_is_a_view);
+	RUN_TEST(test_compact_bytes_per_rating);
+	RUN_TEST(test_palette_and_row_prediction);
+	RUN_TEST(test_apply_order_keeps_the_view);
+	RUN_TEST(test_split_in_memory_reads_as_the_index_split);
 	RUN_TEST(test_split_is_deterministic);
 	RUN_TEST(test_split_extremes);
 	RUN_TEST(test_target_range);
