@@ -75,3 +75,15 @@ fmrec_vector_type_oid(void)
 		elog(ERROR, "type fm_vector of extension fmrec not found");
 	return type;
 }
+
+char *
+fmrec_relation_sql(Oid relid)
+{
+	char	   *name = get_rel_name(relid);
+
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}

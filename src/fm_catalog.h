@@ -25,4 +25,7 @@ extern bool fmrec_model_has_column(const char *column);
 /* OID of the fm_vector type in the extension's schema. */
 extern Oid	fmrec_vector_type_oid(void);
 
+/* A relation's schema-qualified, quoted name for SQL text (42P01 if it is gone). */
+extern char *fmrec_relation_sql(Oid relid);
+
 #endif							/* FMREC_FM_CATALOG_H */

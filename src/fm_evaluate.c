@@ -40,6 +40,7 @@
 #include "utils/tuplestore.h"
 
 #include "core/rank_eval.h"
+#include "fm_catalog.h"
 #include "fm_evaluate_data.h"
 
 static void
@@ -146,10 +147,10 @@ fm_evaluate(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	fm_eval_load_model(&ev.model, model_name);
 	target = PG_ARGISNULL(9) ? ev.model.target : pstrdup(NameStr(*PG_GETARG_NAME(9)));
-	(void) fm_eval_relation_sql(test);
-	(void) fm_eval_relation_sql(train);
-	(void) fm_eval_relation_sql(user_table);
-	(void) fm_eval_relation_sql(item_table);
+	(void) fmrec_relation_sql(test);
+	(void) fmrec_relation_sql(train);
+	(void) fmrec_relation_sql(user_table);
+	(void) fmrec_relation_sql(item_table);
 	fm_eval_require_column(test, user_column, "user_column");
 	fm_eval_require_column(test, item_column, "item_column");
 	fm_eval_require_column(test, target, "target");
@@ -233,9 +234,9 @@ fm_evaluate_popularity(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("group_by needs user_table"),
 				 errhint("Name the table whose columns group the users, e.g. user_table => 'users'.")));
-	(void) fm_eval_relation_sql(test);
-	(void) fm_eval_relation_sql(train);
-	(void) fm_eval_relation_sql(item_table);
+	(void) fmrec_relation_sql(test);
+	(void) fmrec_relation_sql(train);
+	(void) fmrec_relation_sql(item_table);
 	fm_eval_require_column(test, user_column, "user_column");
 	fm_eval_require_column(test, item_column, "item_column");
 	fm_eval_require_column(test, target, "target");
@@ -244,7 +245,7 @@ fm_evaluate_popularity(PG_FUNCTION_ARGS)
 	fm_eval_require_column(item_table, item_column, "item_column");
 	if (OidIsValid(user_table))
 	{
-		(void) fm_eval_relation_sql(user_table);
+		(void) fmrec_relation_sql(user_table);
 		fm_eval_require_column(user_table, user_column, "user_column");
 		for (int g = 0; g < n_group_by; g++)
 			fm_eval_require_column(user_table, group_by[g], "group_by column");

@@ -29,18 +29,6 @@
 
 /* ---- arguments and the columns they name ---- */
 
-char *
-fm_eval_relation_sql(Oid relid)
-{
-	char	   *name = get_rel_name(relid);
-
-	if (name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
-}
-
 static bool
 has_column(Oid relid, const char *column)
 {
@@ -514,7 +502,7 @@ fm_eval_read_items(Evaluation *ev, Oid item_table, const char *item_column, cons
 	initStringInfo(&q);
 	appendStringInfo(&q, "SELECT (i.%s)::pg_catalog.int8", quote_identifier(item_column));
 	append_feature_columns(&q, cols, "i");
-	appendStringInfo(&q, " FROM %s i", fm_eval_relation_sql(item_table));
+	appendStringInfo(&q, " FROM %s i", fmrec_relation_sql(item_table));
 	for_each_row(q.data, 0, NULL, NULL, read_item, &r);
 	MemoryContextDelete(r.row_cxt);
 }
@@ -594,7 +582,7 @@ fm_eval_read_model_users(Evaluation *ev, Oid user_table, Oid test, const char *u
 	append_feature_columns(&q, cols, "u");
 	appendStringInfo(&q, " FROM %s u WHERE EXISTS (SELECT FROM %s t WHERE (t.%s)::pg_catalog.int8 "
 					 "OPERATOR(pg_catalog.=) (u.%s)::pg_catalog.int8)",
-					 fm_eval_relation_sql(user_table), fm_eval_relation_sql(test), uc, uc);
+					 fmrec_relation_sql(user_table), fmrec_relation_sql(test), uc, uc);
 	for_each_row(q.data, 0, NULL, NULL, read_user, &r);
 	MemoryContextDelete(r.row_cxt);
 }
@@ -636,7 +624,7 @@ fm_eval_read_grouped_users(Evaluation *ev, Oid user_table, const char *user_colu
 		appendStringInfoString(&q, "NULL::pg_catalog.int4");
 	for (int g = 0; g < n_group_by; g++)
 		appendStringInfo(&q, "%su.%s", g > 0 ? ", " : "", quote_identifier(group_by[g]));
-	appendStringInfo(&q, ")::pg_catalog.int8 FROM %s u", fm_eval_relation_sql(user_table));
+	appendStringInfo(&q, ")::pg_catalog.int8 FROM %s u", fmrec_relation_sql(user_table));
 	for_each_row(q.data, 0, NULL, NULL, read_grouped_user, ev);
 }
 
@@ -726,7 +714,7 @@ fm_eval_read_test(Evaluation *ev, Oid test, const char *user_column, const char 
 	appendStringInfo(&q, "SELECT (t.%s)::pg_catalog.int8, (t.%s)::pg_catalog.int8, (t.%s)::pg_catalog.float8 "
 					 "FROM %s t WHERE t.%s IS NOT NULL",
 					 quote_identifier(user_column), quote_identifier(item_column),
-					 quote_identifier(target), fm_eval_relation_sql(test), quote_identifier(target));
+					 quote_identifier(target), fmrec_relation_sql(test), quote_identifier(target));
 	for_each_row(q.data, 0, NULL, NULL, read_test_row, &r);
 }
 
@@ -767,7 +755,7 @@ fm_eval_read_train(Evaluation *ev, Oid train, const char *user_column, const cha
 
 	initStringInfo(&q);
 	appendStringInfo(&q, "SELECT (s.%s)::pg_catalog.int8, (s.%s)::pg_catalog.int8 FROM %s s",
-					 quote_identifier(user_column), quote_identifier(item_column), fm_eval_relation_sql(train));
+					 quote_identifier(user_column), quote_identifier(item_column), fmrec_relation_sql(train));
 	for_each_row(q.data, 0, NULL, NULL, read_train_row, ev);
 }
 

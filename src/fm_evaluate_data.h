@@ -87,7 +87,6 @@ typedef struct Evaluation
 } Evaluation;
 
 /* arguments */
-extern char *fm_eval_relation_sql(Oid relid);	/* 42P01 when relid is not a relation */
 extern void fm_eval_require_column(Oid relid, const char *column, const char *role);	/* else 42703 */
 extern char **fm_eval_name_array(ArrayType *array, int *n, const char *what);
 extern SideColumns fm_eval_side_columns(Oid relid, const Model *model, char **only, int n_only);

@@ -231,18 +231,6 @@ read_item_table(const char *model, Oid wanted, ItemTable *it)
 	it->version = gettext_or_null(t, desc, 5);
 }
 
-static char *
-qualified_relation(Oid relid)
-{
-	char	   *name = get_rel_name(relid);
-
-	if (name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
-}
-
 /* The SQL expression of "this row's vectors come from another training" (false without a version column). */
 static char *
 stale_sql(const ItemTable *it, const ModelInfo *m)
@@ -310,8 +298,8 @@ compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 	{
 		appendStringInfo(&sql, "COALESCE(c.n, 0)::pg_catalog.float8 FROM %s t LEFT JOIN"
 						 " (SELECT s.%s::pg_catalog.text AS key, pg_catalog.count(*) AS n FROM %s s",
-						 qualified_relation(it->relid), quote_identifier(m->item_key),
-						 qualified_relation(m->source));
+						 fmrec_relation_sql(it->relid), quote_identifier(m->item_key),
+						 fmrec_relation_sql(m->source));
 		if (!isnan(m->positive_threshold))
 			appendStringInfo(&sql, " WHERE s.%s OPERATOR(pg_catalog.>=) %.17g::pg_catalog.float8",
 							 quote_identifier(m->target), m->positive_threshold);
@@ -325,7 +313,7 @@ compute_gram(const char *model, const ModelInfo *m, const ItemTable *it)
 					(errmsg("the training relation of model \"%s\" is gone or not readable: fold-in weighs every unobserved item alike",
 							model),
 					 errhint("iALS weighs an unobserved item by its popularity in training, counted from that relation.")));
-		appendStringInfo(&sql, "0::pg_catalog.float8 FROM %s t", qualified_relation(it->relid));
+		appendStringInfo(&sql, "0::pg_catalog.float8 FROM %s t", fmrec_relation_sql(it->relid));
 	}
 	appendStringInfo(&sql, " WHERE t.%s IS NOT NULL", quote_identifier(it->embedding));
 
@@ -554,7 +542,7 @@ read_rated_items(const ModelInfo *m, const ItemTable *it, char **texts, int n,
 				   " FROM pg_catalog.unnest($1::%s[]) WITH ORDINALITY AS u(k, i)"
 				   " JOIN %s t ON t.%s OPERATOR(pg_catalog.=) u.k",
 				   quote_identifier(it->embedding), quote_identifier(it->bias), stale_sql(it, m),
-				   format_type_be_qualified(keytype), qualified_relation(it->relid),
+				   format_type_be_qualified(keytype), fmrec_relation_sql(it->relid),
 				   quote_identifier(it->key));
 	if (SPI_execute_with_args(sql, 1, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "fmrec: reading the rated items failed");

@@ -78,18 +78,14 @@ ensure_plans(void)
 static FmFeatureKind
 parse_kind(const char *kind, const char *model)
 {
-	if (strcmp(kind, "categorical") == 0)
-		return FM_KIND_CATEGORICAL;
-	if (strcmp(kind, "each") == 0)
-		return FM_KIND_EACH;
-	if (strcmp(kind, "numeric") == 0)
-		return FM_KIND_NUMERIC;
-	if (strcmp(kind, "weighted") == 0)
-		return FM_KIND_WEIGHTED;
+	FmFeatureKind result;
+
+	if (fm_kind_from_name(kind, &result))
+		return result;
 	ereport(ERROR,
 			(errcode(ERRCODE_DATA_EXCEPTION),
 			 errmsg("model \"%s\" has a feature of unknown kind \"%s\"", model, kind),
-			 errhint("A feature kind is one of categorical, each, numeric, weighted.")));
+			 errhint("A feature kind is one of " FM_KIND_LIST ".")));
 	pg_unreachable();
 }
 

@@ -18,13 +18,8 @@
 
 #include "fmgr.h"
 
-typedef enum FmFeatureKind
-{
-	FM_KIND_CATEGORICAL,
-	FM_KIND_EACH,
-	FM_KIND_NUMERIC,
-	FM_KIND_WEIGHTED
-} FmFeatureKind;
+#include "fm_feature_kinds.h"
+
 
 /* One looked-up (feature, value): known (with its bias and embedding) or not. */
 typedef struct FmServeValue
