@@ -121,8 +121,11 @@ typedef struct ParallelShared
 
 	/* one job (an SGD epoch or an ALS run), set by the leader before launching */
 	int			job;
-	Size		off_order;
-	int64		n_order;
+	FmEpochOrder order;			/* SGD epoch: sizes; its arrays at the offsets below */
+	Size		off_order_rows;
+	Size		off_bucket_start;
+	Size		off_visit;
+	Size		off_visit_end;
 	double		lr;
 	double		w0;				/* the model's w0 during the epoch (Hogwild too) */
 	pg_atomic_uint64 next_row;	/* the next unclaimed position in the order */
@@ -249,8 +252,9 @@ arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const Fm
 	total = add_size(total, aligned(mul_size(fm_dataset_physical_rows(ds), sizeof(float))));
 	total = add_size(total, aligned(mul_size(model->n_features, sizeof(float))));
 	total = add_size(total, aligned(mul_size(mul_size(model->n_features, model->k), sizeof(float))));
-	/* the row order, allocated by the core through FmParallel.shared */
-	total = add_size(total, aligned(mul_size(ds->n_rows, sizeof(int64))));
+	/* the epoch order (FmEpochOrder), allocated by the core through FmParallel.shared */
+	total = add_size(total, aligned(mul_size(ds->n_rows + 1, sizeof(uint32))));
+	total = add_size(total, mul_size(3, aligned(mul_size((Size) ds->n_features + 2, sizeof(uint32)))));
 	return add_size(total, 64 * 4);
 }
 
@@ -275,6 +279,13 @@ arena_alloc(size_t bytes, void *arg)
 	ParallelShared *sh = (ParallelShared *) arg;
 
 	return arena_base(sh) + arena_take(sh, bytes);
+}
+
+/* The offset of a block of the arena, from its address in the leader. */
+static Size
+arena_offset(ParallelShared *sh, const void *block)
+{
+	return (Size) ((const char *) block - arena_base(sh));
 }
 
 static Size
@@ -320,25 +331,38 @@ shared_views(ParallelShared *sh, FmDataset *ds, FmModel *model)
 static void
 participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRowScratch *scratch)
 {
-	const int64_t *order = (const int64_t *) (arena_base(sh) + sh->off_order);
-	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->leader_arena);
+	char	   *base = arena_base(sh);
+	FmEpochOrder order = sh->order;
+	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) base - sh->leader_arena);
 	FmAdamShared *adam = (FmAdamShared *) (sh->leader_arena + sh->off_adam);
 	double		sse = 0.0;
 
+	order.rows = (uint32_t *) (base + sh->off_order_rows);
+	order.bucket_start = (uint32_t *) (base + sh->off_bucket_start);
+	order.visit = (uint32_t *) (base + sh->off_visit);
+	order.visit_end = (uint32_t *) (base + sh->off_visit_end);
 	for (;;)
 	{
 		uint64		first = pg_atomic_fetch_add_u64(&sh->next_row, FM_PARALLEL_CHUNK_ROWS);
-		int64		n;
+		int64		end;
 
-		if (first >= (uint64) sh->n_order)
+		if (first >= (uint64) order.n_rows)
 			break;
-		n = Min((int64) FM_PARALLEL_CHUNK_ROWS, sh->n_order - (int64) first);
-		if (sh->adam)
-			sse += fm_adam_rows(model, ds, &sh->params, adam, delta, order + first, n,
-								sh->lr, scratch, &sh->w0);
-		else
-			sse += fm_sgd_rows(model, ds, &sh->params, order + first, n, sh->lr, scratch,
-							   &sh->w0);
+		end = Min((int64) first + FM_PARALLEL_CHUNK_ROWS, order.n_rows);
+		/* the claim may span buckets: one call per contiguous piece */
+		for (int64 pos = (int64) first; pos < end;)
+		{
+			const uint32_t *rows;
+			int64		n = fm_epoch_order_piece(&order, pos, end, &rows);
+
+			if (sh->adam)
+				sse += fm_adam_rows(model, ds, &sh->params, adam, delta, rows, n,
+									sh->lr, scratch, &sh->w0);
+			else
+				sse += fm_sgd_rows(model, ds, &sh->params, rows, n, sh->lr, scratch,
+								   &sh->w0);
+			pos += n;
+		}
 		CHECK_FOR_INTERRUPTS();
 	}
 	SpinLockAcquire(&sh->mutex);
@@ -444,15 +468,18 @@ als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
 
 /* FmParallel.epoch: launch the workers, take part, wait, add up. */
 static double
-stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const int64_t *order,
-				 int64_t n_rows, double lr)
+stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const FmEpochOrder *order,
+				 double lr)
 {
 	ParallelRun *run = (ParallelRun *) arg;
 	ParallelShared *sh = run->shared;
 	FmModel		mine = *model;
 
-	sh->off_order = (Size) ((const char *) order - arena_base(sh));
-	sh->n_order = n_rows;
+	sh->order = *order;
+	sh->off_order_rows = arena_offset(sh, order->rows);
+	sh->off_bucket_start = arena_offset(sh, order->bucket_start);
+	sh->off_visit = arena_offset(sh, order->visit);
+	sh->off_visit_end = arena_offset(sh, order->visit_end);
 	sh->lr = lr;
 	sh->w0 = model->w0;
 	sh->sse = 0.0;

@@ -245,7 +245,7 @@ typedef struct AdamRun
 
 /* FmRowsUpdate of Adam: one step per row. */
 static double
-adam_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
+adam_rows(void *arg, const uint32_t *rows, int64_t n_rows, double lr, double sse)
 {
 	AdamRun    *run = arg;
 	FmModel    *model = run->model;
@@ -282,7 +282,7 @@ fm_adam_shared_bytes(int32_t n_features, int32_t k)
 
 double
 fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
-			 FmAdamShared *shared, ptrdiff_t delta, const int64_t *rows, int64_t n_rows,
+			 FmAdamShared *shared, ptrdiff_t delta, const uint32_t *rows, int64_t n_rows,
 			 double lr, const FmRowScratch *scratch, volatile double *shared_w0)
 {
 	float	   *sum = scratch->sum;

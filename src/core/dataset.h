@@ -101,7 +101,7 @@ fm_ds_x(const FmDataset *ds, int64_t p)
  * result.
  */
 static inline void
-fm_ds_prefetch_ahead(const FmDataset *ds, const int64_t *rows, int64_t i, int64_t n)
+fm_ds_prefetch_ahead(const FmDataset *ds, const uint32_t *rows, int64_t i, int64_t n)
 {
 	if (i + 16 < n && ds->row_index != NULL && rows != NULL)
 		FM_PREFETCH(ds->row_index + rows[i + 16]);

@@ -100,7 +100,7 @@ typedef struct SgdState
 
 /* FmRowsUpdate of SGD: one step per row. */
 static double
-sgd_rows(void *arg, const int64_t *rows, int64_t n_rows, double lr, double sse)
+sgd_rows(void *arg, const uint32_t *rows, int64_t n_rows, double lr, double sse)
 {
 	const SgdState *st = arg;
 	FmModel    *model = st->model;
@@ -129,7 +129,7 @@ sgd_rates_init(SgdRates *rates, const FmTrainParams *params)
 
 double
 fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
-			const int64_t *rows, int64_t n_rows, double lr, const FmRowScratch *scratch,
+			const uint32_t *rows, int64_t n_rows, double lr, const FmRowScratch *scratch,
 			volatile double *shared_w0)
 {
 	float	   *sum = scratch->sum;

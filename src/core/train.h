@@ -38,7 +38,7 @@ typedef struct FmTrainParams
 	/*
 	 * SGD/Adam: visit the rows grouped by their feature of the largest group
 	 * (the users, typically) in shuffled groups, rather than in a fully
-	 * random order; see fm_row_groups_build (train.c).  false by default.
+	 * random order; see fm_epoch_order_build (train.c).  false by default.
 	 */
 	bool		grouped_order;
 
@@ -73,6 +73,33 @@ typedef struct FmEpochReport
 typedef struct FmAlsShared FmAlsShared;
 typedef struct FmAdamShared FmAdamShared;
 
+/*
+ * The order in which an epoch of SGD or Adam visits the training rows, 4
+ * bytes per row (see fm_epoch_order_build in train.c): the rows, stored
+ * bucket by bucket, and the buckets' visiting order.  Position i of the
+ * epoch is a row of bucket visit[b], the first b with visit_end[b] > i.
+ * Without grouping there is one bucket, the whole shuffled order.  Row
+ * numbers and positions fit 32 bits: the reader stops at 2^32 - 2 rows.
+ */
+typedef struct FmEpochOrder
+{
+	int64_t		n_rows;
+	int64_t		n_buckets;
+	uint32_t   *rows;			/* n_rows row numbers, bucket after bucket */
+	uint32_t   *bucket_start;	/* n_buckets + 1 offsets into rows */
+	uint32_t   *visit;			/* n_buckets: this epoch's order of the buckets */
+	uint32_t   *visit_end;		/* n_buckets: positions covered after visit[0 .. b] */
+} FmEpochOrder;
+
+/*
+ * The rows at positions pos .. end - 1 of the epoch that are contiguous in
+ * memory, from pos on: sets *rows to the first and returns their number (at
+ * least 1 when pos < end).  A participant walks its claim [first, end) of
+ * the epoch with it, piece after piece.
+ */
+extern int64_t fm_epoch_order_piece(const FmEpochOrder *order, int64_t pos, int64_t end,
+									const uint32_t **rows);
+
 typedef struct FmParallel
 {
 	FmAllocator shared;
@@ -82,7 +109,7 @@ typedef struct FmParallel
 	 * rows, each participant fm_sgd_rows or fm_adam_rows on its claims.
 	 */
 	double		(*epoch) (void *arg, FmAdamShared *adam, FmModel *model,
-						  const int64_t *order, int64_t n_rows, double lr);
+						  const FmEpochOrder *order, double lr);
 
 	/*
 	 * ALS: sweep features [first, last), which share no row, split among
@@ -184,7 +211,7 @@ typedef struct FmRowScratch
  * shared double, not model->w0.
  */
 extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
-						  const int64_t *rows, int64_t n_rows, double lr,
+						  const uint32_t *rows, int64_t n_rows, double lr,
 						  const FmRowScratch *scratch, volatile double *shared_w0);
 
 /*
@@ -193,7 +220,7 @@ extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainP
  * add to a leader's shared address to get this process's.
  */
 extern double fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
-						   FmAdamShared *shared, ptrdiff_t delta, const int64_t *rows,
+						   FmAdamShared *shared, ptrdiff_t delta, const uint32_t *rows,
 						   int64_t n_rows, double lr, const FmRowScratch *scratch,
 						   volatile double *shared_w0);
 

@@ -28,38 +28,17 @@ fm_hooks_tick(const FmTrainHooks *hooks)
 /* Mean target of a dataset (0 for an empty one): the starting w0. */
 extern double fm_dataset_target_mean(const FmDataset *ds);
 
-/* Row indices 0 .. n-1, from the allocator. */
-extern int64_t *fm_row_order_alloc(int64_t n_rows, const FmAllocator *a);
-
-/* Fisher-Yates shuffle of a row order; deterministic for a given generator state. */
-extern void fm_row_order_shuffle(FmRng *rng, int64_t *order, int64_t n_rows);
-
 /*
- * Cache-friendly epoch order (FmTrainParams.grouped_order).  The rows are
- * bucketed once by their "key": the first feature of the key group, the
- * group with the most features (on a ratings table the users, whose V rows
- * are the bulk of the model besides the items').  Each epoch shuffles the
- * order of the buckets and the rows within each bucket, and visits the
- * buckets one after the other.  Consecutive rows then share their user, so
- * its k floats stay in L1 for the whole bucket and one of the two scattered
- * V rows a rating touches is a cache hit; the items are still visited in a
- * random order, which is what SGD needs to stay unbiased (a user's rows in
- * a row is like a small mini-batch, updated sequentially).  Rows without a
- * feature of the key group form one more bucket.  Memory: 8 bytes per row
- * (the bucketed rows) and 24 per feature.
+ * The epoch order of a training set (FmTrainParams.grouped_order picks the
+ * grouped form), allocated from `a` (FmParallel.shared when the epochs are
+ * parallel, so that the workers read it), its temporaries from `scratch`
+ * (left for the allocator to free): see train.c for the orders.
  */
-typedef struct FmRowGroups
-{
-	int64_t		n_buckets;
-	int64_t    *start;			/* n_buckets + 1 offsets into rows */
-	int64_t    *rows;			/* row indices, bucket by bucket */
-	int64_t    *bucket_order;	/* n_buckets, shuffled each epoch */
-} FmRowGroups;
+extern void fm_epoch_order_build(FmEpochOrder *order, const FmDataset *ds, bool grouped,
+								 const FmAllocator *a, const FmAllocator *scratch);
 
-extern void fm_row_groups_build(FmRowGroups *g, const FmDataset *ds, const FmAllocator *a);
-
-/* This epoch's order into order[0 .. n_rows): shuffled buckets, shuffled within. */
-extern void fm_row_groups_shuffle(FmRowGroups *g, FmRng *rng, int64_t *order);
+/* The next epoch's order: deterministic for a given generator state. */
+extern void fm_epoch_order_shuffle(FmEpochOrder *order, FmRng *rng);
 
 /* RMSE of clipped predictions over a dataset, ticking while it runs; NaN if empty. */
 extern double fm_evaluate_rmse(const FmModel *m, const FmDataset *ds, const FmTrainHooks *hooks);
@@ -97,11 +76,12 @@ fm_seed_for(uint64_t seed, uint64_t purpose)
  * just before its own step, added in row order.  `state` is the optimiser's
  * (the model, the training set and its own buffers).
  *
- * The driver calls it once per FM_TICK_ROWS rows, not once per row: the
- * per-row step stays inlined in the optimiser's loop, and the indirect call
- * costs nothing measurable.
+ * The driver calls it once per piece of the epoch order (a bucket's rows, at
+ * most FM_TICK_ROWS of them), not once per row: the per-row step stays
+ * inlined in the optimiser's loop, and the indirect call costs nothing
+ * measurable beside a bucket's steps.
  */
-typedef double (*FmRowsUpdate) (void *state, const int64_t *rows, int64_t n_rows,
+typedef double (*FmRowsUpdate) (void *state, const uint32_t *rows, int64_t n_rows,
 								double lr, double sse);
 
 /*

@@ -295,20 +295,49 @@ test_method_names_and_defaults(void)
 }
 
 /*
+ * The epoch's visiting order, position by position, through pieces of at
+ * most `claim` positions (as parallel participants walk their claims);
+ * false if a piece is empty or runs past its claim.
+ */
+static bool
+walk_order(const FmEpochOrder *o, int64_t claim, uint32_t *out)
+{
+	for (int64_t first = 0; first < o->n_rows; first += claim)
+	{
+		int64_t		end = first + claim < o->n_rows ? first + claim : o->n_rows;
+
+		for (int64_t pos = first; pos < end;)
+		{
+			const uint32_t *rows;
+			int64_t		n = fm_epoch_order_piece(o, pos, end, &rows);
+
+			if (n <= 0 || pos + n > end)
+				return false;
+			memcpy(out + pos, rows, (size_t) n * sizeof(uint32_t));
+			pos += n;
+		}
+	}
+	return true;
+}
+
+/*
  * The grouped epoch order: every epoch a permutation of the rows in which
  * the rows of one key (the row's first feature of the largest group) are
- * consecutive, different from one epoch to the next; and grouped sgd still
- * fits the data.
+ * consecutive, different from one epoch to the next, the same whatever the
+ * claims it is walked in; the shuffled order a permutation; and grouped sgd
+ * still fits the data.
  */
 static void
 test_grouped_order(void)
 {
 	Fixture		fx;
-	FmRowGroups g;
+	FmEpochOrder g;
+	FmEpochOrder plain;
 	FmRng		rng;
-	int64_t    *order,
+	uint32_t   *order,
 			   *previous,
-			   *bucket_of;
+			   *walked;
+	int64_t    *bucket_of;
 	bool		bucket_ok = true;
 	bool	   *seen_row,
 			   *seen_key;
@@ -317,14 +346,16 @@ test_grouped_order(void)
 	FmTrainParams p;
 
 	fixture_setup(&fx, &(SynShape) {0});
-	order = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(int64_t));
-	previous = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(int64_t));
+	order = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(uint32_t));
+	previous = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(uint32_t));
+	walked = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(uint32_t));
 	seen_row = fm_alloc(&fx.a, (size_t) fx.train.n_rows);
 	seen_key = fm_alloc(&fx.a, (size_t) fx.train.n_features + 1);
-	fm_row_groups_build(&g, &fx.train, &fx.a);
+	fm_epoch_order_build(&g, &fx.train, true, &fx.a, &fx.a);
+	CHECK(g.n_buckets == (int64_t) fx.train.n_features + 1);
 	bucket_of = fm_alloc(&fx.a, (size_t) fx.train.n_rows * sizeof(int64_t));
 	for (int64_t b = 0; b < g.n_buckets; b++)
-		for (int64_t i = g.start[b]; i < g.start[b + 1]; i++)
+		for (int64_t i = g.bucket_start[b]; i < g.bucket_start[b + 1]; i++)
 		{
 			int64_t		r = g.rows[i];
 			bool		has = b == fx.train.n_features;	/* the rows without a key */
@@ -335,7 +366,7 @@ test_grouped_order(void)
 			bucket_of[r] = b;
 		}
 	CHECK(bucket_ok);
-	CHECK(g.start[g.n_buckets] == fx.train.n_rows);
+	CHECK(g.bucket_start[g.n_buckets] == fx.train.n_rows);
 	fm_rng_seed(&rng, 7);
 	for (int epoch = 0; epoch < 3; epoch++)
 	{
@@ -343,7 +374,13 @@ test_grouped_order(void)
 					contiguous = true;
 		int64_t		last_key = -1;
 
-		fm_row_groups_shuffle(&g, &rng, order);
+		fm_epoch_order_shuffle(&g, &rng);
+		CHECK(walk_order(&g, (int64_t) fx.train.n_rows, order));
+		/* claims that cut buckets anywhere give the same order */
+		CHECK(walk_order(&g, 7, walked));
+		CHECK(memcmp(order, walked, (size_t) fx.train.n_rows * sizeof(uint32_t)) == 0);
+		CHECK(walk_order(&g, 1, walked));
+		CHECK(memcmp(order, walked, (size_t) fx.train.n_rows * sizeof(uint32_t)) == 0);
 		memset(seen_row, 0, (size_t) fx.train.n_rows);
 		memset(seen_key, 0, (size_t) fx.train.n_features + 1);
 		for (int64_t i = 0; i < fx.train.n_rows; i++)
@@ -351,7 +388,7 @@ test_grouped_order(void)
 			int64_t		r = order[i];
 			int64_t		key;
 
-			permutation &= r >= 0 && r < fx.train.n_rows && !seen_row[r];
+			permutation &= r < fx.train.n_rows && !seen_row[r];
 			if (!permutation)
 				break;
 			seen_row[r] = true;
@@ -366,8 +403,29 @@ test_grouped_order(void)
 		CHECK(permutation);
 		CHECK(contiguous);
 		if (epoch > 0)
-			CHECK(memcmp(order, previous, (size_t) fx.train.n_rows * sizeof(int64_t)) != 0);
-		memcpy(previous, order, (size_t) fx.train.n_rows * sizeof(int64_t));
+			CHECK(memcmp(order, previous, (size_t) fx.train.n_rows * sizeof(uint32_t)) != 0);
+		memcpy(previous, order, (size_t) fx.train.n_rows * sizeof(uint32_t));
+	}
+
+	/* the shuffled order: one bucket, a new permutation each epoch */
+	fm_epoch_order_build(&plain, &fx.train, false, &fx.a, &fx.a);
+	CHECK(plain.n_buckets == 1);
+	for (int epoch = 0; epoch < 2; epoch++)
+	{
+		bool		permutation = true;
+
+		fm_epoch_order_shuffle(&plain, &rng);
+		CHECK(walk_order(&plain, 5, order));
+		memset(seen_row, 0, (size_t) fx.train.n_rows);
+		for (int64_t i = 0; i < fx.train.n_rows && permutation; i++)
+		{
+			permutation &= order[i] < fx.train.n_rows && !seen_row[order[i]];
+			seen_row[order[i]] = true;
+		}
+		CHECK(permutation);
+		if (epoch > 0)
+			CHECK(memcmp(order, previous, (size_t) fx.train.n_rows * sizeof(uint32_t)) != 0);
+		memcpy(previous, order, (size_t) fx.train.n_rows * sizeof(uint32_t));
 	}
 
 	fm_train_params_default(&p, FM_METHOD_SGD);
