@@ -9,8 +9,9 @@
  *
  * - One ParallelContext and one dynamic shared memory segment (DSM) for the
  *   whole training.  Workers cannot see the leader's memory: the training
- *   rows (CSR arrays), the model's w and V, and the row order are copied
- *   into the segment, and the leader trains on those copies too (its
+ *   rows (CSR arrays) are moved into the segment (their private pages
+ *   given back as they are copied, see arena_move), the model's w and V
+ *   copied, the epoch order made there, and the leader trains on those too (its
  *   FmModel points into the segment until training ends, then the values
  *   are copied back).  Pointers differ between processes, so the segment's
  *   header holds offsets.
@@ -61,6 +62,9 @@
 #include "storage/shm_toc.h"
 #include "storage/spin.h"
 #include "utils/guc.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fm_train_parallel.h"
 
@@ -288,13 +292,51 @@ arena_offset(ParallelShared *sh, const void *block)
 	return (Size) ((const char *) block - arena_base(sh));
 }
 
+/* Bytes copied between two releases of the source's pages. */
+#define MOVE_PIECE_BYTES ((Size) 64 * 1024 * 1024)
+
+/*
+ * Gives the whole pages of [begin, end) back to the operating system; the
+ * bytes given back.  The block stays allocated (its memory context frees it)
+ * but reads as zeros: only for blocks nothing reads again.
+ */
 static Size
-arena_copy(ParallelShared *sh, const void *src, Size bytes)
+release_pages(char *begin, char *end)
+{
+#ifdef MADV_DONTNEED
+	Size		page = (Size) sysconf(_SC_PAGESIZE);
+	uintptr_t	first = TYPEALIGN(page, (uintptr_t) begin);
+	uintptr_t	last = TYPEALIGN_DOWN(page, (uintptr_t) end);
+
+	if (last > first && madvise((void *) first, last - first, MADV_DONTNEED) == 0)
+		return last - first;
+#endif
+	return 0;
+}
+
+/*
+ * Moves a block of the training set into the arena: copied a piece at a
+ * time, each piece's pages released from the private block once copied, so
+ * that the rows are never twice in memory (the private copy and the
+ * segment's) beyond one piece.  What is released is no longer charged.
+ */
+static Size
+arena_move(ParallelShared *sh, void *src, Size bytes, FmBudget *budget)
 {
 	Size		offset = arena_take(sh, bytes);
+	char	   *from = (char *) src;
 
-	if (bytes > 0)
-		memcpy(arena_base(sh) + offset, src, bytes);
+	for (Size done = 0; done < bytes;)
+	{
+		Size		n = Min(MOVE_PIECE_BYTES, bytes - done);
+		Size		released;
+
+		fm_budget_charge(budget, n);	/* the segment's pages this piece touches */
+		memcpy(arena_base(sh) + offset + done, from + done, n);
+		released = release_pages(from + done, from + done + n);
+		budget->used -= Min(released, budget->used);
+		done += n;
+	}
 	return offset;
 }
 
@@ -496,6 +538,19 @@ stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const FmEpochOrd
 	return sh->sse;
 }
 
+/* A view over the moved rows with `view`'s own rows (its row index). */
+static FmDataset
+moved_view(const FmDataset *view, const FmDataset *moved)
+{
+	FmDataset	ds = *view;
+
+	ds.row_start = moved->row_start;
+	ds.ids = moved->ids;
+	ds.weights = moved->weights;
+	ds.targets = moved->targets;
+	return ds;
+}
+
 bool
 fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 				  const FmTrainParams *params, FmModel *model,
@@ -505,12 +560,20 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	int			nworkers = planned_workers(params->method, train->n_rows);
 	Size		arena;
 	Size		segment;
+	Size		movable;
+	Size		needed;
 	ParallelRun run = {0};
 	ParallelShared *sh;
 	FmTrainHooks par_hooks = *hooks;
 	FmAllocator alloc;
 	float	   *own_w = model->w;
 	float	   *own_V = model->V;
+	Size		physical_rows = fm_dataset_physical_rows(train);
+	Size		row_start_bytes = (physical_rows + 1) * sizeof(uint32);
+	Size		nonzeros = physical_nonzeros(train);
+	/* a random validation split is a view of the same physical rows */
+	bool		shares_rows = valid != NULL && valid->row_start == train->row_start;
+	FmDataset	shared_valid;
 
 	*workers_launched = 0;
 	if (nworkers <= 0)
@@ -518,8 +581,16 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	alloc = fm_budget_allocator(budget);
 	arena = arena_bytes(train, model, params->method, &alloc);
 	segment = add_size(ARENA_OFFSET, arena);
-	/* the segment counts against the budget; without room, train serially */
-	if (segment > budget->limit || budget->used > budget->limit - segment)
+	/*
+	 * The segment counts against the budget, less the rows moved into it
+	 * (charged piece by piece as they move, their private pages given back)
+	 * and plus one piece in transit; without room, train serially.
+	 */
+	movable = row_start_bytes + nonzeros * sizeof(int32) + physical_rows * sizeof(float) +
+		(train->row_index != NULL ? train->n_rows * sizeof(uint32) : 0) +
+		(train->weights != NULL ? nonzeros * sizeof(float) : 0);
+	needed = add_size(segment - Min(movable, segment), MOVE_PIECE_BYTES);
+	if (needed > budget->limit || budget->used > budget->limit - needed)
 	{
 		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel training would exceed "
 			 "fmrec.max_training_memory: training serially", segment);
@@ -538,7 +609,7 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 		ExitParallelMode();
 		return false;
 	}
-	fm_budget_charge(budget, segment);
+	fm_budget_charge(budget, segment - Min(movable, segment));
 
 	sh = shm_toc_allocate(run.pcxt->toc, segment);
 	memset(sh, 0, ARENA_OFFSET);
@@ -557,16 +628,18 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	sh->target_max = model->target_max;
 	sh->arena_size = arena;
 	sh->leader_arena = (uintptr_t) arena_base(sh);
-	/* the arena's offsets start at 0 with row_start, so 0 can mean "none" below */
-	sh->off_row_start = arena_copy(sh, train->row_start,
-								   (fm_dataset_physical_rows(train) + 1) * sizeof(uint32));
+	/*
+	 * The rows move into the arena (see arena_move); the arena's offsets
+	 * start at 0 with row_start, so 0 can mean "none" below.  Sizes are
+	 * taken before the moves: the private arrays read as zeros after.
+	 */
+	sh->off_row_start = arena_move(sh, train->row_start, row_start_bytes, budget);
 	sh->off_row_index = train->row_index != NULL ?
-		arena_copy(sh, train->row_index, train->n_rows * sizeof(uint32)) : 0;
-	sh->off_ids = arena_copy(sh, train->ids, physical_nonzeros(train) * sizeof(int32));
+		arena_move(sh, train->row_index, train->n_rows * sizeof(uint32), budget) : 0;
+	sh->off_ids = arena_move(sh, train->ids, nonzeros * sizeof(int32), budget);
 	sh->off_weights = train->weights != NULL ?
-		arena_copy(sh, train->weights, physical_nonzeros(train) * sizeof(float)) : 0;
-	sh->off_targets = arena_copy(sh, train->targets,
-								 fm_dataset_physical_rows(train) * sizeof(float));
+		arena_move(sh, train->weights, nonzeros * sizeof(float), budget) : 0;
+	sh->off_targets = arena_move(sh, train->targets, physical_rows * sizeof(float), budget);
 	sh->off_w = arena_take(sh, model->n_features * sizeof(float));
 	sh->off_V = arena_take(sh, (Size) model->n_features * model->k * sizeof(float));
 	elog(DEBUG1, "fmrec: parallel training arena of %zu bytes (row index %s, weights %s)",
@@ -580,6 +653,11 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	shared_views(sh, &run.train, model);	/* the leader's model now lives in the segment */
 	run.train.n_groups = train->n_groups;
 	run.train.feature_group = train->feature_group;
+	if (shares_rows)
+	{
+		shared_valid = moved_view(valid, &run.train);
+		valid = &shared_valid;
+	}
 	scratch_alloc(&run.scratch, sh);
 	run.parallel.shared.alloc = arena_alloc;
 	run.parallel.shared.arg = sh;

@@ -32,7 +32,7 @@ extern void fm_train_parallel_define_settings(void);
 
 /*
  * Set params->grouped_order (the cache-friendly epoch order, see
- * FmRowGroups in core/train_util.h) from fmrec.training_row_order and the
+ * fm_epoch_order_build in core/train.c) from fmrec.training_row_order and the
  * number of training rows: auto groups from a million rows, where the model
  * no longer fits in cache; smaller trainings keep the order they had.
  */
@@ -45,6 +45,13 @@ extern void fm_train_choose_row_order(FmTrainParams *params, int64 n_rows);
  * The shared memory is charged to `budget` while it lives (no workers when
  * it would not fit).  Sets *workers_launched to the most workers any epoch
  * got (the pool may give fewer than planned, even none).
+ *
+ * When it returns true, the training rows have MOVED into the shared memory
+ * and out of the caller's arrays (row_start, row_index, ids, weights and
+ * targets of `train`, and of `valid` where it is a view of the same rows),
+ * whose pages were given back: they read as zeros, and the caller must not
+ * read them again (feature_group and the sizes stay).  So the rows are in
+ * memory once, not twice, during a parallel training.
  */
 extern bool fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 							  const FmTrainParams *params, FmModel *model,
