@@ -257,6 +257,7 @@ adam_rows(void *arg, const uint32_t *rows, int64_t n_rows, double lr, double sse
 	for (int64_t r = 0; r < n_rows; r++)
 	{
 		fm_ds_prefetch_ahead(train, rows, r, n_rows);
+		fm_model_prefetch_ahead(model, train, rows, r, n_rows);
 		sse += adam_row(model, &state, train, rows[r], sum, params, lr, run->ids, run->xs);
 	}
 	run->state = state;
@@ -306,6 +307,7 @@ fm_adam_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params
 		double		before = *shared_w0;
 
 		fm_ds_prefetch_ahead(train, rows, r, n_rows);
+		fm_model_prefetch_ahead(model, train, rows, r, n_rows);
 		model->w0 = before;
 		st.m_w0 = sh->m_w0;
 		st.s_w0 = sh->s_w0;

@@ -113,6 +113,7 @@ sgd_rows(void *arg, const uint32_t *rows, int64_t n_rows, double lr, double sse)
 	for (int64_t r = 0; r < n_rows; r++)
 	{
 		fm_ds_prefetch_ahead(train, rows, r, n_rows);
+		fm_model_prefetch_ahead(model, train, rows, r, n_rows);
 		sse += sgd_step(model, train, rows[r], sum, &rates, st->ids, st->xs);
 	}
 	return sse;
@@ -145,6 +146,7 @@ fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 		for (int64_t r = 0; r < n_rows; r++)
 		{
 			fm_ds_prefetch_ahead(train, rows, r, n_rows);
+			fm_model_prefetch_ahead(model, train, rows, r, n_rows);
 			sse += sgd_step(model, train, rows[r], sum, &rates, ids, xs);
 		}
 		return sse;
@@ -162,6 +164,7 @@ fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 		double		before = *shared_w0;
 
 		fm_ds_prefetch_ahead(train, rows, r, n_rows);
+		fm_model_prefetch_ahead(model, train, rows, r, n_rows);
 		model->w0 = before;
 		sse += sgd_step(model, train, rows[r], sum, &rates, ids, xs);
 		*shared_w0 += model->w0 - before;
