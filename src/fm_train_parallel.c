@@ -89,6 +89,9 @@ static const struct config_enum_entry row_order_options[] = {
 /* Rows a participant claims at a time: its CHECK_FOR_INTERRUPTS interval. */
 #define FM_PARALLEL_CHUNK_ROWS 4096
 
+/* SGD: hot features at most (see FmHotSet in core/train.h). */
+#define FM_PARALLEL_MAX_HOT 256
+
 /* Features an ALS participant claims at a time. */
 #define FM_PARALLEL_CHUNK_FEATURES 8
 
@@ -118,8 +121,14 @@ typedef struct ParallelShared
 	Size		off_ids;
 	Size		off_weights;	/* 0: no weights (x from the palette) */
 	Size		off_targets;
-	Size		off_w;
+	Size		off_w;			/* n_features + hot rows (FmHotSet) */
 	Size		off_V;
+	int32		n_hot;			/* SGD's hot set: its features, bitmap and slots */
+	int32		participants;	/* the hot copies' room: the leader and every planned worker */
+	Size		off_hot_feature;
+	Size		off_is_hot;
+	Size		off_hot_slot;
+	pg_atomic_uint32 active;	/* participants at work on the epoch */
 
 	uintptr_t	leader_arena;	/* the arena's address in the leader */
 
@@ -238,9 +247,11 @@ physical_nonzeros(const FmDataset *ds)
 
 /* Bytes of the arena: every array the participants share. */
 static Size
-arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const FmAllocator *a)
+arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, int64 hot_rows,
+			const FmAllocator *a)
 {
 	Size		total = 0;
+	Size		rows = (Size) model->n_features + (Size) hot_rows;
 
 	if (method == FM_METHOD_ALS)
 		total = add_size(total, fm_als_shared_bytes(ds, model->k, a));
@@ -254,8 +265,15 @@ arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, const Fm
 	if (ds->weights != NULL)
 		total = add_size(total, aligned(mul_size(physical_nonzeros(ds), sizeof(float))));
 	total = add_size(total, aligned(mul_size(fm_dataset_physical_rows(ds), sizeof(float))));
-	total = add_size(total, aligned(mul_size(model->n_features, sizeof(float))));
-	total = add_size(total, aligned(mul_size(mul_size(model->n_features, model->k), sizeof(float))));
+	total = add_size(total, aligned(mul_size(rows, sizeof(float))));
+	total = add_size(total, aligned(mul_size(mul_size(rows, model->k), sizeof(float))));
+	if (method == FM_METHOD_SGD)
+	{
+		/* the hot set: features, bitmap, slots */
+		total = add_size(total, aligned(mul_size(FM_PARALLEL_MAX_HOT, sizeof(int32))));
+		total = add_size(total, aligned(mul_size(((Size) model->n_features + 63) / 64, sizeof(uint64))));
+		total = add_size(total, aligned(mul_size(model->n_features, sizeof(int32))));
+	}
 	/* the epoch order (FmEpochOrder), allocated by the core through FmParallel.shared */
 	total = add_size(total, aligned(mul_size(ds->n_rows + 1, sizeof(uint32))));
 	total = add_size(total, mul_size(3, aligned(mul_size((Size) ds->n_features + 2, sizeof(uint32)))));
@@ -290,6 +308,16 @@ static Size
 arena_offset(ParallelShared *sh, const void *block)
 {
 	return (Size) ((const char *) block - arena_base(sh));
+}
+
+static Size
+arena_copy(ParallelShared *sh, const void *src, Size bytes)
+{
+	Size		offset = arena_take(sh, bytes);
+
+	if (bytes > 0)
+		memcpy(arena_base(sh) + offset, src, bytes);
+	return offset;
 }
 
 /* Bytes copied between two releases of the source's pages. */
@@ -379,10 +407,27 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRow
 	FmAdamShared *adam = (FmAdamShared *) (sh->leader_arena + sh->off_adam);
 	double		sse = 0.0;
 
+	FmHotSet	hot_set;
+	FmHotCopy	hot;
+
 	order.rows = (uint32_t *) (base + sh->off_order_rows);
 	order.bucket_start = (uint32_t *) (base + sh->off_bucket_start);
 	order.visit = (uint32_t *) (base + sh->off_visit);
 	order.visit_end = (uint32_t *) (base + sh->off_visit_end);
+	if (!sh->adam)
+	{
+		hot_set.n = sh->n_hot;
+		hot_set.n_features = sh->n_features;
+		hot_set.participants = sh->participants;
+		hot_set.is_hot = (const uint64_t *) (base + sh->off_is_hot);
+		hot_set.slot = (const int32_t *) (base + sh->off_hot_slot);
+		hot_set.feature = (const int32_t *) (base + sh->off_hot_feature);
+		hot.set = &hot_set;
+		hot.participant = IsParallelWorker() ? ParallelWorkerNumber + 1 : 0;
+		Assert(hot.participant < sh->participants);
+		pg_atomic_fetch_add_u32(&sh->active, 1);
+		fm_sgd_hot_sync(model, &hot, &sh->w0, 0, false);
+	}
 	for (;;)
 	{
 		uint64		first = pg_atomic_fetch_add_u64(&sh->next_row, FM_PARALLEL_CHUNK_ROWS);
@@ -401,12 +446,15 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRow
 				sse += fm_adam_rows(model, ds, &sh->params, adam, delta, rows, n,
 									sh->lr, scratch, &sh->w0);
 			else
-				sse += fm_sgd_rows(model, ds, &sh->params, rows, n, sh->lr, scratch,
-								   &sh->w0);
+				sse += fm_sgd_rows(model, ds, &sh->params, rows, n, sh->lr, scratch, &hot);
 			pos += n;
 		}
+		if (!sh->adam)
+			fm_sgd_hot_sync(model, &hot, &sh->w0, (int32) pg_atomic_read_u32(&sh->active), true);
 		CHECK_FOR_INTERRUPTS();
 	}
+	if (!sh->adam)
+		pg_atomic_fetch_sub_u32(&sh->active, 1);
 	SpinLockAcquire(&sh->mutex);
 	sh->sse += sse;
 	SpinLockRelease(&sh->mutex);
@@ -562,6 +610,8 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	Size		segment;
 	Size		movable;
 	Size		needed;
+	int32		n_hot = 0;
+	int32	   *hot_feature = NULL;
 	ParallelRun run = {0};
 	ParallelShared *sh;
 	FmTrainHooks par_hooks = *hooks;
@@ -579,7 +629,17 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	if (nworkers <= 0)
 		return false;
 	alloc = fm_budget_allocator(budget);
-	arena = arena_bytes(train, model, params->method, &alloc);
+	if (params->method == FM_METHOD_SGD)
+	{
+		FmScratch	scratch;
+		FmAllocator temporary = fm_scratch_begin(&scratch, budget);
+		int64	   *counts = fm_alloc(&temporary, (Size) Max(train->n_features, 1) * sizeof(int64));
+
+		hot_feature = fm_alloc(&alloc, FM_PARALLEL_MAX_HOT * sizeof(int32));
+		n_hot = fm_sgd_hot_features(train, FM_PARALLEL_MAX_HOT, counts, hot_feature);
+		fm_scratch_end(&scratch);
+	}
+	arena = arena_bytes(train, model, params->method, fm_sgd_hot_rows(n_hot, nworkers + 1), &alloc);
 	segment = add_size(ARENA_OFFSET, arena);
 	/*
 	 * The segment counts against the budget, less the rows moved into it
@@ -640,12 +700,30 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	sh->off_weights = train->weights != NULL ?
 		arena_move(sh, train->weights, nonzeros * sizeof(float), budget) : 0;
 	sh->off_targets = arena_move(sh, train->targets, physical_rows * sizeof(float), budget);
-	sh->off_w = arena_take(sh, model->n_features * sizeof(float));
-	sh->off_V = arena_take(sh, (Size) model->n_features * model->k * sizeof(float));
+	sh->participants = nworkers + 1;
+	sh->n_hot = n_hot;
+	sh->off_w = arena_take(sh, ((Size) model->n_features + fm_sgd_hot_rows(n_hot, sh->participants)) *
+						   sizeof(float));
+	sh->off_V = arena_take(sh, ((Size) model->n_features + fm_sgd_hot_rows(n_hot, sh->participants)) *
+						   model->k * sizeof(float));
+	if (params->method == FM_METHOD_SGD)
+	{
+		FmHotSet	set = {0};
+
+		sh->off_hot_feature = arena_copy(sh, hot_feature, Max(n_hot, 1) * sizeof(int32));
+		sh->off_is_hot = arena_take(sh, ((Size) model->n_features + 63) / 64 * sizeof(uint64));
+		sh->off_hot_slot = arena_take(sh, (Size) Max(model->n_features, 1) * sizeof(int32));
+		set.n = n_hot;
+		set.feature = (const int32_t *) (arena_base(sh) + sh->off_hot_feature);
+		fm_sgd_hot_index(&set, (uint64_t *) (arena_base(sh) + sh->off_is_hot),
+						 (int32_t *) (arena_base(sh) + sh->off_hot_slot));
+		elog(DEBUG1, "fmrec: %d hot features, copied per participant", n_hot);
+	}
 	elog(DEBUG1, "fmrec: parallel training arena of %zu bytes (row index %s, weights %s)",
 		 arena, train->row_index != NULL ? "shared" : "none (identity)",
 		 train->weights != NULL ? "shared" : "none (palette)");
 	pg_atomic_init_u64(&sh->next_row, 0);
+	pg_atomic_init_u32(&sh->active, 0);
 	SpinLockInit(&sh->mutex);
 	shm_toc_insert(run.pcxt->toc, FM_PARALLEL_KEY_SHARED, sh);
 

@@ -26,6 +26,8 @@
 #include "train.h"
 #include "train_util.h"
 
+#include <string.h>
+
 /* Factor updates work in blocks of this many floats (see update_factors). */
 #define FM_SGD_BLOCK 16
 
@@ -64,13 +66,11 @@ update_factors(float *restrict v, const float *restrict sum, int32_t k,
 		v[f] -= a * sum[f] + b * v[f];
 }
 
-/* One SGD step on one row; returns the squared error of the clipped prediction. */
-static double
-sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRates *rates,
-		 int32_t *ids, float *xs)
+/* One SGD step on a decoded row; returns the squared error of the clipped prediction. */
+static inline double
+sgd_step_decoded(FmModel *m, const int32_t *ids, const float *xs, int32_t nnz, double target,
+				 float *sum, const SgdRates *rates)
 {
-	int32_t		nnz = fm_ds_row(ds, row, ids, xs);
-	double		target = fm_ds_target(ds, row);
 	double		y = fm_model_predict_raw(m, ids, xs, nnz, sum);
 	double		clipped_err = fm_clip(y, m->target_min, m->target_max) - target;
 	float		err = (float) (y - target);
@@ -85,6 +85,16 @@ sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRate
 		update_factors(fm_model_v(m, i), sum, m->k, err, x, rates);
 	}
 	return clipped_err * clipped_err;
+}
+
+/* One SGD step on one row; returns the squared error of the clipped prediction. */
+static double
+sgd_step(FmModel *m, const FmDataset *ds, int64_t row, float *sum, const SgdRates *rates,
+		 int32_t *ids, float *xs)
+{
+	int32_t		nnz = fm_ds_row(ds, row, ids, xs);
+
+	return sgd_step_decoded(m, ids, xs, nnz, fm_ds_target(ds, row), sum, rates);
 }
 
 /* What sgd_rows() works on. */
@@ -128,20 +138,109 @@ sgd_rates_init(SgdRates *rates, const FmTrainParams *params)
 	rates->reg_v = (float) params->reg_v;
 }
 
+static inline bool
+hot_bit(const uint64_t *bits, int32_t id)
+{
+	return (bits[(uint32_t) id >> 6] >> ((uint32_t) id & 63)) & 1;
+}
+
+/* Model row of participant p's copy of slot h (snapshot: its snapshot). */
+static inline int32_t
+hot_row(const FmHotSet *set, int32_t p, int32_t h, bool snapshot)
+{
+	return set->n_features + ((snapshot ? set->participants : 0) + p) * fm_sgd_hot_stride(set->n) + h;
+}
+
+int32_t
+fm_sgd_hot_features(const FmDataset *train, int32_t max_hot, int64_t *counts,
+					int32_t *slot_feature)
+{
+	int32_t		n = 0;
+
+	memset(counts, 0, (size_t) train->n_features * sizeof(int64_t));
+	for (int64_t r = 0; r < train->n_rows; r++)
+		for (int64_t p = fm_ds_begin(train, r); p < fm_ds_end(train, r); p++)
+			counts[fm_ds_id(train, p)]++;
+	/* max_hot is small: insertion into a list kept sorted by count */
+	for (int32_t f = 0; f < train->n_features; f++)
+	{
+		int32_t		at;
+
+		if (counts[f] * FM_SGD_HOT_SHARE < train->n_rows || counts[f] == 0)
+			continue;
+		if (n == max_hot && counts[f] <= counts[slot_feature[n - 1]])
+			continue;
+		at = n < max_hot ? n++ : n - 1;
+		while (at > 0 && counts[slot_feature[at - 1]] < counts[f])
+		{
+			slot_feature[at] = slot_feature[at - 1];
+			at--;
+		}
+		slot_feature[at] = f;
+	}
+	return n;
+}
+
+void
+fm_sgd_hot_index(const FmHotSet *set, uint64_t *is_hot, int32_t *slot)
+{
+	for (int32_t h = 0; h < set->n; h++)
+	{
+		int32_t		f = set->feature[h];
+
+		is_hot[(uint32_t) f >> 6] |= UINT64_C(1) << ((uint32_t) f & 63);
+		slot[f] = h;
+	}
+}
+
+void
+fm_sgd_hot_sync(FmModel *model, FmHotCopy *copy, volatile double *shared_w0, int32_t active,
+				bool merge)
+{
+	const FmHotSet *set = copy->set;
+	int32_t		p = copy->participant;
+	size_t		k = (size_t) model->k;
+	float		share = 1.0f / (float) (active > 0 ? active : 1);
+
+	for (int32_t h = 0; h < set->n; h++)
+	{
+		int32_t		f = set->feature[h];
+		int32_t		mine = hot_row(set, p, h, false);
+		int32_t		snap = hot_row(set, p, h, true);
+		float	   *shared_v = fm_model_v(model, f);
+		float	   *mine_v = fm_model_v(model, mine);
+		float	   *snap_v = fm_model_v(model, snap);
+
+		if (merge)
+		{
+			model->w[f] += share * (model->w[mine] - model->w[snap]);
+			for (size_t i = 0; i < k; i++)
+				shared_v[i] += share * (mine_v[i] - snap_v[i]);
+		}
+		model->w[mine] = model->w[snap] = model->w[f];
+		memcpy(mine_v, shared_v, k * sizeof(float));
+		memcpy(snap_v, mine_v, k * sizeof(float));
+	}
+	if (merge)
+		*shared_w0 += (model->w0 - copy->w0_snapshot) / (active > 0 ? active : 1);
+	model->w0 = copy->w0_snapshot = *shared_w0;
+}
+
 double
 fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 			const uint32_t *rows, int64_t n_rows, double lr, const FmRowScratch *scratch,
-			volatile double *shared_w0)
+			const FmHotCopy *hot)
 {
 	float	   *sum = scratch->sum;
 	int32_t    *ids = scratch->ids;
 	float	   *xs = scratch->xs;
 	SgdRates	rates;
 	double		sse = 0.0;
+	const FmHotSet *set;
 
 	sgd_rates_init(&rates, params);
 	rates.lr = (float) lr;
-	if (shared_w0 == NULL)
+	if (hot == NULL)
 	{
 		for (int64_t r = 0; r < n_rows; r++)
 		{
@@ -152,22 +251,19 @@ fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 		return sse;
 	}
 
-	/*
-	 * Every row moves w0: it is read before and written after each step, as
-	 * w and V are (a change another participant made meanwhile may be lost,
-	 * as theirs may).  A private w0 synchronised less often would converge
-	 * to the whole correction in each participant, and their changes added
-	 * up would overshoot.
-	 */
+	/* the hot ids renamed to this participant's copies (see FmHotSet) */
+	set = hot->set;
 	for (int64_t r = 0; r < n_rows; r++)
 	{
-		double		before = *shared_w0;
+		int32_t		nnz;
 
 		fm_ds_prefetch_ahead(train, rows, r, n_rows);
 		fm_model_prefetch_ahead(model, train, rows, r, n_rows);
-		model->w0 = before;
-		sse += sgd_step(model, train, rows[r], sum, &rates, ids, xs);
-		*shared_w0 += model->w0 - before;
+		nnz = fm_ds_row(train, rows[r], ids, xs);
+		for (int32_t p = 0; p < nnz; p++)
+			if (hot_bit(set->is_hot, ids[p]))
+				ids[p] = hot_row(set, hot->participant, set->slot[ids[p]], false);
+		sse += sgd_step_decoded(model, ids, xs, nnz, fm_ds_target(train, rows[r]), sum, &rates);
 	}
 	return sse;
 }

@@ -203,16 +203,98 @@ typedef struct FmRowScratch
 } FmRowScratch;
 
 /*
+ * The hot parameters of a parallel SGD epoch: w0 and the features in a
+ * large share of the rows (gender, age, genres: see fm_sgd_hot_features).
+ * Hogwild works because rows seldom share a parameter; these are shared by
+ * most rows, so with every participant writing them every step their cache
+ * lines would move between the cores at every row, and two cores would run
+ * slower than one.  So each participant updates its own copy of them, and
+ * merges it (fm_sgd_hot_sync) after each claim: the shared value moves by
+ * the mean of the participants' changes since their last merge.  The mean,
+ * not the sum: each copy sees thousands of steps between two merges and
+ * goes most of the way to where the data pulls it, so summing would
+ * overshoot by the number of participants (for w0, the bias, every time).
+ *
+ * The copies live in the model's own arrays after its n_features rows
+ * (participant p's copy of slot h at row n_features + p * stride + h, and
+ * its snapshot at the last merge n_features + (participants + p) * stride +
+ * h, fm_sgd_hot_stride), so a
+ * hot id is simply renamed to its copy's row when a row is decoded and the
+ * step itself is unchanged.
+ */
+typedef struct FmHotSet
+{
+	int32_t		n;				/* hot features */
+	int32_t		n_features;		/* of the model: the copies start there */
+	int32_t		participants;	/* room for this many participants' copies */
+	const uint64_t *is_hot;		/* n_features bits */
+	const int32_t *slot;		/* n_features: a hot feature's slot (read only where hot) */
+	const int32_t *feature;		/* n: the feature of each slot */
+} FmHotSet;
+
+/* A participant's view of the hot set. */
+typedef struct FmHotCopy
+{
+	const FmHotSet *set;
+	int32_t		participant;	/* 0 .. set->participants - 1 */
+	double		w0_snapshot;	/* the shared w0 at the last merge */
+} FmHotCopy;
+
+/*
+ * Rows between the starts of two participants' copies: n rounded up to 16
+ * and 16 more, so that no cache line of w (16 floats) holds two
+ * participants' copies: false sharing would bring back the traffic the
+ * copies are there to avoid.
+ */
+static inline int32_t
+fm_sgd_hot_stride(int32_t n_hot)
+{
+	return (n_hot + 15) / 16 * 16 + 16;
+}
+
+/* Model rows the hot set needs after n_features: 2 * participants strides. */
+static inline int64_t
+fm_sgd_hot_rows(int32_t n_hot, int32_t participants)
+{
+	return 2 * (int64_t) participants * fm_sgd_hot_stride(n_hot);
+}
+
+/*
+ * Picks the hot features of a training set: those in at least one row in
+ * FM_SGD_HOT_SHARE, the most frequent first, at most max_hot of them, into
+ * slot_feature[] (room for max_hot); returns their number.  counts is
+ * scratch of n_features.
+ */
+#define FM_SGD_HOT_SHARE 64
+extern int32_t fm_sgd_hot_features(const FmDataset *train, int32_t max_hot, int64_t *counts,
+								   int32_t *slot_feature);
+
+/* Fill is_hot (n_features bits, zeroed) and slot from set->feature. */
+extern void fm_sgd_hot_index(const FmHotSet *set, uint64_t *is_hot, int32_t *slot);
+
+/*
+ * Merges a participant's copies into the shared values (w0 into *shared_w0
+ * and model->w0 its copy), each moved by its change since the last merge
+ * divided by `active` (the participants at work), then takes fresh copies.
+ * Plain adds, as Hogwild's: two merges at the same instant may lose one of
+ * the changes to a value.  With merge false, only the fresh copies (the
+ * start of a participant's work).
+ */
+extern void fm_sgd_hot_sync(FmModel *model, FmHotCopy *copy, volatile double *shared_w0,
+							int32_t active, bool merge);
+
+/*
  * SGD steps on rows[0] .. rows[n_rows - 1] in that order at rate lr, with
  * params' penalties, decoding rows into `scratch`.  Returns the sum of the
  * squared errors of the clipped predictions.  What each participant of a
  * parallel epoch runs on its share of the rows (Hogwild: the participants
- * update the same shared w and V without locks); with shared_w0, w0 is that
- * shared double, not model->w0.
+ * update the same shared w and V without locks), with `hot` the
+ * participant's copies of the hot parameters (model->w0 its copy of w0), or
+ * NULL: then every parameter is the model's.
  */
 extern double fm_sgd_rows(FmModel *model, const FmDataset *train, const FmTrainParams *params,
 						  const uint32_t *rows, int64_t n_rows, double lr,
-						  const FmRowScratch *scratch, volatile double *shared_w0);
+						  const FmRowScratch *scratch, const FmHotCopy *hot);
 
 /*
  * Adam steps on rows[0 .. n_rows), as fm_sgd_rows: `shared` is the leader's

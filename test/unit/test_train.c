@@ -441,6 +441,106 @@ test_grouped_order(void)
 	fixture_teardown(&fx);
 }
 
+/*
+ * The hot set of a parallel SGD epoch: the features in at least 1 row in
+ * FM_SGD_HOT_SHARE, most frequent first, capped; a merge moves a shared
+ * value by the mean of the participants' changes and hands out fresh copies.
+ */
+static void
+test_sgd_hot_set(void)
+{
+	Fixture		fx;
+	int64_t    *counts;
+	int32_t		feature[4];
+	int32_t		n;
+	bool		ordered = true,
+				frequent = true;
+	FmModel		m;
+	FmHotSet	set = {0};
+	FmHotCopy	copy[2];
+	uint64_t   *is_hot;
+	int32_t    *slot;
+	int32_t		k = 3;
+	double		shared_w0 = 1.0;
+	int32_t		f;
+	int32_t		stride;
+
+	fixture_setup(&fx, &(SynShape) {0});
+	counts = fm_alloc(&fx.a, (size_t) fx.train.n_features * sizeof(int64_t));
+	n = fm_sgd_hot_features(&fx.train, 4, counts, feature);
+	CHECK(n > 0 && n <= 4);
+	for (int32_t h = 0; h < n; h++)
+	{
+		frequent &= counts[feature[h]] * FM_SGD_HOT_SHARE >= fx.train.n_rows;
+		if (h > 0)
+			ordered &= counts[feature[h - 1]] >= counts[feature[h]];
+	}
+	CHECK(frequent);
+	CHECK(ordered);
+	/* no feature left out is more frequent than the last one kept */
+	for (f = 0; f < fx.train.n_features; f++)
+	{
+		bool		kept = false;
+
+		for (int32_t h = 0; h < n; h++)
+			kept |= feature[h] == f;
+		if (!kept && n == 4)
+			frequent &= counts[f] <= counts[feature[n - 1]];
+	}
+	CHECK(frequent);
+
+	/* two participants, one hot feature f */
+	f = feature[0];
+	set.n = 1;
+	set.n_features = fx.train.n_features;
+	set.participants = 2;
+	set.feature = &f;
+	is_hot = fm_alloc(&fx.a, ((size_t) fx.train.n_features + 63) / 64 * sizeof(uint64_t));
+	slot = fm_alloc(&fx.a, (size_t) fx.train.n_features * sizeof(int32_t));
+	fm_sgd_hot_index(&set, is_hot, slot);
+	set.is_hot = is_hot;
+	set.slot = slot;
+	CHECK((is_hot[f / 64] >> (f % 64)) & 1);
+	CHECK(slot[f] == 0);
+	stride = fm_sgd_hot_stride(1);
+	CHECK(stride % 16 == 0 && stride >= 17);
+	fm_model_alloc(&m, fx.train.n_features + (int32_t) fm_sgd_hot_rows(1, 2), k, &fx.a);
+	m.n_features = fx.train.n_features;
+	m.w[f] = 2.0f;
+	for (int32_t i = 0; i < k; i++)
+		fm_model_v(&m, f)[i] = (float) i;
+	for (int p = 0; p < 2; p++)
+	{
+		FmModel		mine = m;
+
+		copy[p].set = &set;
+		copy[p].participant = p;
+		fm_sgd_hot_sync(&mine, &copy[p], &shared_w0, 0, false);
+		CHECK(mine.w0 == 1.0);
+		CHECK(mine.w[fx.train.n_features + p * stride] == 2.0f);
+		CHECK(fm_model_v(&mine, fx.train.n_features + p * stride)[2] == 2.0f);
+		/* participant p moves its copies by p + 1 */
+		mine.w0 += p + 1;
+		mine.w[fx.train.n_features + p * stride] += (float) (p + 1);
+		fm_model_v(&mine, fx.train.n_features + p * stride)[2] += (float) (p + 1);
+		if (p == 1)
+		{
+			FmModel		first = m;
+
+			first.w0 = 2.0;		/* participant 0's own w0 (+1) */
+			fm_sgd_hot_sync(&first, &copy[0], &shared_w0, 2, true);
+			fm_sgd_hot_sync(&mine, &copy[1], &shared_w0, 2, true);
+			/* 2 + (1 + 2) / 2 and w0 1 + (1 + 2) / 2 */
+			CHECK(m.w[f] == 3.5f);
+			CHECK(fm_model_v(&m, f)[2] == 3.5f);
+			CHECK(shared_w0 == 2.5);
+			CHECK(mine.w0 == 2.5);
+			CHECK(mine.w[fx.train.n_features + stride] == 3.5f);
+		}
+	}
+	fixture_teardown(&fx);
+}
+
 int
 main(void)
 {
@@ -453,6 +553,7 @@ main(void)
 	RUN_TEST(test_zero_epochs_and_null_hooks);
 	RUN_TEST(test_dispatch);
 	RUN_TEST(test_grouped_order);
+	RUN_TEST(test_sgd_hot_set);
 	RUN_TEST(test_method_names_and_defaults);
 	return unit_report();
 }
