@@ -21,6 +21,9 @@
 #                    backend touched (RssShmem, printed too): shared_buffers
 #                    is 128MB here, and the "private" column is VmHWM -
 #                    RssShmem (an estimate: RssShmem only grows in a session)
+#   two processes    scale_random (random reads of model-row-sized blocks, 8
+#                    in flight) and scale_flops alone and as two copies at
+#                    once: the ratio is the most a second worker can add
 #   limit            the hardware's bound on one epoch: ratings x max(bytes /
 #                    bandwidth, flops / one core's peak), the bandwidth from
 #                    serving_membw.c (a sequential read), the peak from
@@ -75,6 +78,7 @@ gcc -std=c11 -D_DEFAULT_SOURCE -O2 -Wall -Wextra -Werror -I"$FMREC_ROOT/src/core
 	-o "$BUILD/scale_gen" "$HERE/scale_gen.c" "$FMREC_ROOT/src/core/rng.c" -lm
 gcc -std=c11 -O2 -Wall -Wextra -Werror -o "$BUILD/scale_flops" "$HERE/scale_flops.c"
 gcc -O3 -march=native -o "$BUILD/serving_membw" "$HERE/serving_membw.c" -lpthread
+gcc -O3 -march=native -Wall -Wextra -Werror -o "$BUILD/scale_random" "$HERE/scale_random.c"
 
 start_cluster "shared_buffers = 128MB" "max_wal_size = 8GB" "checkpoint_timeout = 1h" \
 	"max_parallel_maintenance_workers = 2" "max_parallel_workers = 8"
@@ -117,9 +121,20 @@ fi
 
 # The hardware's figures, measured before and after the trainings (the best
 # of both: other work on the machine only ever lowers them).
-BW=0 GF_FLOAT=0 GF_DOUBLE=0
+BW=0 GF_FLOAT=0 GF_DOUBLE=0 RANDOM_ONE=0 RANDOM_TWO=0 FLOAT_TWO=0
+# a measuring program alone, then two copies at once: prints "alone both"
+# (the second figure the two copies' sum), its value in field 2 of its line
+alone_and_two() {	# alone_and_two PATTERN COMMAND...
+	local pattern=$1 one a b
+	shift
+	one=$("$@" | awk -v p="$pattern" '$0 ~ p { print $NF; exit }')
+	a=$(mktemp) b=$(mktemp)
+	"$@" >"$a" & "$@" >"$b"; wait
+	echo "$one $(awk -v p="$pattern" '$0 ~ p { s += $NF } END { print s }' "$a" "$b")"
+	rm -f "$a" "$b"
+}
 measure_hardware() {
-	local bw gf gd
+	local bw gf gd r1 r2 f1 f2
 	log "hardware: memory bandwidth and one core's arithmetic"
 	read -r _ _ bw < <("$BUILD/serving_membw" 1024 1) || bw=0
 	read -r gf gd < <("$BUILD/scale_flops" 2 | awk '$1 == "gflops" { v[$2] = $3 } END { print v["float"], v["double"] }')
@@ -127,6 +142,16 @@ measure_hardware() {
 	BW=$(awk -v a="$BW" -v b="$bw" 'BEGIN { print (b > a ? b : a) }')
 	GF_FLOAT=$(awk -v a="$GF_FLOAT" -v b="$gf" 'BEGIN { print (b > a ? b : a) }')
 	GF_DOUBLE=$(awk -v a="$GF_DOUBLE" -v b="$gd" 'BEGIN { print (b > a ? b : a) }')
+	# what a second core can add: random 256-byte row reads (an sgd
+	# epoch's access) and FMA chains, one process against two at once
+	read -r r1 r2 < <(alone_and_two random_rows_per_s "$BUILD/scale_random" 1024 $((4 * (K + 1)))) || { r1=0; r2=0; }
+	read -r f1 f2 < <(alone_and_two "gflops float" "$BUILD/scale_flops" 2) || { f1=0; f2=0; }
+	if awk -v a="$RANDOM_TWO" -v b="$RANDOM_ONE" -v c="$r2" -v d="$r1" 'BEGIN { exit !(d > 0 && (b == 0 || c / d > a / b)) }'; then
+		RANDOM_ONE=$r1 RANDOM_TWO=$r2
+	fi
+	if awk -v a="$FLOAT_TWO" -v c="$f2" -v d="$f1" 'BEGIN { exit !(d > 0 && c / d > a) }'; then
+		FLOAT_TWO=$(awk -v c="$f2" -v d="$f1" 'BEGIN { printf "%.2f", c / d }')
+	fi
 }
 measure_hardware
 
@@ -240,6 +265,7 @@ echo
 echo "MovieLens-25M-shaped data: $RATINGS ratings, $USERS users, $MOVIES movies, $NNZ non-zeros per row, k $K, $EPOCHS epochs;"
 echo "table $TABLE_MB MB; COPY (SELECT the same columns) TO '/dev/null' ${copy_s} s; workers setting: $([ -n "$WORKER_HOW" ] && echo "$WORKER_HOW = processes - 1" || echo absent)"
 echo "hardware (best of before and after): read bandwidth $BW GB/s (serving_membw, 1 thread), one core $GF_FLOAT GFLOP/s float, $GF_DOUBLE double (scale_flops);"
+echo "two processes at once against one (the most 2 workers can give; best of before and after): random $((4 * (K + 1)))-byte row reads $(awk -v a="$RANDOM_TWO" -v b="$RANDOM_ONE" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')x ($(awk -v b="$RANDOM_ONE" 'BEGIN { printf "%.1f", b / 1e6 }') M rows/s alone, scale_random), FMA ${FLOAT_TWO}x (scale_flops);"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 header="| method | read s | read / COPY |"
