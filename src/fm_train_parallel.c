@@ -406,7 +406,6 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRow
 	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) base - sh->leader_arena);
 	FmAdamShared *adam = (FmAdamShared *) (sh->leader_arena + sh->off_adam);
 	double		sse = 0.0;
-
 	FmHotSet	hot_set;
 	FmHotCopy	hot;
 
