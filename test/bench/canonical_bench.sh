@@ -26,7 +26,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # train TABLE METHOD K -> "rows canonical_s epoch_s" from the trainer's final NOTICE (one epoch)
 train_once() {

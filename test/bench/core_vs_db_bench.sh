@@ -48,7 +48,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 DATA=$("$FMREC_ROOT/test/movielens/fetch_data.sh")
 [ -f "$DATA/u1.base" ] || die "$DATA has no u1.base: the comparison needs MovieLens 100K's folds"

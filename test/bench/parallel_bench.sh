@@ -27,7 +27,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # run METHOD K ORDER WORKERS -> mean seconds of epochs 2..E (from the NOTICEs)
 run() {

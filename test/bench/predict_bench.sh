@@ -28,7 +28,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 [ "$INSTALL" = 1 ] && build_and_install
 start_cluster "shared_buffers = 256MB"

@@ -167,7 +167,6 @@ done
 log "timing fm_evaluate: C vs the PL/pgSQL version (medians of $REPEAT interleaved runs)"
 OLD_COMMIT=b8d4a82
 old_sql=$(git -C "$FMREC_ROOT" show "$OLD_COMMIT:src/sql/35_evaluate.sql" 2>/dev/null || true)
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 seconds() { q -c '\timing on' -c "SELECT count(*) FROM $1" | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p' | awk '{ printf "%.3f\n", $1 / 1000 }'; }
 echo
 echo "| fm_evaluate on u1 (model: fmrec sgd, k 10), median of $REPEAT | seconds |"

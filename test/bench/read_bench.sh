@@ -29,7 +29,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 COLUMNS_SQL="rating, user_id, movie_id, age_group, gender, occupation, genres"
 

@@ -25,7 +25,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # train TABLE K EPOCHS -> "read_s train_s memory_mb rows" from the trainer's final NOTICE
 train_once() {

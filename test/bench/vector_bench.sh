@@ -23,7 +23,6 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # seconds of one SQL statement, from psql's \timing
 timed() { psql -qXAt -d bench -c '\timing on' -c "$1" | sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p' | awk '{ printf "%.3f\n", $1 / 1000 }'; }
 

@@ -140,3 +140,7 @@ movielens_dir() {
 	done
 	return 0
 }
+
+# The median of the numbers on standard input, one a line (the benchmarks'
+# summary of interleaved repetitions).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
