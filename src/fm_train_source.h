@@ -96,4 +96,11 @@ extern void fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *
  */
 extern void fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catalogue);
 
+/*
+ * After fm_source_read_catalogue: frees the rows of src->data (the
+ * dictionary, feature_group and the counts stay), once the implicit
+ * training data have been built from them.
+ */
+extern void fm_source_free_rows(TrainingSource *src, FmBudget *budget);
+
 #endif							/* FMREC_FM_TRAIN_SOURCE_H */
