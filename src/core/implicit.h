@@ -21,6 +21,15 @@
  *     is held out for validation, decided by a seeded generator.
  * Both sides share the feature ids of one dictionary; a feature belongs to
  * the context side or to the item side by its group (source column).
+ *
+ * Memory: 20 bytes per training pair (pair_context, pair_item, pair_weight,
+ * by_item's other and weight; by_context shares pair_item and pair_weight),
+ * 4 per held-out pair, and per context, item and feature their features
+ * and list starts.  The build's scratch on top: 4 bytes per source row, 9
+ * per positive row, the contexts' hash table (16 to 32 bytes per context)
+ * and 8 bytes per item and feature; fm_implicit_build_with lets the caller
+ * free the source rows before the pairs' 20 bytes are allocated, so that
+ * the peak is the rows plus 4 bytes per row and 8 per positive.
  */
 #ifndef FM_IMPLICIT_H
 #define FM_IMPLICIT_H
