@@ -77,7 +77,8 @@ extern void fm_source_check_columns(TrainingSource *src);
 
 /*
  * Reads every row into src->data, allocating from the budget.  With
- * src->item_column set, only the context columns and the item key.
+ * src->item_column set, only the context columns and the item key, and the
+ * canonical order is left to fm_source_read_catalogue, which must follow.
  */
 extern void fm_source_read(TrainingSource *src, FmBudget *budget);
 
