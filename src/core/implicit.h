@@ -25,11 +25,11 @@
  * Memory: 20 bytes per training pair (pair_context, pair_item, pair_weight,
  * by_item's other and weight; by_context shares pair_item and pair_weight),
  * 4 per held-out pair, and per context, item and feature their features
- * and list starts.  The build's scratch on top: 4 bytes per source row, 9
- * per positive row, the contexts' hash table (16 to 32 bytes per context)
- * and 8 bytes per item and feature; fm_implicit_build_with lets the caller
- * free the source rows before the pairs' 20 bytes are allocated, so that
- * the peak is the rows plus 4 bytes per row and 8 per positive.
+ * and list starts.  The build's scratch on top: 13 bytes per positive
+ * row, the contexts' hash table (16 to 32 bytes per context) and 8 bytes
+ * per item and feature; fm_implicit_build_with lets the caller free the
+ * source rows before the pairs' 20 bytes are allocated, so that the peak is
+ * the rows plus 12 bytes per positive.
  */
 #ifndef FM_IMPLICIT_H
 #define FM_IMPLICIT_H
@@ -135,8 +135,8 @@ extern FmImplicitStatus fm_implicit_build(const FmDataset *rows, const FmDataset
 
 /*
  * The same with the build's own memory apart: `scratch` (NULL: `a`) gets
- * what the build needs only while it runs (4 bytes per row, 9 per positive
- * row, the contexts' hash table), and the caller may free it once the call
+ * what the build needs only while it runs (13 bytes per positive row,
+ * the contexts' hash table), and the caller may free it once the call
  * returns; rows_done (NULL: none) is called with rows_done_arg as soon as
  * the build reads `rows` no more (after its two passes over them, before
  * the pair lists are allocated), so that the caller can free the rows and
