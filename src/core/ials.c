@@ -184,23 +184,27 @@ dot(const double *a, const double *b, int32_t n)
 	return sum;
 }
 
-/* y in the order of the side's pair lists. */
+/*
+ * y in the order of the side's pair lists, computed in pair order (by
+ * context: the contexts' vectors, the larger side, read in sequence) and
+ * stored by item through the counting order for the item side.
+ */
 static void
 compute_predictions(FmIals *s, int side)
 {
-	const FmPairLists *pl = side_pairs(s, side);
-	int32_t		n = side_size(s, side);
+	const FmImplicitData *d = s->d;
 
-	for (int32_t e = 0; e < n; e++)
-		for (int64_t q = pl->start[e]; q < pl->start[e + 1]; q++)
-		{
-			int32_t		c = side == 0 ? e : pl->other[q],
-						i = side == 0 ? pl->other[q] : e;
+	if (side == 1)
+		memcpy(s->item_fill, d->by_item.start, ((size_t) d->items.n + 1) * sizeof(int64_t));
+	for (int64_t p = 0; p < d->n_pairs; p++)
+	{
+		int64_t		q = side == 0 ? p : s->item_fill[d->pair_item[p]]++;
 
-			s->y[q] = dot(s->aug[0] + (size_t) c * s->dim, s->aug[1] + (size_t) i * s->dim, s->dim);
-		}
+		s->y[q] = dot(s->aug[0] + (size_t) d->pair_context[p] * s->dim,
+					  s->aug[1] + (size_t) d->pair_item[p] * s->dim, s->dim);
+	}
 	s->y_side = side;
-	add_work(s, s->d->n_pairs * s->dim);
+	add_work(s, d->n_pairs * s->dim);
 }
 
 /*
@@ -268,7 +272,11 @@ static double
 minimise(FmIals *s, const Step *st, bool round_to_float)
 {
 	const int	o = s->side;
-	const FmPairLists *pl = side_pairs(s, o);
+	/* in locals: with -fno-strict-aliasing a store to y would reload them */
+	const int64_t *pair_start = side_pairs(s, o)->start;
+	const int32_t *pair_other = side_pairs(s, o)->other;
+	const float *pair_weight = side_pairs(s, o)->weight;
+	double	   *y = s->y;
 	const int32_t dim = s->dim,
 				j = st->j;
 	/* factor j of the other side's vectors (unused for a linear term) */
@@ -311,15 +319,15 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 			grad_all += m * (a * r[o] + (j >= 0 ? b * r[j] : 0.0));
 			hess_all += m * (a * a * goo + 2.0 * a * b * goj + b * b * gjj);
 		}
-		for (int64_t q = pl->start[e]; q < pl->start[e + 1]; q++)
+		for (int64_t q = pair_start[e], end = pair_start[e + 1]; q < end; q++)
 		{
-			double		h = a + b * other[pl->other[q]];
-			double		w = pl->weight[q];
+			double		h = a + b * other[pair_other[q]];
+			double		w = pair_weight[q];
 
-			grad_obs += w * h * (s->y[q] - 1.0);
+			grad_obs += w * h * (y[q] - 1.0);
 			hess_obs += w * h * h;
 		}
-		pairs += pl->start[e + 1] - pl->start[e];
+		pairs += pair_start[e + 1] - pair_start[e];
 	}
 	grad = grad_all + grad_obs + st->penalty * st->theta;
 	hess = hess_all + hess_obs + st->penalty;
@@ -354,8 +362,8 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 		/* G is symmetric: its rows o and j are its columns, contiguous */
 		for (int32_t i = 0; i < dim; i++)
 			r[i] += da * g_o[i] + db * g_j[i];
-		for (int64_t q = pl->start[e]; q < pl->start[e + 1]; q++)
-			s->y[q] += da + db * other[pl->other[q]];
+		for (int64_t q = pair_start[e], end = pair_start[e + 1]; q < end; q++)
+			y[q] += da + db * other[pair_other[q]];
 	}
 	add_work(s, (int64_t) st->n * dim + pairs);
 	return delta;
