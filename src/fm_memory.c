@@ -75,6 +75,15 @@ fm_budget_shrink(FmBudget *budget, void *array, Size elem_size, int64 *capacity,
 	return array;
 }
 
+void
+fm_budget_free(FmBudget *budget, void *array, Size bytes)
+{
+	if (array == NULL)
+		return;
+	pfree(array);
+	budget->used -= Min(bytes, budget->used);
+}
+
 /* The core expects 64-byte alignment (cache lines, vector loads). */
 static void *
 budget_alloc_aligned(size_t bytes, void *arg)

@@ -31,6 +31,8 @@ extern void *fm_budget_alloc(FmBudget *budget, Size bytes);
 extern void *fm_budget_grow(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 needed);
 /* Gives back the capacity of an array of fm_budget_grow beyond n elements. */
 extern void *fm_budget_shrink(FmBudget *budget, void *array, Size elem_size, int64 *capacity, int64 n);
+/* Frees an array of fm_budget_alloc (bytes as charged) or fm_budget_grow (its capacity). */
+extern void fm_budget_free(FmBudget *budget, void *array, Size bytes);
 /* Charges bytes allocated elsewhere (hash tables, strings). */
 extern void fm_budget_charge(FmBudget *budget, Size bytes);
 /* An FmAllocator for the core that allocates from the budget. */

@@ -200,6 +200,21 @@ params_json(const TrainingSource *src, const FmTrainParams *p, const ImplicitOpt
 	return s.data;
 }
 
+typedef struct RowsDone
+{
+	TrainingSource *src;
+	FmBudget   *budget;
+} RowsDone;
+
+/* The build has its pairs: the source rows make room for the pair lists. */
+static void
+free_source_rows(void *arg)
+{
+	RowsDone   *done = (RowsDone *) arg;
+
+	fm_source_free_rows(done->src, done->budget);
+}
+
 static double
 seconds_since(TimestampTz start)
 {
@@ -221,6 +236,11 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	FmImplicitSpec spec;
 	FmImplicitData data;
 	FmImplicitProblem problem;
+	FmImplicitBuildMemory build_memory;
+	FmScratch	build_scratch;
+	FmAllocator build_temporary;
+	RowsDone	rows_done;
+	FmImplicitStatus status;
 	FmModel		model;
 	FmTrainResult result;
 	FmTrainHooks hooks;
@@ -232,8 +252,16 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	fm_source_read_catalogue(src, budget, &catalogue);
 	CHECK_FOR_INTERRUPTS();
 	build_spec(src, params, options, &spec);
-	report_problem(fm_implicit_build(&src->data, &catalogue, &spec, &data, &problem, &alloc),
-				   &problem, src, options);
+	build_temporary = fm_scratch_begin(&build_scratch, budget);
+	rows_done.src = src;
+	rows_done.budget = budget;
+	build_memory.scratch = &build_temporary;
+	build_memory.rows_done = free_source_rows;
+	build_memory.rows_done_arg = &rows_done;
+	status = fm_implicit_build_with(&src->data, &catalogue, &spec, &data, &problem, &alloc,
+									&build_memory);
+	fm_scratch_end(&build_scratch);
+	report_problem(status, &problem, src, options);
 	if (src->rows_skipped_not_finite > 0)
 		ereport(NOTICE,
 				(errmsg("skipped %lld rows whose target is NaN or infinite",

@@ -844,8 +844,16 @@ fm_source_read(TrainingSource *src, FmBudget *budget)
 	src->rows_skipped_not_finite = b->skipped_not_finite;
 	src->builder = b;
 	canonical_start = GetCurrentTimestamp();
-	put_in_canonical_order(src, b);
-	move_rows_into_order(b, &src->data);
+	/*
+	 * Implicit training reads the catalogue next, which renumbers every
+	 * feature and sorts these rows again (put_catalogue_in_canonical_order):
+	 * the canonical order depends only on the values, so once is enough.
+	 */
+	if (src->item_column == NULL)
+	{
+		put_in_canonical_order(src, b);
+		move_rows_into_order(b, &src->data);
+	}
 	TimestampDifference(canonical_start, GetCurrentTimestamp(), &secs, &usecs);
 	src->canonical_seconds = secs + usecs / 1e6;
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
@@ -924,6 +932,9 @@ put_catalogue_in_canonical_order(TrainingSource *src, Builder *b, FmDataset *cat
 
 	fm_feature_canonical_ids(n, b->feature_column, (const char *const *) b->feature_value,
 							 new_id, tick_check_interrupts, NULL, &temporary);
+	/* the source's row order, from the budget directly: fm_source_free_rows frees it */
+	if (src->data.row_index == NULL)
+		src->data.row_index = fm_budget_alloc(b->budget, (Size) src->data.n_rows * sizeof(uint32));
 	memcpy(groups, b->feature_column, (Size) n * sizeof(int32));
 	catalogue->feature_group = groups;
 	fm_dataset_canonicalize(catalogue, new_id, tick_check_interrupts, NULL, &kept, &temporary);
@@ -978,4 +989,28 @@ fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catal
 	move_rows_into_order(train, catalogue);
 	TimestampDifference(start, GetCurrentTimestamp(), &secs, &usecs);
 	src->catalogue_read_seconds = secs + usecs / 1e6;
+}
+
+void
+fm_source_free_rows(TrainingSource *src, FmBudget *budget)
+{
+	Builder    *b = (Builder *) src->builder;
+	FmDataset  *ds = &src->data;
+
+	/* capacities as finish_dataset left them; row_index as allocated above */
+	fm_budget_free(budget, ds->row_index, (Size) ds->n_rows * sizeof(uint32));
+	fm_budget_free(budget, ds->row_start, (Size) b->cap_rows * sizeof(uint32));
+	fm_budget_free(budget, ds->targets, (Size) b->cap_rows * sizeof(float));
+	fm_budget_free(budget, ds->ids, (Size) b->cap_nonzeros * sizeof(int32));
+	fm_budget_free(budget, ds->weights, (Size) b->cap_nonzeros * sizeof(float));
+	ds->row_index = NULL;
+	ds->row_start = NULL;
+	ds->targets = NULL;
+	ds->ids = NULL;
+	ds->weights = NULL;
+	b->row_start = NULL;
+	b->targets = NULL;
+	b->ids = NULL;
+	b->weights = NULL;
+	b->cap_rows = b->cap_nonzeros = 0;
 }

@@ -77,7 +77,8 @@ extern void fm_source_check_columns(TrainingSource *src);
 
 /*
  * Reads every row into src->data, allocating from the budget.  With
- * src->item_column set, only the context columns and the item key.
+ * src->item_column set, only the context columns and the item key, and the
+ * canonical order is left to fm_source_read_catalogue, which must follow.
  */
 extern void fm_source_read(TrainingSource *src, FmBudget *budget);
 
@@ -95,5 +96,12 @@ extern void fm_source_read_validation(TrainingSource *src, Oid relid, FmBudget *
  * its values to the dictionary; src->data then counts the new features too.
  */
 extern void fm_source_read_catalogue(TrainingSource *src, FmBudget *budget, FmDataset *catalogue);
+
+/*
+ * After fm_source_read_catalogue: frees the rows of src->data (the
+ * dictionary, feature_group and the counts stay), once the implicit
+ * training data have been built from them.
+ */
+extern void fm_source_free_rows(TrainingSource *src, FmBudget *budget);
 
 #endif							/* FMREC_FM_TRAIN_SOURCE_H */

@@ -33,20 +33,20 @@ struct FmIals
 	double	   *r;				/* G aug of the side being swept */
 	double	   *gram;			/* dim x dim, of the other side */
 	double	   *other_t;		/* the other side's aug, transposed: dim x n_other */
-	double	   *y;				/* predictions of the observed pairs */
-	double	   *penalty;		/* lambda_f */
-	double	   *coef;			/* scratch: the own-slot coefficient per entity */
+	double	   *side_cache;		/* r and other_t: (n_contexts + n_items) x dim */
 
 	/*
-	 * The pairs of the entities of the feature being fitted, gathered once
-	 * for its k + 1 parameters: contiguous predictions, weights and other
-	 * entities instead of three indirections per pair and parameter.
+	 * The predictions of the observed pairs, in the order of the swept
+	 * side's pair lists (by context, then by item: recomputed at the start
+	 * of each side anyway): an entity's pairs are then contiguous, with
+	 * their other entities and weights alongside in the lists, so a step
+	 * reads them in place instead of gathering copies.
 	 */
-	int64_t    *loc_start;		/* per entity of the step, n + 1 */
-	int64_t    *loc_pair;
-	int32_t    *loc_other;
-	double	   *loc_y;
-	double	   *loc_w;
+	double	   *y;
+	int			y_side;			/* the order of y */
+	int64_t    *item_fill;		/* scratch: n_items + 1, for pair order */
+	double	   *penalty;		/* lambda_f */
+	double	   *coef;			/* scratch: the own-slot coefficient per entity */
 	int			side;
 	const FmTrainHooks *hooks;
 	int64_t		work;
@@ -184,14 +184,26 @@ dot(const double *a, const double *b, int32_t n)
 	return sum;
 }
 
+/*
+ * y in the order of the side's pair lists, computed in pair order (by
+ * context: the contexts' vectors, the larger side, read in sequence) and
+ * stored by item through the counting order for the item side.
+ */
 static void
-compute_predictions(FmIals *s)
+compute_predictions(FmIals *s, int side)
 {
 	const FmImplicitData *d = s->d;
 
+	if (side == 1)
+		memcpy(s->item_fill, d->by_item.start, ((size_t) d->items.n + 1) * sizeof(int64_t));
 	for (int64_t p = 0; p < d->n_pairs; p++)
-		s->y[p] = dot(s->aug[0] + (size_t) d->pair_context[p] * s->dim,
+	{
+		int64_t		q = side == 0 ? p : s->item_fill[d->pair_item[p]]++;
+
+		s->y[q] = dot(s->aug[0] + (size_t) d->pair_context[p] * s->dim,
 					  s->aug[1] + (size_t) d->pair_item[p] * s->dim, s->dim);
+	}
+	s->y_side = side;
 	add_work(s, d->n_pairs * s->dim);
 }
 
@@ -215,12 +227,17 @@ transpose_other(FmIals *s, int side)
 void
 fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
 {
+	/* r for this side's entities, other_t after it (cache-line aligned) */
+	size_t		r_size = ((size_t) side_size(s, side) * s->dim + 7) & ~(size_t) 7;
+
 	s->side = side;
+	s->r = s->side_cache;
+	s->other_t = s->side_cache + r_size;
 	compute_aug(s, model, 0);
 	compute_aug(s, model, 1);
 	compute_gram(s, 1 - side);
 	compute_r(s, side);
-	compute_predictions(s);
+	compute_predictions(s, side);
 	transpose_other(s, side);
 }
 
@@ -255,6 +272,11 @@ static double
 minimise(FmIals *s, const Step *st, bool round_to_float)
 {
 	const int	o = s->side;
+	/* in locals: with -fno-strict-aliasing a store to y would reload them */
+	const int64_t *pair_start = side_pairs(s, o)->start;
+	const int32_t *pair_other = side_pairs(s, o)->other;
+	const float *pair_weight = side_pairs(s, o)->weight;
+	double	   *y = s->y;
 	const int32_t dim = s->dim,
 				j = st->j;
 	/* factor j of the other side's vectors (unused for a linear term) */
@@ -297,16 +319,16 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 			grad_all += m * (a * r[o] + (j >= 0 ? b * r[j] : 0.0));
 			hess_all += m * (a * a * goo + 2.0 * a * b * goj + b * b * gjj);
 		}
-		for (int64_t q = s->loc_start[t]; q < s->loc_start[t + 1]; q++)
+		for (int64_t q = pair_start[e], end = pair_start[e + 1]; q < end; q++)
 		{
-			double		h = a + b * other[s->loc_other[q]];
-			double		w = s->loc_w[q];
+			double		h = a + b * other[pair_other[q]];
+			double		w = pair_weight[q];
 
-			grad_obs += w * h * (s->loc_y[q] - 1.0);
+			grad_obs += w * h * (y[q] - 1.0);
 			hess_obs += w * h * h;
 		}
+		pairs += pair_start[e + 1] - pair_start[e];
 	}
-	pairs = s->loc_start[st->n];
 	grad = grad_all + grad_obs + st->penalty * st->theta;
 	hess = hess_all + hess_obs + st->penalty;
 	add_work(s, st->n + pairs);
@@ -340,8 +362,8 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 		/* G is symmetric: its rows o and j are its columns, contiguous */
 		for (int32_t i = 0; i < dim; i++)
 			r[i] += da * g_o[i] + db * g_j[i];
-		for (int64_t q = s->loc_start[t]; q < s->loc_start[t + 1]; q++)
-			s->loc_y[q] += da + db * other[s->loc_other[q]];
+		for (int64_t q = pair_start[e], end = pair_start[e + 1]; q < end; q++)
+			y[q] += da + db * other[pair_other[q]];
 	}
 	add_work(s, (int64_t) st->n * dim + pairs);
 	return delta;
@@ -365,41 +387,9 @@ feature_step(const FmIals *s, int32_t feature, Step *st)
 	st->x = d->feature_x + d->feature_start[feature];
 }
 
+/* Fit one parameter of the step's feature: factor -1 is w_f (or w0). */
 static void
-gather_pairs(FmIals *s, const Step *st)
-{
-	const FmPairLists *pl = side_pairs(s, s->side);
-	int64_t		q = 0;
-
-	s->loc_start[0] = 0;
-	for (int32_t t = 0; t < st->n; t++)
-	{
-		int32_t		e = st->entity ? st->entity[t] : t;
-
-		for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++, q++)
-		{
-			int64_t		pair = pl->pair[p];
-
-			s->loc_pair[q] = pair;
-			s->loc_other[q] = pl->other[p];
-			s->loc_y[q] = s->y[pair];
-			s->loc_w[q] = s->d->pair_weight[pair];
-		}
-		s->loc_start[t + 1] = q;
-	}
-	add_work(s, q);
-}
-
-static void
-scatter_predictions(FmIals *s, const Step *st)
-{
-	for (int64_t q = 0; q < s->loc_start[st->n]; q++)
-		s->y[s->loc_pair[q]] = s->loc_y[q];
-}
-
-/* Fit one parameter of the gathered feature: factor -1 is w_f (or w0). */
-static void
-update_gathered(FmIals *s, FmModel *model, int32_t feature, int32_t factor, Step *st)
+update_step(FmIals *s, FmModel *model, int32_t feature, int32_t factor, Step *st)
 {
 	if (feature < 0)
 	{
@@ -432,23 +422,19 @@ fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t factor)
 	Step		st;
 
 	feature_step(s, feature, &st);
-	gather_pairs(s, &st);
-	update_gathered(s, model, feature, factor, &st);
-	scatter_predictions(s, &st);
+	update_step(s, model, feature, factor, &st);
 }
 
-/* w_f and then v_f, one factor after the other, on the pairs gathered once. */
+/* w_f and then v_f, one factor after the other. */
 static void
 update_feature(FmIals *s, FmModel *model, int32_t feature)
 {
 	Step		st;
 
 	feature_step(s, feature, &st);
-	gather_pairs(s, &st);
-	update_gathered(s, model, feature, -1, &st);
+	update_step(s, model, feature, -1, &st);
 	for (int32_t factor = 0; factor < s->k; factor++)
-		update_gathered(s, model, feature, factor, &st);
-	scatter_predictions(s, &st);
+		update_step(s, model, feature, factor, &st);
 }
 
 static void
@@ -488,17 +474,26 @@ penalty_sum(const FmIals *s, const FmModel *m)
 	return sum;
 }
 
+/*
+ * Summed in pair order whichever order y is in: by item, pair p is at the
+ * next place of its item's list (by_item is a stable counting sort).
+ */
 static double
-observed_loss(const FmIals *s)
+observed_loss(FmIals *s)
 {
+	const FmImplicitData *d = s->d;
 	double		sum = 0.0;
 
-	for (int64_t p = 0; p < s->d->n_pairs; p++)
+	if (s->y_side == 1)
+		memcpy(s->item_fill, d->by_item.start, ((size_t) d->items.n + 1) * sizeof(int64_t));
+	for (int64_t p = 0; p < d->n_pairs; p++)
 	{
-		double		err = s->y[p] - 1.0;
+		int64_t		q = s->y_side == 0 ? p : s->item_fill[d->pair_item[p]]++;
+		double		err = s->y[q] - 1.0;
 
-		sum += s->d->pair_weight[p] * err * err;
+		sum += d->pair_weight[p] * err * err;
 	}
+	add_work(s, d->n_pairs);
 	return sum;
 }
 
@@ -554,7 +549,7 @@ compute_penalties(FmIals *s, double exponent)
 			double		weights = 0.0;
 
 			for (int64_t p = pl->start[e]; p < pl->start[e + 1]; p++)
-				weights += d->pair_weight[pl->pair[p]];
+				weights += pl->weight[p];
 			frequency += x * x * (weights + (side == 0 ? s->alpha_sum :
 											 s->item_alpha[e] * d->contexts.n));
 		}
@@ -625,7 +620,6 @@ fm_ials_new(const FmImplicitData *d, const FmTrainParams *params, const FmModel 
 			const FmTrainHooks *hooks, const FmAllocator *a)
 {
 	FmIals	   *s = fm_alloc(a, sizeof(FmIals));
-	int32_t		largest = d->contexts.n > d->items.n ? d->contexts.n : d->items.n;
 
 	s->d = d;
 	s->a = a;
@@ -637,18 +631,13 @@ fm_ials_new(const FmImplicitData *d, const FmTrainParams *params, const FmModel 
 	s->reg_v = params->reg_v;
 	s->aug[0] = fm_alloc(a, ((size_t) d->contexts.n + 1) * s->dim * sizeof(double));
 	s->aug[1] = fm_alloc(a, ((size_t) d->items.n + 1) * s->dim * sizeof(double));
-	s->r = fm_alloc(a, ((size_t) largest + 1) * s->dim * sizeof(double));
+	/* r of one side and other_t of the other, one after the other */
+	s->side_cache = fm_alloc(a, ((size_t) d->contexts.n + d->items.n + 2) * s->dim * sizeof(double) + 64);
 	s->gram = fm_alloc(a, (size_t) s->dim * s->dim * sizeof(double));
-	s->other_t = fm_alloc(a, ((size_t) largest + 1) * s->dim * sizeof(double));
 	s->y = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
+	s->item_fill = fm_alloc(a, ((size_t) d->items.n + 1) * sizeof(int64_t));
 	s->penalty = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(double));
 	s->coef = fm_alloc(a, ((size_t) longest_feature(d) + 1) * sizeof(double));
-	s->loc_start = fm_alloc(a, ((size_t) longest_feature(d) + 2) * sizeof(int64_t));
-	/* a feature's entities hold each pair at most once (w0: all of them) */
-	s->loc_pair = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(int64_t));
-	s->loc_other = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(int32_t));
-	s->loc_y = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
-	s->loc_w = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
 	compute_item_alpha(s, params->popularity_exponent);
 	compute_penalties(s, params->reg_exponent);
 	s->validation = fm_implicit_validation_new(d, s->k, fm_seed_for(params->seed, FM_SEED_SHUFFLE), a);

@@ -55,69 +55,6 @@ row_key(const FmDataset *ds, const FmDataset *rows, const FmImplicitSpec *spec, 
 	return -1;
 }
 
-/* ---- contexts: distinct sorted feature lists, found through a hash table ---- */
-
-typedef struct ContextTable
-{
-	FmSparseRows *rows;			/* the contexts found so far */
-	int32_t    *slots;			/* context index + 1, 0 = empty */
-	uint64_t	mask;
-} ContextTable;
-
-static uint64_t
-entries_hash(const Entry *e, int32_t n)
-{
-	uint64_t	h = UINT64_C(1469598103934665603);
-
-	for (int32_t i = 0; i < n; i++)
-	{
-		uint32_t	bits;
-
-		memcpy(&bits, &e[i].x, sizeof(bits));
-		h = (h ^ (uint32_t) e[i].id) * UINT64_C(1099511628211);
-		h = (h ^ bits) * UINT64_C(1099511628211);
-	}
-	return h ^ (h >> 29);
-}
-
-static bool
-context_equals(const FmSparseRows *c, int32_t index, const Entry *e, int32_t n)
-{
-	int64_t		begin = c->start[index];
-
-	if (c->start[index + 1] - begin != n)
-		return false;
-	for (int32_t i = 0; i < n; i++)
-		if (c->ids[begin + i] != e[i].id || c->x[begin + i] != e[i].x)
-			return false;
-	return true;
-}
-
-/* The index of the context with these entries, added when new. */
-static int32_t
-context_index(ContextTable *t, const Entry *e, int32_t n)
-{
-	FmSparseRows *c = t->rows;
-	uint64_t	slot = entries_hash(e, n) & t->mask;
-	int64_t		begin;
-
-	while (t->slots[slot] != 0)
-	{
-		if (context_equals(c, t->slots[slot] - 1, e, n))
-			return t->slots[slot] - 1;
-		slot = (slot + 1) & t->mask;
-	}
-	begin = c->start[c->n];
-	for (int32_t i = 0; i < n; i++)
-	{
-		c->ids[begin + i] = e[i].id;
-		c->x[begin + i] = e[i].x;
-	}
-	c->start[c->n + 1] = begin + n;
-	t->slots[slot] = ++c->n;
-	return c->n - 1;
-}
-
 /* The context features of row r, sorted by id (insertion sort: rows are short). */
 static int32_t
 context_entries(const FmDataset *rows, const FmImplicitSpec *spec, int64_t r, Entry *out)
@@ -142,6 +79,139 @@ context_entries(const FmDataset *rows, const FmImplicitSpec *spec, int64_t r, En
 		out[i] = e;
 	}
 	return n;
+}
+
+/*
+ * ---- contexts: distinct sorted feature lists, found through a hash table ----
+ *
+ * A context is kept as its first row (its representative) while the rows
+ * are read: its features are sorted again from that row when compared, so
+ * that the table costs a few bytes per context rather than a copy of every
+ * row's features; it grows by doubling, from the build's scratch.
+ */
+
+typedef struct ContextSlot
+{
+	int32_t		index;			/* context index + 1, 0 = empty */
+	uint32_t	hash;
+} ContextSlot;
+
+typedef struct ContextTable
+{
+	const FmDataset *rows;
+	const FmImplicitSpec *spec;
+	int32_t		n;				/* contexts found so far */
+	int64_t		capacity;		/* of first_row */
+	int64_t    *first_row;		/* the representative row of each context */
+	ContextSlot *slots;
+	uint64_t	mask;
+	Entry	   *other;			/* room for a representative's entries */
+	const FmAllocator *scratch;
+} ContextTable;
+
+static uint64_t
+entries_hash(const Entry *e, int32_t n)
+{
+	uint64_t	h = UINT64_C(1469598103934665603);
+
+	for (int32_t i = 0; i < n; i++)
+	{
+		uint32_t	bits;
+
+		memcpy(&bits, &e[i].x, sizeof(bits));
+		h = (h ^ (uint32_t) e[i].id) * UINT64_C(1099511628211);
+		h = (h ^ bits) * UINT64_C(1099511628211);
+	}
+	return h ^ (h >> 29);
+}
+
+static bool
+context_equals(ContextTable *t, int32_t index, const Entry *e, int32_t n)
+{
+	if (context_entries(t->rows, t->spec, t->first_row[index], t->other) != n)
+		return false;
+	for (int32_t i = 0; i < n; i++)
+		if (t->other[i].id != e[i].id || t->other[i].x != e[i].x)
+			return false;
+	return true;
+}
+
+/* Doubles the slots (the old ones stay in the scratch until it is freed). */
+static void
+grow_slots(ContextTable *t)
+{
+	uint64_t	size = (t->mask + 1) * 2;
+	ContextSlot *slots = fm_alloc(t->scratch, (size_t) size * sizeof(ContextSlot));
+
+	for (uint64_t i = 0; i <= t->mask; i++)
+	{
+		uint64_t	slot;
+
+		if (t->slots[i].index == 0)
+			continue;
+		slot = t->slots[i].hash & (size - 1);
+		while (slots[slot].index != 0)
+			slot = (slot + 1) & (size - 1);
+		slots[slot] = t->slots[i];
+	}
+	t->slots = slots;
+	t->mask = size - 1;
+}
+
+/* The index of the context with these entries (those of row r), added when new. */
+static int32_t
+context_index(ContextTable *t, const Entry *e, int32_t n, int64_t r)
+{
+	uint32_t	hash = (uint32_t) entries_hash(e, n);
+	uint64_t	slot = hash & t->mask;
+
+	while (t->slots[slot].index != 0)
+	{
+		if (t->slots[slot].hash == hash && context_equals(t, t->slots[slot].index - 1, e, n))
+			return t->slots[slot].index - 1;
+		slot = (slot + 1) & t->mask;
+	}
+	if (t->n == t->capacity)
+	{
+		int64_t    *first_row = fm_alloc(t->scratch, (size_t) t->capacity * 2 * sizeof(int64_t));
+
+		memcpy(first_row, t->first_row, (size_t) t->capacity * sizeof(int64_t));
+		t->first_row = first_row;
+		t->capacity *= 2;
+	}
+	t->first_row[t->n] = r;
+	t->slots[slot].index = ++t->n;
+	t->slots[slot].hash = hash;
+	/* at most half full */
+	if ((uint64_t) t->n * 2 > t->mask + 1)
+		grow_slots(t);
+	return t->n - 1;
+}
+
+/* The contexts' features, from their representative rows. */
+static void
+store_contexts(ContextTable *t, FmSparseRows *c, const FmAllocator *a)
+{
+	int64_t		total = 0;
+
+	for (int32_t i = 0; i < t->n; i++)
+		total += context_entries(t->rows, t->spec, t->first_row[i], t->other);
+	c->n = t->n;
+	c->start = fm_alloc(a, ((size_t) c->n + 1) * sizeof(int64_t));
+	c->ids = fm_alloc(a, (size_t) total * sizeof(int32_t));
+	c->x = fm_alloc(a, (size_t) total * sizeof(float));
+	for (int32_t i = 0; i < t->n; i++)
+	{
+		int32_t		n = context_entries(t->rows, t->spec, t->first_row[i], t->other);
+		int64_t		begin = c->start[i];
+
+		for (int32_t j = 0; j < n; j++)
+		{
+			c->ids[begin + j] = t->other[j].id;
+			c->x[begin + j] = t->other[j].x;
+		}
+		c->start[i + 1] = begin + n;
+	}
 }
 
 /* ---- the catalogue ---- */
@@ -249,10 +319,10 @@ merge_pairs(RawPair *raw, int64_t *start, int32_t n_contexts)
  */
 static void
 split_pairs(FmImplicitData *d, const RawPair *raw, const int64_t *start, const FmImplicitSpec *spec,
-			const FmAllocator *a)
+			const FmAllocator *a, const FmAllocator *scratch)
 {
 	int64_t		total = start[d->contexts.n];
-	uint8_t    *held = fm_alloc(a, (size_t) total + 1);
+	uint8_t    *held = fm_alloc(scratch, (size_t) total + 1);
 	FmRng		rng;
 	int64_t		t = 0,
 				v = 0;
@@ -300,40 +370,41 @@ split_pairs(FmImplicitData *d, const RawPair *raw, const int64_t *start, const F
 	}
 }
 
-/* The pair lists of both sides: by context (pairs in order) and by item (counting sort). */
+/*
+ * The pair lists of both sides: by context (the pairs themselves) and by
+ * item (a stable counting sort).
+ */
 static void
-index_pairs(FmImplicitData *d, const FmAllocator *a)
+index_pairs(FmImplicitData *d, const FmAllocator *a, const FmAllocator *scratch)
 {
 	FmPairLists *bc = &d->by_context,
 			   *bi = &d->by_item;
 	int64_t    *fill;
 
 	bc->other = d->pair_item;
-	bc->pair = fm_alloc(a, (size_t) d->n_pairs * sizeof(int64_t));
-	for (int64_t p = 0; p < d->n_pairs; p++)
-		bc->pair[p] = p;
+	bc->weight = d->pair_weight;
 
 	bi->start = fm_alloc(a, ((size_t) d->items.n + 1) * sizeof(int64_t));
 	bi->other = fm_alloc(a, (size_t) d->n_pairs * sizeof(int32_t));
-	bi->pair = fm_alloc(a, (size_t) d->n_pairs * sizeof(int64_t));
+	bi->weight = fm_alloc(a, (size_t) d->n_pairs * sizeof(float));
 	for (int64_t p = 0; p < d->n_pairs; p++)
 		bi->start[d->pair_item[p] + 1]++;
 	for (int32_t i = 0; i < d->items.n; i++)
 		bi->start[i + 1] += bi->start[i];
-	fill = fm_alloc(a, ((size_t) d->items.n + 1) * sizeof(int64_t));
+	fill = fm_alloc(scratch, ((size_t) d->items.n + 1) * sizeof(int64_t));
 	memcpy(fill, bi->start, ((size_t) d->items.n + 1) * sizeof(int64_t));
 	for (int64_t p = 0; p < d->n_pairs; p++)
 	{
 		int64_t		dst = fill[d->pair_item[p]]++;
 
 		bi->other[dst] = d->pair_context[p];
-		bi->pair[dst] = p;
+		bi->weight[dst] = d->pair_weight[p];
 	}
 }
 
 /* feature -> the entities of its side that have it, with x. */
 static void
-index_features(FmImplicitData *d, const FmAllocator *a)
+index_features(FmImplicitData *d, const FmAllocator *a, const FmAllocator *scratch)
 {
 	const FmSparseRows *sides[2] = {&d->contexts, &d->items};
 	int64_t		total = d->contexts.start[d->contexts.n] + d->items.start[d->items.n];
@@ -347,7 +418,7 @@ index_features(FmImplicitData *d, const FmAllocator *a)
 			d->feature_start[sides[s]->ids[p] + 1]++;
 	for (int32_t f = 0; f < d->n_features; f++)
 		d->feature_start[f + 1] += d->feature_start[f];
-	fill = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(int64_t));
+	fill = fm_alloc(scratch, ((size_t) d->n_features + 1) * sizeof(int64_t));
 	memcpy(fill, d->feature_start, ((size_t) d->n_features + 1) * sizeof(int64_t));
 	for (int s = 0; s < 2; s++)
 		for (int32_t e = 0; e < sides[s]->n; e++)
@@ -360,25 +431,58 @@ index_features(FmImplicitData *d, const FmAllocator *a)
 			}
 }
 
-static uint64_t
-table_size(int64_t n)
+/* Whether row r is a positive (a pair), or what is wrong with it. */
+static FmImplicitStatus
+row_pair(const FmDataset *rows, const FmImplicitSpec *spec, const int32_t *item_of_key, int64_t r,
+		 RawPair *pair, bool *positive, FmImplicitProblem *problem)
 {
-	uint64_t	size = 16;
+	int32_t		key = row_key(rows, rows, spec, r);
+	double		target = fm_ds_target(rows, r);
+	double		weight = 1.0 + spec->confidence * target;
 
-	while (size < (uint64_t) n * 2)
-		size <<= 1;
-	return size;
+	problem->row = r;
+	problem->feature = key;
+	*positive = false;
+	if (key < 0)
+		return FM_IMPLICIT_ROW_WITHOUT_ITEM;
+	if (item_of_key[key] < 0)
+		return FM_IMPLICIT_UNKNOWN_ITEM;
+	if (!isnan(spec->positive_threshold) && !(target >= spec->positive_threshold))
+		return FM_IMPLICIT_OK;
+	if (!(weight > 0.0) || !isfinite((float) weight))
+		return FM_IMPLICIT_BAD_CONFIDENCE;
+	*positive = true;
+	pair->item = item_of_key[key];
+	pair->weight = (float) weight;
+	return FM_IMPLICIT_OK;
 }
 
 FmImplicitStatus
 fm_implicit_build(const FmDataset *rows, const FmDataset *catalogue, const FmImplicitSpec *spec,
 				  FmImplicitData *out, FmImplicitProblem *problem, const FmAllocator *a)
 {
-	int32_t    *item_of_key = fm_alloc(a, ((size_t) rows->n_features + 1) * sizeof(int32_t));
+	return fm_implicit_build_with(rows, catalogue, spec, out, problem, a, NULL);
+}
+
+/*
+ * Three passes over the rows: the first checks them and counts the
+ * positives, the second finds each positive's context, the third puts each
+ * positive's (item, weight) straight into its context's place (a counting
+ * sort, stable), so that neither a copy of the rows' features nor an
+ * unsorted list of pairs is ever kept: 4 bytes per positive, then 8.
+ */
+FmImplicitStatus
+fm_implicit_build_with(const FmDataset *rows, const FmDataset *catalogue, const FmImplicitSpec *spec,
+					   FmImplicitData *out, FmImplicitProblem *problem, const FmAllocator *a,
+					   const FmImplicitBuildMemory *memory)
+{
+	const FmAllocator *scratch = memory != NULL && memory->scratch != NULL ? memory->scratch : a;
+	int32_t    *item_of_key = fm_alloc(scratch, ((size_t) rows->n_features + 1) * sizeof(int32_t));
 	Entry	   *entries;
 	RawPair    *raw;
 	int32_t    *row_context;
 	int64_t    *start;
+	int64_t    *fill;
 	int64_t		n_raw = 0;
 	int32_t		longest = 1;
 	ContextTable table;
@@ -397,65 +501,74 @@ fm_implicit_build(const FmDataset *rows, const FmDataset *catalogue, const FmImp
 	if (status != FM_IMPLICIT_OK)
 		return status;
 
-	/* room for every row being a new context */
 	for (int64_t r = 0; r < rows->n_rows; r++)
 		if (fm_ds_end(rows, r) - fm_ds_begin(rows, r) > longest)
 			longest = (int32_t) (fm_ds_end(rows, r) - fm_ds_begin(rows, r));
-	entries = fm_alloc(a, (size_t) longest * sizeof(Entry));
-	out->contexts.start = fm_alloc(a, ((size_t) rows->n_rows + 1) * sizeof(int64_t));
-	out->contexts.ids = fm_alloc(a, (size_t) rows->n_nonzeros * sizeof(int32_t));
-	out->contexts.x = fm_alloc(a, (size_t) rows->n_nonzeros * sizeof(float));
-	table.rows = &out->contexts;
-	table.mask = table_size(rows->n_rows) - 1;
-	table.slots = fm_alloc(a, (size_t) (table.mask + 1) * sizeof(int32_t));
-	raw = fm_alloc(a, (size_t) rows->n_rows * sizeof(RawPair));
-	row_context = fm_alloc(a, (size_t) rows->n_rows * sizeof(int32_t));
+	entries = fm_alloc(scratch, (size_t) longest * sizeof(Entry));
+	memset(&table, 0, sizeof(table));
+	table.rows = rows;
+	table.spec = spec;
+	table.scratch = scratch;
+	table.capacity = 1024;
+	table.first_row = fm_alloc(scratch, (size_t) table.capacity * sizeof(int64_t));
+	table.mask = 2047;
+	table.slots = fm_alloc(scratch, (size_t) (table.mask + 1) * sizeof(ContextSlot));
+	table.other = fm_alloc(scratch, (size_t) longest * sizeof(Entry));
 
+	/* the rows checked and their positives counted first (cheap): the context of each positive next */
 	for (int64_t r = 0; r < rows->n_rows; r++)
 	{
-		int32_t		key = row_key(rows, rows, spec, r);
-		double		target = fm_ds_target(rows, r);
-		double		weight = 1.0 + spec->confidence * target;
+		RawPair		pair;
+		bool		positive;
 
-		problem->row = r;
-		problem->feature = key;
-		if (key < 0)
-			return FM_IMPLICIT_ROW_WITHOUT_ITEM;
-		if (item_of_key[key] < 0)
-			return FM_IMPLICIT_UNKNOWN_ITEM;
-		if (!isnan(spec->positive_threshold) && !(target >= spec->positive_threshold))
-			continue;
-		if (!(weight > 0.0) || !isfinite((float) weight))
-			return FM_IMPLICIT_BAD_CONFIDENCE;
-		row_context[n_raw] = context_index(&table, entries, context_entries(rows, spec, r, entries));
-		raw[n_raw].item = item_of_key[key];
-		raw[n_raw].weight = (float) weight;
-		n_raw++;
+		status = row_pair(rows, spec, item_of_key, r, &pair, &positive, problem);
+		if (status != FM_IMPLICIT_OK)
+			return status;
+		n_raw += positive;
 	}
 	problem->row = 0;
 	problem->feature = 0;
 	problem->positives = n_raw;
 	if (n_raw == 0)
 		return FM_IMPLICIT_NO_POSITIVE;
-
-	/* group the raw pairs by context (counting sort, stable) */
+	row_context = fm_alloc(scratch, (size_t) n_raw * sizeof(int32_t));
+	for (int64_t r = 0, p = 0; r < rows->n_rows; r++)
 	{
-		RawPair    *sorted = fm_alloc(a, (size_t) n_raw * sizeof(RawPair));
-		int64_t    *fill = fm_alloc(a, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
+		RawPair		pair;
+		bool		positive;
 
-		start = fm_alloc(a, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
-		for (int64_t p = 0; p < n_raw; p++)
-			start[row_context[p] + 1]++;
-		for (int32_t c = 0; c < out->contexts.n; c++)
-			start[c + 1] += start[c];
-		memcpy(fill, start, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
-		for (int64_t p = 0; p < n_raw; p++)
-			sorted[fill[row_context[p]]++] = raw[p];
-		raw = sorted;
+		(void) row_pair(rows, spec, item_of_key, r, &pair, &positive, problem);
+		if (positive)
+			row_context[p++] = context_index(&table, entries, context_entries(rows, spec, r, entries), r);
 	}
+	store_contexts(&table, &out->contexts, a);
+
+	/* the raw pairs grouped by context, in row order within one */
+	raw = fm_alloc(scratch, (size_t) n_raw * sizeof(RawPair));
+	fill = fm_alloc(scratch, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
+	start = fm_alloc(scratch, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
+	for (int64_t p = 0; p < n_raw; p++)
+		start[row_context[p] + 1]++;
+	for (int32_t c = 0; c < out->contexts.n; c++)
+		start[c + 1] += start[c];
+	memcpy(fill, start, ((size_t) out->contexts.n + 1) * sizeof(int64_t));
+	for (int64_t r = 0, p = 0; r < rows->n_rows; r++)
+	{
+		RawPair		pair;
+		bool		positive;
+
+		(void) row_pair(rows, spec, item_of_key, r, &pair, &positive, problem);
+		if (positive)
+			raw[fill[row_context[p++]]++] = pair;
+	}
+	problem->row = 0;
+	problem->feature = 0;
+	if (memory != NULL && memory->rows_done != NULL)
+		memory->rows_done(memory->rows_done_arg);
+
 	merge_pairs(raw, start, out->contexts.n);
-	split_pairs(out, raw, start, spec, a);
-	index_pairs(out, a);
-	index_features(out, a);
+	split_pairs(out, raw, start, spec, a, scratch);
+	index_pairs(out, a, scratch);
+	index_features(out, a, scratch);
 	return FM_IMPLICIT_OK;
 }

@@ -21,6 +21,15 @@
  *     is held out for validation, decided by a seeded generator.
  * Both sides share the feature ids of one dictionary; a feature belongs to
  * the context side or to the item side by its group (source column).
+ *
+ * Memory: 20 bytes per training pair (pair_context, pair_item, pair_weight,
+ * by_item's other and weight; by_context shares pair_item and pair_weight),
+ * 4 per held-out pair, and per context, item and feature their features
+ * and list starts.  The build's scratch on top: 13 bytes per positive
+ * row, the contexts' hash table (16 to 32 bytes per context) and 8 bytes
+ * per item and feature; fm_implicit_build_with lets the caller free the
+ * source rows before the pairs' 20 bytes are allocated, so that the peak is
+ * the rows plus 12 bytes per positive.
  */
 #ifndef FM_IMPLICIT_H
 #define FM_IMPLICIT_H
@@ -36,12 +45,19 @@ typedef struct FmSparseRows
 	float	   *x;
 } FmSparseRows;
 
-/* Lists of pairs per entity: entity e has pairs start[e] .. start[e+1]). */
+/*
+ * Lists of pairs per entity: entity e has pairs start[e] .. start[e+1]),
+ * each with the entity of the other side and its confidence.  by_context
+ * lists the pairs in their own order (other and weight are pair_item and
+ * pair_weight); by_item lists them by item, stably (a counting sort of the
+ * pairs by pair_item: an item's pairs in pair order), so that the position
+ * of pair p there is found again by counting, with no index kept per pair.
+ */
 typedef struct FmPairLists
 {
 	int64_t    *start;			/* n + 1 */
 	int32_t    *other;			/* the entity of the other side */
-	int64_t    *pair;			/* the pair's index in FmImplicitData */
+	float	   *weight;			/* the pair's confidence */
 } FmPairLists;
 
 typedef struct FmImplicitData
@@ -116,5 +132,26 @@ typedef struct FmImplicitProblem
 extern FmImplicitStatus fm_implicit_build(const FmDataset *rows, const FmDataset *catalogue,
 										  const FmImplicitSpec *spec, FmImplicitData *out,
 										  FmImplicitProblem *problem, const FmAllocator *a);
+
+/*
+ * The same with the build's own memory apart: `scratch` (NULL: `a`) gets
+ * what the build needs only while it runs (13 bytes per positive row,
+ * the contexts' hash table), and the caller may free it once the call
+ * returns; rows_done (NULL: none) is called with rows_done_arg as soon as
+ * the build reads `rows` no more (after its two passes over them, before
+ * the pair lists are allocated), so that the caller can free the rows and
+ * the lists take their place.  It is not called when the build fails.
+ */
+typedef struct FmImplicitBuildMemory
+{
+	const FmAllocator *scratch;
+	void		(*rows_done) (void *arg);
+	void	   *rows_done_arg;
+} FmImplicitBuildMemory;
+
+extern FmImplicitStatus fm_implicit_build_with(const FmDataset *rows, const FmDataset *catalogue,
+											   const FmImplicitSpec *spec, FmImplicitData *out,
+											   FmImplicitProblem *problem, const FmAllocator *a,
+											   const FmImplicitBuildMemory *memory);
 
 #endif							/* FM_IMPLICIT_H */
