@@ -44,11 +44,11 @@
  * sharing one buffer), 8 per feature, the validation's item embeddings.
  * fm_train_from_table at 10M MovieLens-25M-shaped ratings (41% of them
  * positives, 162,000 contexts, k 64): 45 bytes of training memory per
- * rating, the peak being the implicit build (the source rows, 35 bytes,
- * plus its scratch); after it the source rows are freed and the data and
- * these caches take about 40 (176 bytes when every row's features were
- * copied, pair indices were 64-bit and each step gathered copies of its
- * pairs).
+ * rating, most of it the per-context caches and the model; at 25M 39
+ * bytes (938 MB), the peak there being the implicit build (the source
+ * rows, 35 bytes, plus 12 per positive), after which the rows are freed.
+ * Before: 176 and 151 bytes (every row's features copied, 64-bit pair
+ * indices, and each step gathering copies of its pairs).
  */
 #ifndef FM_IALS_H
 #define FM_IALS_H
