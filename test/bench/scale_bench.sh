@@ -6,7 +6,9 @@
 #
 #   read s           the source read (the final NOTICE's "read ... in X s"),
 #                    next to COPY (SELECT the same columns) TO '/dev/null'
-#   s / epoch        with 1 and 2 workers when the training has a workers
+#   s / epoch        the median of the epochs' own times (their NOTICEs,
+#                    set-up and the final exact RMSE pass not included),
+#                    with 1 and 2 workers when the training has a workers
 #                    setting (a GUC fmrec.*worker* or a `workers` argument,
 #                    detected; 'n/a' otherwise).  "N workers" = N processes
 #                    training, the leader included: the setting gets N - 1,
@@ -172,7 +174,7 @@ train() {
 	[ -z "$MEMORY" ] || set_memory="SET fmrec.max_training_memory = '${MEMORY}MB';"
 	psql -X -d bench 2>&1 <<SQL
 SET client_min_messages = notice;
-SET fmrec.training_notices = 'summary';
+SET fmrec.training_notices = 'epochs';
 $set_memory
 $set_workers
 SELECT 1 AS trained FROM fm_train_from_table('big', 'rating', $FEATURES, 'scale_$method',
@@ -214,7 +216,11 @@ for method in $METHODS; do
 		pairs=$(sed -nE 's/.* ([0-9]+) contexts and ([0-9]+) positive pairs.*/\1 \2/p' <<<"$summary")
 		hwm_kb=$(awk '$1 == "VmHWM:" { print $2 }' <<<"$out")
 		shm_kb=$(awk '$1 == "RssShmem:" { print $2 }' <<<"$out")
-		epoch_s[$w]=$(awk -v t="$trained" 'BEGIN { split(t, a, " "); printf "%.2f", a[2] / a[1] }')
+		# the median of the epochs' own times (their NOTICEs): the summary's
+		# "trained N epochs in T s" also holds the set-up and the final
+		# exact training RMSE, a serial third of an epoch
+		epoch_s[$w]=$(sed -nE 's/^NOTICE:  (epoch|iteration) [0-9]+\/[0-9]+: .*\(([0-9.]+) s\)$/\2/p' <<<"$out" | median)
+		[ -n "${epoch_s[$w]}" ] || epoch_s[$w]=$(awk -v t="$trained" 'BEGIN { split(t, a, " "); printf "%.2f", a[2] / a[1] }')
 		if [ -z "$first" ]; then
 			first=$w
 			res_read=$read_s res_mem=$mem_mb res_hwm=$hwm_kb res_shm=$shm_kb res_pairs=$pairs
@@ -265,7 +271,7 @@ echo
 echo "MovieLens-25M-shaped data: $RATINGS ratings, $USERS users, $MOVIES movies, $NNZ non-zeros per row, k $K, $EPOCHS epochs;"
 echo "table $TABLE_MB MB; COPY (SELECT the same columns) TO '/dev/null' ${copy_s} s; workers setting: $([ -n "$WORKER_HOW" ] && echo "$WORKER_HOW = processes - 1" || echo absent)"
 echo "hardware (best of before and after): read bandwidth $BW GB/s (serving_membw, 1 thread), one core $GF_FLOAT GFLOP/s float, $GF_DOUBLE double (scale_flops);"
-echo "two processes at once against one (the most 2 workers can give; best of before and after): random $((4 * (K + 1)))-byte row reads $(awk -v a="$RANDOM_TWO" -v b="$RANDOM_ONE" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }')x ($(awk -v b="$RANDOM_ONE" 'BEGIN { printf "%.1f", b / 1e6 }') M rows/s alone, scale_random), FMA ${FLOAT_TWO}x (scale_flops);"
+echo "two processes at once against one (the most 2 workers can give; best of before and after): random $((4 * (K + 1)))-byte row reads $(awk -v a="$RANDOM_TWO" -v b="$RANDOM_ONE" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')x ($(awk -v b="$RANDOM_ONE" 'BEGIN { printf "%.1f", b / 1e6 }') M rows/s alone, scale_random), FMA ${FLOAT_TWO}x (scale_flops);"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 header="| method | read s | read / COPY |"
