@@ -321,7 +321,7 @@ arena_copy(ParallelShared *sh, const void *src, Size bytes)
 }
 
 /* Bytes copied between two releases of the source's pages. */
-#define MOVE_PIECE_BYTES ((Size) 64 * 1024 * 1024)
+#define MOVE_PIECE_BYTES ((Size) 8 * 1024 * 1024)
 
 /*
  * Gives the whole pages of [begin, end) back to the operating system; the
