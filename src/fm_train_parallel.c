@@ -343,6 +343,25 @@ release_pages(char *begin, char *end)
 }
 
 /*
+ * The same for the segment's own pages, once no participant reads them:
+ * MADV_REMOVE frees the shared memory behind them (tmpfs, System V shared
+ * memory and most file systems support it; where not, nothing is freed).
+ */
+static Size
+release_shared_pages(char *begin, char *end)
+{
+#ifdef MADV_REMOVE
+	Size		page = (Size) sysconf(_SC_PAGESIZE);
+	uintptr_t	first = TYPEALIGN(page, (uintptr_t) begin);
+	uintptr_t	last = TYPEALIGN_DOWN(page, (uintptr_t) end);
+
+	if (last > first && madvise((void *) first, last - first, MADV_REMOVE) == 0)
+		return last - first;
+#endif
+	return 0;
+}
+
+/*
  * Moves a block of the training set into the arena: copied a piece at a
  * time, each piece's pages released from the private block once copied, so
  * that the rows are never twice in memory (the private copy and the
@@ -623,6 +642,9 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	/* a random validation split is a view of the same physical rows */
 	bool		shares_rows = valid != NULL && valid->row_start == train->row_start;
 	FmDataset	shared_valid;
+	Size		model_bytes;
+	Size		released;
+	Size		rows_released;
 
 	*workers_launched = 0;
 	if (nworkers <= 0)
@@ -668,6 +690,15 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 		ExitParallelMode();
 		return false;
 	}
+	/*
+	 * The caller's w and V wait unused until the end (the core initialises
+	 * the segment's): their pages go back first, so that the model is not
+	 * twice in memory either.
+	 */
+	model_bytes = (Size) model->n_features * (model->k + 1) * sizeof(float);
+	released = release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float)) +
+		release_pages((char *) own_V, (char *) own_V + (Size) model->n_features * model->k * sizeof(float));
+	budget->used -= Min(released, budget->used);
 	fm_budget_charge(budget, segment - Min(movable, segment));
 
 	sh = shm_toc_allocate(run.pcxt->toc, segment);
@@ -746,7 +777,17 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	run.alloc = alloc;
 	fm_train(&run.train, valid, params, model, &par_hooks, &alloc, result);
 
-	/* back into the caller's arrays before the segment goes */
+	/*
+	 * Back into the caller's arrays before the segment goes, after the
+	 * segment's rows, which nothing reads any more, have given their memory
+	 * back: the model's pages come back in their place.  The re-charge
+	 * cannot fail: it restores at most what was charged before.
+	 */
+	rows_released = release_shared_pages(arena_base(sh) + sh->off_row_start,
+										  arena_base(sh) + sh->off_targets + physical_rows * sizeof(float));
+	budget->used -= Min(rows_released, budget->used);
+	budget->used += Min(released, model_bytes);
+	budget->peak = Max(budget->peak, budget->used);
 	memcpy(own_w, model->w, model->n_features * sizeof(float));
 	memcpy(own_V, model->V, (Size) model->n_features * model->k * sizeof(float));
 	model->w = own_w;
@@ -755,6 +796,6 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 
 	DestroyParallelContext(run.pcxt);
 	ExitParallelMode();
-	budget->used -= segment;
+	budget->used -= Min(segment - Min(rows_released, segment), budget->used);
 	return true;
 }
