@@ -324,42 +324,36 @@ arena_copy(ParallelShared *sh, const void *src, Size bytes)
 #define MOVE_PIECE_BYTES ((Size) 8 * 1024 * 1024)
 
 /*
- * Gives the whole pages of [begin, end) back to the operating system; the
- * bytes given back.  The block stays allocated (its memory context frees it)
- * but reads as zeros: only for blocks nothing reads again.
+ * Gives the whole pages of [begin, end) back to the operating system with
+ * madvise(advice); the bytes given back (0 where the advice is not
+ * supported).  The block stays allocated but reads as zeros: only for
+ * blocks nothing reads again.  Private memory takes MADV_DONTNEED (its
+ * memory context frees the block later); the segment's pages MADV_REMOVE,
+ * which frees the shared memory behind them (tmpfs, System V shared memory
+ * and most file systems support it).
  */
 static Size
-release_pages(char *begin, char *end)
+release_pages(char *begin, char *end, int advice)
 {
+	Size		page = (Size) sysconf(_SC_PAGESIZE);
+	uintptr_t	first = TYPEALIGN(page, (uintptr_t) begin);
+	uintptr_t	last = TYPEALIGN_DOWN(page, (uintptr_t) end);
+
+	if (advice != 0 && last > first && madvise((void *) first, last - first, advice) == 0)
+		return last - first;
+	return 0;
+}
+
 #ifdef MADV_DONTNEED
-	Size		page = (Size) sysconf(_SC_PAGESIZE);
-	uintptr_t	first = TYPEALIGN(page, (uintptr_t) begin);
-	uintptr_t	last = TYPEALIGN_DOWN(page, (uintptr_t) end);
-
-	if (last > first && madvise((void *) first, last - first, MADV_DONTNEED) == 0)
-		return last - first;
+#define RELEASE_PRIVATE MADV_DONTNEED
+#else
+#define RELEASE_PRIVATE 0
 #endif
-	return 0;
-}
-
-/*
- * The same for the segment's own pages, once no participant reads them:
- * MADV_REMOVE frees the shared memory behind them (tmpfs, System V shared
- * memory and most file systems support it; where not, nothing is freed).
- */
-static Size
-release_shared_pages(char *begin, char *end)
-{
 #ifdef MADV_REMOVE
-	Size		page = (Size) sysconf(_SC_PAGESIZE);
-	uintptr_t	first = TYPEALIGN(page, (uintptr_t) begin);
-	uintptr_t	last = TYPEALIGN_DOWN(page, (uintptr_t) end);
-
-	if (last > first && madvise((void *) first, last - first, MADV_REMOVE) == 0)
-		return last - first;
+#define RELEASE_SHARED MADV_REMOVE
+#else
+#define RELEASE_SHARED 0
 #endif
-	return 0;
-}
 
 /*
  * Moves a block of the training set into the arena: copied a piece at a
@@ -380,7 +374,7 @@ arena_move(ParallelShared *sh, void *src, Size bytes, FmBudget *budget)
 
 		fm_budget_charge(budget, n);	/* the segment's pages this piece touches */
 		memcpy(arena_base(sh) + offset + done, from + done, n);
-		released = release_pages(from + done, from + done + n);
+		released = release_pages(from + done, from + done + n, RELEASE_PRIVATE);
 		budget->used -= Min(released, budget->used);
 		done += n;
 	}
@@ -696,8 +690,10 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	 * twice in memory either.
 	 */
 	model_bytes = (Size) model->n_features * (model->k + 1) * sizeof(float);
-	released = release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float)) +
-		release_pages((char *) own_V, (char *) own_V + (Size) model->n_features * model->k * sizeof(float));
+	released = release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float),
+							 RELEASE_PRIVATE) +
+		release_pages((char *) own_V, (char *) own_V + (Size) model->n_features * model->k * sizeof(float),
+					  RELEASE_PRIVATE);
 	budget->used -= Min(released, budget->used);
 	fm_budget_charge(budget, segment - Min(movable, segment));
 
@@ -783,8 +779,9 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	 * back: the model's pages come back in their place.  The re-charge
 	 * cannot fail: it restores at most what was charged before.
 	 */
-	rows_released = release_shared_pages(arena_base(sh) + sh->off_row_start,
-										  arena_base(sh) + sh->off_targets + physical_rows * sizeof(float));
+	rows_released = release_pages(arena_base(sh) + sh->off_row_start,
+								  arena_base(sh) + sh->off_targets + physical_rows * sizeof(float),
+								  RELEASE_SHARED);
 	budget->used -= Min(rows_released, budget->used);
 	budget->used += Min(released, model_bytes);
 	budget->peak = Max(budget->peak, budget->used);
