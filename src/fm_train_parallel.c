@@ -10,7 +10,7 @@
  * - One ParallelContext and one dynamic shared memory segment (DSM) for the
  *   whole training.  Workers cannot see the leader's memory: the training
  *   rows (CSR arrays) are moved into the segment (their private pages
- *   given back as they are copied, see arena_move), the model's w and V
+ *   given back as they are copied, see fm_shm_arena_move), the model's w and V
  *   copied, the epoch order made there, and the leader trains on those too (its
  *   FmModel points into the segment until training ends, then the values
  *   are copied back).  Pointers differ between processes, so the segment's
@@ -63,9 +63,7 @@
 #include "storage/spin.h"
 #include "utils/guc.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
+#include "fm_shm_arena.h"
 #include "fm_train_parallel.h"
 
 int			fmrec_max_parallel_workers_per_training = -1;
@@ -114,8 +112,7 @@ typedef struct ParallelShared
 	int32		max_row_nonzeros;	/* each participant's decode buffers */
 	double		target_min;
 	double		target_max;
-	Size		arena_size;
-	Size		arena_used;		/* leader only: the bump allocator */
+	FmShmArena	arena;			/* the bump allocator (leader only) */
 	Size		off_row_index;	/* 0: no row index (identity) */
 	Size		off_row_start;
 	Size		off_ids;
@@ -129,8 +126,6 @@ typedef struct ParallelShared
 	Size		off_is_hot;
 	Size		off_hot_slot;
 	pg_atomic_uint32 active;	/* participants at work on the epoch */
-
-	uintptr_t	leader_arena;	/* the arena's address in the leader */
 
 	/* one job (an SGD epoch or an ALS run), set by the leader before launching */
 	int			job;
@@ -228,12 +223,6 @@ planned_workers(FmMethod method, int64 n_rows)
 	return n;
 }
 
-static Size
-aligned(Size bytes)
-{
-	return TYPEALIGN(64, bytes);
-}
-
 /*
  * Non-zeros of the physical rows, all of which the arena holds: with a row
  * index (the fallback validation split) they include rows of other views,
@@ -259,126 +248,25 @@ arena_bytes(const FmDataset *ds, const FmModel *model, FmMethod method, int64 ho
 		total = add_size(total, fm_adam_shared_bytes(model->n_features, model->k));
 
 	if (ds->row_index != NULL)
-		total = add_size(total, aligned(mul_size(ds->n_rows, sizeof(uint32))));
-	total = add_size(total, aligned(mul_size(fm_dataset_physical_rows(ds) + 1, sizeof(uint32))));
-	total = add_size(total, aligned(mul_size(physical_nonzeros(ds), sizeof(int32))));
+		total = add_size(total, FM_SHM_ALIGNED(mul_size(ds->n_rows, sizeof(uint32))));
+	total = add_size(total, FM_SHM_ALIGNED(mul_size(fm_dataset_physical_rows(ds) + 1, sizeof(uint32))));
+	total = add_size(total, FM_SHM_ALIGNED(mul_size(physical_nonzeros(ds), sizeof(int32))));
 	if (ds->weights != NULL)
-		total = add_size(total, aligned(mul_size(physical_nonzeros(ds), sizeof(float))));
-	total = add_size(total, aligned(mul_size(fm_dataset_physical_rows(ds), sizeof(float))));
-	total = add_size(total, aligned(mul_size(rows, sizeof(float))));
-	total = add_size(total, aligned(mul_size(mul_size(rows, model->k), sizeof(float))));
+		total = add_size(total, FM_SHM_ALIGNED(mul_size(physical_nonzeros(ds), sizeof(float))));
+	total = add_size(total, FM_SHM_ALIGNED(mul_size(fm_dataset_physical_rows(ds), sizeof(float))));
+	total = add_size(total, FM_SHM_ALIGNED(mul_size(rows, sizeof(float))));
+	total = add_size(total, FM_SHM_ALIGNED(mul_size(mul_size(rows, model->k), sizeof(float))));
 	if (method == FM_METHOD_SGD)
 	{
 		/* the hot set: features, bitmap, slots */
-		total = add_size(total, aligned(mul_size(FM_PARALLEL_MAX_HOT, sizeof(int32))));
-		total = add_size(total, aligned(mul_size(((Size) model->n_features + 63) / 64, sizeof(uint64))));
-		total = add_size(total, aligned(mul_size(model->n_features, sizeof(int32))));
+		total = add_size(total, FM_SHM_ALIGNED(mul_size(FM_PARALLEL_MAX_HOT, sizeof(int32))));
+		total = add_size(total, FM_SHM_ALIGNED(mul_size(((Size) model->n_features + 63) / 64, sizeof(uint64))));
+		total = add_size(total, FM_SHM_ALIGNED(mul_size(model->n_features, sizeof(int32))));
 	}
 	/* the epoch order (FmEpochOrder), allocated by the core through FmParallel.shared */
-	total = add_size(total, aligned(mul_size(ds->n_rows + 1, sizeof(uint32))));
-	total = add_size(total, mul_size(3, aligned(mul_size((Size) ds->n_features + 2, sizeof(uint32)))));
+	total = add_size(total, FM_SHM_ALIGNED(mul_size(ds->n_rows + 1, sizeof(uint32))));
+	total = add_size(total, mul_size(3, FM_SHM_ALIGNED(mul_size((Size) ds->n_features + 2, sizeof(uint32)))));
 	return add_size(total, 64 * 4);
-}
-
-/* Bump allocation in the arena; the offset of the block. */
-static Size
-arena_take(ParallelShared *sh, Size bytes)
-{
-	Size		offset = sh->arena_used;
-
-	bytes = aligned(Max(bytes, 1));
-	if (bytes > sh->arena_size - offset)
-		elog(ERROR, "fmrec parallel training: shared arena exhausted");
-	sh->arena_used += bytes;
-	memset(arena_base(sh) + offset, 0, bytes);
-	return offset;
-}
-
-/* FmAllocator.alloc over the arena, for the core's shared blocks. */
-static void *
-arena_alloc(size_t bytes, void *arg)
-{
-	ParallelShared *sh = (ParallelShared *) arg;
-
-	return arena_base(sh) + arena_take(sh, bytes);
-}
-
-/* The offset of a block of the arena, from its address in the leader. */
-static Size
-arena_offset(ParallelShared *sh, const void *block)
-{
-	return (Size) ((const char *) block - arena_base(sh));
-}
-
-static Size
-arena_copy(ParallelShared *sh, const void *src, Size bytes)
-{
-	Size		offset = arena_take(sh, bytes);
-
-	if (bytes > 0)
-		memcpy(arena_base(sh) + offset, src, bytes);
-	return offset;
-}
-
-/* Bytes copied between two releases of the source's pages. */
-#define MOVE_PIECE_BYTES ((Size) 8 * 1024 * 1024)
-
-/*
- * Gives the whole pages of [begin, end) back to the operating system with
- * madvise(advice); the bytes given back (0 where the advice is not
- * supported).  The block stays allocated but reads as zeros: only for
- * blocks nothing reads again.  Private memory takes MADV_DONTNEED (its
- * memory context frees the block later); the segment's pages MADV_REMOVE,
- * which frees the shared memory behind them (tmpfs, System V shared memory
- * and most file systems support it).
- */
-static Size
-release_pages(char *begin, char *end, int advice)
-{
-	Size		page = (Size) sysconf(_SC_PAGESIZE);
-	uintptr_t	first = TYPEALIGN(page, (uintptr_t) begin);
-	uintptr_t	last = TYPEALIGN_DOWN(page, (uintptr_t) end);
-
-	if (advice != 0 && last > first && madvise((void *) first, last - first, advice) == 0)
-		return last - first;
-	return 0;
-}
-
-#ifdef MADV_DONTNEED
-#define RELEASE_PRIVATE MADV_DONTNEED
-#else
-#define RELEASE_PRIVATE 0
-#endif
-#ifdef MADV_REMOVE
-#define RELEASE_SHARED MADV_REMOVE
-#else
-#define RELEASE_SHARED 0
-#endif
-
-/*
- * Moves a block of the training set into the arena: copied a piece at a
- * time, each piece's pages released from the private block once copied, so
- * that the rows are never twice in memory (the private copy and the
- * segment's) beyond one piece.  What is released is no longer charged.
- */
-static Size
-arena_move(ParallelShared *sh, void *src, Size bytes, FmBudget *budget)
-{
-	Size		offset = arena_take(sh, bytes);
-	char	   *from = (char *) src;
-
-	for (Size done = 0; done < bytes;)
-	{
-		Size		n = Min(MOVE_PIECE_BYTES, bytes - done);
-		Size		released;
-
-		fm_budget_charge(budget, n);	/* the segment's pages this piece touches */
-		memcpy(arena_base(sh) + offset + done, from + done, n);
-		released = release_pages(from + done, from + done + n, RELEASE_PRIVATE);
-		budget->used -= Min(released, budget->used);
-		done += n;
-	}
-	return offset;
 }
 
 /* A participant's view of the shared training rows and model. */
@@ -416,8 +304,8 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRow
 {
 	char	   *base = arena_base(sh);
 	FmEpochOrder order = sh->order;
-	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) base - sh->leader_arena);
-	FmAdamShared *adam = (FmAdamShared *) (sh->leader_arena + sh->off_adam);
+	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) base - sh->arena.leader_base);
+	FmAdamShared *adam = (FmAdamShared *) (sh->arena.leader_base + sh->off_adam);
 	double		sse = 0.0;
 	FmHotSet	hot_set;
 	FmHotCopy	hot;
@@ -531,10 +419,10 @@ fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc)
 	{
 		FmTrainHooks hooks = {0};
 		FmAllocator alloc = {worker_alloc, NULL};
-		ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->leader_arena);
+		ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->arena.leader_base);
 
 		hooks.tick = worker_tick;
-		als_participate(sh, fm_als_participant((const FmAlsShared *) (sh->leader_arena + sh->off_als),
+		als_participate(sh, fm_als_participant((const FmAlsShared *) (sh->arena.leader_base + sh->off_als),
 											   delta, &hooks, &alloc));
 	}
 }
@@ -558,7 +446,7 @@ als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
 	ParallelShared *sh = run->shared;
 
 	sh->job = JOB_ALS_FEATURES;
-	sh->off_als = (Size) ((uintptr_t) shared - sh->leader_arena);
+	sh->off_als = (Size) ((uintptr_t) shared - sh->arena.leader_base);
 	sh->als_last = last;
 	pg_atomic_write_u64(&sh->next_row, (uint64) first);
 	launch(run);
@@ -578,16 +466,16 @@ stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const FmEpochOrd
 	FmModel		mine = *model;
 
 	sh->order = *order;
-	sh->off_order_rows = arena_offset(sh, order->rows);
-	sh->off_bucket_start = arena_offset(sh, order->bucket_start);
-	sh->off_visit = arena_offset(sh, order->visit);
-	sh->off_visit_end = arena_offset(sh, order->visit_end);
+	sh->off_order_rows = fm_shm_arena_offset(&sh->arena, order->rows);
+	sh->off_bucket_start = fm_shm_arena_offset(&sh->arena, order->bucket_start);
+	sh->off_visit = fm_shm_arena_offset(&sh->arena, order->visit);
+	sh->off_visit_end = fm_shm_arena_offset(&sh->arena, order->visit_end);
 	sh->lr = lr;
 	sh->w0 = model->w0;
 	sh->sse = 0.0;
 	sh->job = JOB_SGD_EPOCH;
 	sh->adam = adam != NULL;
-	sh->off_adam = adam != NULL ? (Size) ((uintptr_t) adam - sh->leader_arena) : 0;
+	sh->off_adam = adam != NULL ? (Size) ((uintptr_t) adam - sh->arena.leader_base) : 0;
 	pg_atomic_write_u64(&sh->next_row, 0);
 	launch(run);
 
@@ -664,7 +552,7 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	movable = row_start_bytes + nonzeros * sizeof(int32) + physical_rows * sizeof(float) +
 		(train->row_index != NULL ? train->n_rows * sizeof(uint32) : 0) +
 		(train->weights != NULL ? nonzeros * sizeof(float) : 0);
-	needed = add_size(segment - Min(movable, segment), MOVE_PIECE_BYTES);
+	needed = add_size(segment - Min(movable, segment), FM_SHM_MOVE_PIECE);
 	if (needed > budget->limit || budget->used > budget->limit - needed)
 	{
 		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel training would exceed "
@@ -690,10 +578,10 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	 * twice in memory either.
 	 */
 	model_bytes = (Size) model->n_features * (model->k + 1) * sizeof(float);
-	released = release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float),
-							 RELEASE_PRIVATE) +
-		release_pages((char *) own_V, (char *) own_V + (Size) model->n_features * model->k * sizeof(float),
-					  RELEASE_PRIVATE);
+	released = fm_release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float),
+							 false) +
+		fm_release_pages((char *) own_V, (char *) own_V + (Size) model->n_features * model->k * sizeof(float),
+					  false);
 	budget->used -= Min(released, budget->used);
 	fm_budget_charge(budget, segment - Min(movable, segment));
 
@@ -712,33 +600,32 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	sh->max_row_nonzeros = fm_dataset_max_row_nonzeros(train);
 	sh->target_min = model->target_min;
 	sh->target_max = model->target_max;
-	sh->arena_size = arena;
-	sh->leader_arena = (uintptr_t) arena_base(sh);
+	fm_shm_arena_init(&sh->arena, arena_base(sh), arena);
 	/*
-	 * The rows move into the arena (see arena_move); the arena's offsets
+	 * The rows move into the arena (see fm_shm_arena_move); the arena's offsets
 	 * start at 0 with row_start, so 0 can mean "none" below.  Sizes are
 	 * taken before the moves: the private arrays read as zeros after.
 	 */
-	sh->off_row_start = arena_move(sh, train->row_start, row_start_bytes, budget);
+	sh->off_row_start = fm_shm_arena_move(&sh->arena, train->row_start, row_start_bytes, budget);
 	sh->off_row_index = train->row_index != NULL ?
-		arena_move(sh, train->row_index, train->n_rows * sizeof(uint32), budget) : 0;
-	sh->off_ids = arena_move(sh, train->ids, nonzeros * sizeof(int32), budget);
+		fm_shm_arena_move(&sh->arena, train->row_index, train->n_rows * sizeof(uint32), budget) : 0;
+	sh->off_ids = fm_shm_arena_move(&sh->arena, train->ids, nonzeros * sizeof(int32), budget);
 	sh->off_weights = train->weights != NULL ?
-		arena_move(sh, train->weights, nonzeros * sizeof(float), budget) : 0;
-	sh->off_targets = arena_move(sh, train->targets, physical_rows * sizeof(float), budget);
+		fm_shm_arena_move(&sh->arena, train->weights, nonzeros * sizeof(float), budget) : 0;
+	sh->off_targets = fm_shm_arena_move(&sh->arena, train->targets, physical_rows * sizeof(float), budget);
 	sh->participants = nworkers + 1;
 	sh->n_hot = n_hot;
-	sh->off_w = arena_take(sh, ((Size) model->n_features + fm_sgd_hot_rows(n_hot, sh->participants)) *
+	sh->off_w = fm_shm_arena_take(&sh->arena, ((Size) model->n_features + fm_sgd_hot_rows(n_hot, sh->participants)) *
 						   sizeof(float));
-	sh->off_V = arena_take(sh, ((Size) model->n_features + fm_sgd_hot_rows(n_hot, sh->participants)) *
+	sh->off_V = fm_shm_arena_take(&sh->arena, ((Size) model->n_features + fm_sgd_hot_rows(n_hot, sh->participants)) *
 						   model->k * sizeof(float));
 	if (params->method == FM_METHOD_SGD)
 	{
 		FmHotSet	set = {0};
 
-		sh->off_hot_feature = arena_copy(sh, hot_feature, Max(n_hot, 1) * sizeof(int32));
-		sh->off_is_hot = arena_take(sh, ((Size) model->n_features + 63) / 64 * sizeof(uint64));
-		sh->off_hot_slot = arena_take(sh, (Size) Max(model->n_features, 1) * sizeof(int32));
+		sh->off_hot_feature = fm_shm_arena_copy(&sh->arena, hot_feature, Max(n_hot, 1) * sizeof(int32));
+		sh->off_is_hot = fm_shm_arena_take(&sh->arena, ((Size) model->n_features + 63) / 64 * sizeof(uint64));
+		sh->off_hot_slot = fm_shm_arena_take(&sh->arena, (Size) Max(model->n_features, 1) * sizeof(int32));
 		set.n = n_hot;
 		set.feature = (const int32_t *) (arena_base(sh) + sh->off_hot_feature);
 		fm_sgd_hot_index(&set, (uint64_t *) (arena_base(sh) + sh->off_is_hot),
@@ -763,8 +650,8 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 		valid = &shared_valid;
 	}
 	scratch_alloc(&run.scratch, sh);
-	run.parallel.shared.alloc = arena_alloc;
-	run.parallel.shared.arg = sh;
+	run.parallel.shared.alloc = fm_shm_arena_alloc;
+	run.parallel.shared.arg = &sh->arena;
 	run.parallel.epoch = stochastic_epoch;
 	run.parallel.arg = &run;
 	run.parallel.als_features = als_features;
@@ -779,9 +666,9 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	 * back: the model's pages come back in their place.  The re-charge
 	 * cannot fail: it restores at most what was charged before.
 	 */
-	rows_released = release_pages(arena_base(sh) + sh->off_row_start,
+	rows_released = fm_release_pages(arena_base(sh) + sh->off_row_start,
 								  arena_base(sh) + sh->off_targets + physical_rows * sizeof(float),
-								  RELEASE_SHARED);
+								  true);
 	budget->used -= Min(rows_released, budget->used);
 	budget->used += Min(released, model_bytes);
 	budget->peak = Max(budget->peak, budget->used);
