@@ -8,6 +8,27 @@
  * at the start of every side's sweep, so rounding never accumulates over
  * epochs.  The model itself is float: each step rounds the new value to
  * float first and propagates exactly the rounded change.
+ *
+ * Blocks (what makes a sweep parallel, and the same with one participant or
+ * several).  Each side's entities are cut into FM_IALS_BLOCKS ranges of
+ * about equal work.  A step of one parameter reads and writes only the
+ * caches (aug, r, y) of the entities having its feature, and the other
+ * side's transposed vectors, which do not change during the sweep; so
+ *   - a feature all of whose entities lie in one block ("local": a user id,
+ *     a movie id) depends on nothing outside that block, and the local
+ *     features of different blocks commute: each block's owner sweeps them;
+ *   - a feature spanning blocks (w0, age, gender, a genre) has its gradient
+ *     and curvature summed block by block, each block by its owner, the
+ *     block sums then added in block order by every participant after a
+ *     barrier: all reach the same minimiser and each propagates it to the
+ *     entities of its own blocks.
+ * A side's sweep is w0 (contexts), then every block's local features, then
+ * the spanning features in id order; every sum has the same terms in the
+ * same order whatever the number of participants, so the model is the same
+ * to the bit for 1 to FM_IALS_BLOCKS participants.  Barriers: three per
+ * side to set the caches up, and one per step of a spanning feature ((k +
+ * 1) per spanning feature): a few thousand per epoch on MovieLens-shaped
+ * data, against millions of steps.
  */
 #include "ials.h"
 #include "implicit_eval.h"
@@ -19,9 +40,19 @@
 /* Work units (multiply-adds) between two ticks: a few milliseconds. */
 #define FM_IALS_TICK_WORK (1 << 21)
 
+/* One parameter's sums over a range of its entities (see minimise). */
+typedef struct StepSums
+{
+	double		grad_all;
+	double		hess_all;
+	double		grad_obs;
+	double		hess_obs;
+} StepSums;
+
 struct FmIals
 {
-	const FmImplicitData *d;
+	const FmImplicitData *d;	/* &data in a participant's view */
+	FmImplicitData data;		/* the data's arrays, at this process's addresses */
 	int32_t		k;
 	int32_t		dim;			/* k + 2 */
 	double		alpha0;
@@ -31,7 +62,6 @@ struct FmIals
 	double		reg_v;
 	double	   *aug[2];			/* contexts, items: n x dim */
 	double	   *r;				/* G aug of the side being swept */
-	double	   *gram;			/* dim x dim, of the other side */
 	double	   *other_t;		/* the other side's aug, transposed: dim x n_other */
 	double	   *side_cache;		/* r and other_t: (n_contexts + n_items) x dim */
 
@@ -44,14 +74,30 @@ struct FmIals
 	 */
 	double	   *y;
 	int			y_side;			/* the order of y */
-	int64_t    *item_fill;		/* scratch: n_items + 1, for pair order */
 	double	   *penalty;		/* lambda_f */
-	double	   *coef;			/* scratch: the own-slot coefficient per entity */
+
+	/* blocks (see the head of the file) */
+	int32_t		block_start[2][FM_IALS_BLOCKS + 1];	/* entities of block b */
+	int32_t    *feature_order;	/* per side: local features block by block, then spanning */
+	int32_t		local_start[2][FM_IALS_BLOCKS + 1]; /* block b's in feature_order */
+	int32_t		spanning_end[2];	/* spanning: local_start[side][BLOCKS] .. this */
+	StepSums   *block_sums;		/* 2 x BLOCKS: a spanning step's, by step parity */
+	double	   *block_gram;		/* BLOCKS x dim x dim: each block's part of G */
+
+	/* the participant's own */
+	double	   *gram;			/* dim x dim, of the other side */
+	double	   *coef;			/* the own-slot coefficient per entity of a step */
+	int64_t    *item_fill;		/* n_items + 1, for pair order (leader only) */
 	int			side;
+	int			slot;			/* blocks slot * BLOCKS / slots .. of both sides */
+	int			slots;
+	int			parity;			/* of the spanning steps so far, for block_sums */
+	void		(*barrier) (void *arg);
+	void	   *barrier_arg;
 	const FmTrainHooks *hooks;
 	int64_t		work;
 
-	FmImplicitValidation *validation;
+	FmImplicitValidation *validation;	/* leader only */
 	const FmAllocator *a;
 };
 
@@ -84,16 +130,50 @@ add_work(FmIals *s, int64_t units)
 	}
 }
 
+/* Wait until every participant got here (nothing to wait for alone). */
+static void
+sync_participants(FmIals *s)
+{
+	if (s->slots > 1)
+		s->barrier(s->barrier_arg);
+}
+
+/* This participant's blocks. */
+static int32_t
+first_block(const FmIals *s)
+{
+	return s->slot * FM_IALS_BLOCKS / s->slots;
+}
+
+static int32_t
+end_block(const FmIals *s)
+{
+	return (s->slot + 1) * FM_IALS_BLOCKS / s->slots;
+}
+
+/* This participant's entities of a side: those of its blocks. */
+static int32_t
+first_entity(const FmIals *s, int side)
+{
+	return s->block_start[side][first_block(s)];
+}
+
+static int32_t
+end_entity(const FmIals *s, int side)
+{
+	return s->block_start[side][end_block(s)];
+}
+
 /* ---- augmented vectors, Gram matrix, residual products, predictions ---- */
 
-/* aug of every entity of a side from the model: (own, 1, sum) or (1, own, sum). */
+/* aug of entities [first, end) of a side from the model: (own, 1, sum) or (1, own, sum). */
 static void
-compute_aug(FmIals *s, const FmModel *m, int side)
+compute_aug(FmIals *s, const FmModel *m, int side, int32_t first, int32_t end)
 {
 	const FmSparseRows *rows = side_rows(s, side);
 	int32_t		k = s->k;
 
-	for (int32_t e = 0; e < rows->n; e++)
+	for (int32_t e = first; e < end; e++)
 	{
 		double	   *v = s->aug[side] + (size_t) e * s->dim;
 		double		own = side == 0 ? m->w0 : 0.0;
@@ -121,15 +201,15 @@ compute_aug(FmIals *s, const FmModel *m, int side)
 	}
 }
 
-/* G = sum_e aug_e aug_e^T over a side. */
+/* Block b's part of G = sum_e aug_e aug_e^T over a side (upper triangle). */
 static void
-compute_gram(FmIals *s, int side)
+compute_block_gram(FmIals *s, int side, int32_t b)
 {
-	int32_t		n = side_size(s, side),
-				dim = s->dim;
+	int32_t		dim = s->dim;
+	double	   *gram = s->block_gram + (size_t) b * dim * dim;
 
-	memset(s->gram, 0, (size_t) dim * dim * sizeof(double));
-	for (int32_t e = 0; e < n; e++)
+	memset(gram, 0, (size_t) dim * dim * sizeof(double));
+	for (int32_t e = s->block_start[side][b]; e < s->block_start[side][b + 1]; e++)
 	{
 		const double *v = s->aug[side] + (size_t) e * dim;
 		double		weight = side == 1 ? s->item_alpha[e] : 1.0;
@@ -137,26 +217,43 @@ compute_gram(FmIals *s, int side)
 		for (int32_t i = 0; i < dim; i++)
 		{
 			double		vi = weight * v[i];
-			double	   *row = s->gram + (size_t) i * dim;
+			double	   *row = gram + (size_t) i * dim;
 
 			for (int32_t j = i; j < dim; j++)
 				row[j] += vi * v[j];
 		}
 		add_work(s, dim * dim / 2);
 	}
+}
+
+/* G: the blocks' parts added in block order, then mirrored. */
+static void
+combine_gram(FmIals *s)
+{
+	int32_t		dim = s->dim;
+
+	memset(s->gram, 0, (size_t) dim * dim * sizeof(double));
+	for (int32_t b = 0; b < FM_IALS_BLOCKS; b++)
+	{
+		const double *part = s->block_gram + (size_t) b * dim * dim;
+
+		for (int32_t i = 0; i < dim; i++)
+			for (int32_t j = i; j < dim; j++)
+				s->gram[(size_t) i * dim + j] += part[(size_t) i * dim + j];
+	}
 	for (int32_t i = 0; i < dim; i++)
 		for (int32_t j = 0; j < i; j++)
 			s->gram[(size_t) i * dim + j] = s->gram[(size_t) j * dim + i];
+	add_work(s, (int64_t) FM_IALS_BLOCKS * dim * dim / 2);
 }
 
-/* r_e = G aug_e for every entity of a side. */
+/* r_e = G aug_e for entities [first, end) of a side. */
 static void
-compute_r(FmIals *s, int side)
+compute_r(FmIals *s, int side, int32_t first, int32_t end)
 {
-	int32_t		n = side_size(s, side),
-				dim = s->dim;
+	int32_t		dim = s->dim;
 
-	for (int32_t e = 0; e < n; e++)
+	for (int32_t e = first; e < end; e++)
 	{
 		const double *v = s->aug[side] + (size_t) e * dim;
 		double	   *r = s->r + (size_t) e * dim;
@@ -185,47 +282,59 @@ dot(const double *a, const double *b, int32_t n)
 }
 
 /*
- * y in the order of the side's pair lists, computed in pair order (by
- * context: the contexts' vectors, the larger side, read in sequence) and
- * stored by item through the counting order for the item side.
+ * y of the pairs of entities [first, end) of the swept side, in the order
+ * of its pair lists: the entity's own vector stays in cache while its
+ * pairs' other vectors are read (the contexts' from the item side: 16 (k +
+ * 2) bytes each, together well inside a large L3 for MovieLens sizes).
  */
 static void
-compute_predictions(FmIals *s, int side)
+compute_predictions(FmIals *s, int side, int32_t first, int32_t end)
 {
-	const FmImplicitData *d = s->d;
+	const FmPairLists *pl = side_pairs(s, side);
+	const double *own = s->aug[side];
+	const double *other = s->aug[1 - side];
+	int32_t		dim = s->dim;
 
-	if (side == 1)
-		memcpy(s->item_fill, d->by_item.start, ((size_t) d->items.n + 1) * sizeof(int64_t));
-	for (int64_t p = 0; p < d->n_pairs; p++)
+	for (int32_t e = first; e < end; e++)
 	{
-		int64_t		q = side == 0 ? p : s->item_fill[d->pair_item[p]]++;
+		const double *v = own + (size_t) e * dim;
 
-		s->y[q] = dot(s->aug[0] + (size_t) d->pair_context[p] * s->dim,
-					  s->aug[1] + (size_t) d->pair_item[p] * s->dim, s->dim);
+		for (int64_t q = pl->start[e]; q < pl->start[e + 1]; q++)
+		{
+			const double *u = other + (size_t) pl->other[q] * dim;
+
+			/* context first, as in observed_loss and the objective */
+			s->y[q] = side == 0 ? dot(v, u, dim) : dot(u, v, dim);
+		}
+		add_work(s, (pl->start[e + 1] - pl->start[e]) * dim);
 	}
-	s->y_side = side;
-	add_work(s, d->n_pairs * s->dim);
 }
 
 /*
  * The pair loops read one factor of the other side's vectors at a time:
  * transposed, that is one short contiguous array per factor (L1-resident)
- * instead of one cache line per pair.
+ * instead of one cache line per pair.  Entities [first, end) of the other side.
  */
 static void
-transpose_other(FmIals *s, int side)
+transpose_other(FmIals *s, int side, int32_t first, int32_t end)
 {
 	int32_t		n = side_size(s, 1 - side);
 	const double *aug = s->aug[1 - side];
 
-	for (int32_t t = 0; t < n; t++)
+	for (int32_t t = first; t < end; t++)
 		for (int32_t j = 0; j < s->dim; j++)
 			s->other_t[(size_t) j * n + t] = aug[(size_t) t * s->dim + j];
-	add_work(s, (int64_t) n * s->dim);
+	add_work(s, (int64_t) (end - first) * s->dim);
 }
 
-void
-fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
+/*
+ * The caches of a side's sweep, each participant for its blocks: both
+ * sides' aug and the other side's parts of G; then, once every part is
+ * there, G, r, y (reading every other-side aug) and the transposed other
+ * side.
+ */
+static void
+begin_side(FmIals *s, const FmModel *model, int side)
 {
 	/* r for this side's entities, other_t after it (cache-line aligned) */
 	size_t		r_size = ((size_t) side_size(s, side) * s->dim + 7) & ~(size_t) 7;
@@ -233,12 +342,25 @@ fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
 	s->side = side;
 	s->r = s->side_cache;
 	s->other_t = s->side_cache + r_size;
-	compute_aug(s, model, 0);
-	compute_aug(s, model, 1);
-	compute_gram(s, 1 - side);
-	compute_r(s, side);
-	compute_predictions(s, side);
-	transpose_other(s, side);
+	compute_aug(s, model, 0, first_entity(s, 0), end_entity(s, 0));
+	compute_aug(s, model, 1, first_entity(s, 1), end_entity(s, 1));
+	/* a block's part of G reads the aug its own participant just made */
+	for (int32_t b = first_block(s); b < end_block(s); b++)
+		compute_block_gram(s, 1 - side, b);
+	sync_participants(s);
+	combine_gram(s);
+	compute_r(s, side, first_entity(s, side), end_entity(s, side));
+	compute_predictions(s, side, first_entity(s, side), end_entity(s, side));
+	transpose_other(s, side, first_entity(s, 1 - side), end_entity(s, 1 - side));
+	s->y_side = side;
+	/* every participant reads all of the transposed other side */
+	sync_participants(s);
+}
+
+void
+fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
+{
+	begin_side(s, model, side);
 }
 
 /* ---- one parameter ---- */
@@ -253,7 +375,7 @@ fm_ials_begin_side(FmIals *s, const FmModel *model, int side)
 typedef struct Step
 {
 	int32_t		n;
-	const int32_t *entity;		/* NULL: entities 0 .. n-1 */
+	const int32_t *entity;		/* NULL: entities 0 .. n-1, ascending either way */
 	const float *x;				/* NULL: x = 1 */
 	int32_t		j;
 	double		theta;
@@ -267,23 +389,25 @@ step_entity(const Step *st, int32_t t, int32_t *e, double *x)
 	*x = st->x ? st->x[t] : 1.0;
 }
 
-/* Set the parameter to its minimiser; returns the change (of the float value when rounded). */
-static double
-minimise(FmIals *s, const Step *st, bool round_to_float)
+/*
+ * The gradient and curvature terms of the step's entities [first, end),
+ * over every item (through G and r) and over the observed pairs; keeps
+ * each entity's own-slot coefficient for propagate().
+ */
+static void
+step_sums(FmIals *s, const Step *st, int32_t first, int32_t end, StepSums *out)
 {
 	const int	o = s->side;
-	/* in locals: with -fno-strict-aliasing a store to y would reload them */
+	/* in locals: with -fno-strict-aliasing a store would reload them */
 	const int64_t *pair_start = side_pairs(s, o)->start;
 	const int32_t *pair_other = side_pairs(s, o)->other;
 	const float *pair_weight = side_pairs(s, o)->weight;
-	double	   *y = s->y;
+	const double *y = s->y;
 	const int32_t dim = s->dim,
 				j = st->j;
 	/* factor j of the other side's vectors (unused for a linear term) */
 	const double *other = s->other_t + (size_t) (j >= 0 ? j : 0) * side_size(s, 1 - o);
 	const double *G = s->gram;
-	const double *g_o = G + (size_t) o * dim;
-	const double *g_j = G + (size_t) (j >= 0 ? j : o) * dim;
 	const double goo = G[o * dim + o];
 	const double goj = j >= 0 ? G[o * dim + j] : 0.0;
 	const double gjj = j >= 0 ? G[j * dim + j] : 0.0;
@@ -291,13 +415,9 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 				hess_all = 0.0,
 				grad_obs = 0.0,
 				hess_obs = 0.0;
-	double		grad,
-				hess,
-				next,
-				delta;
 	int64_t		pairs = 0;
 
-	for (int32_t t = 0; t < st->n; t++)
+	for (int32_t t = first; t < end; t++)
 	{
 		int32_t		e;
 		double		x,
@@ -319,7 +439,7 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 			grad_all += m * (a * r[o] + (j >= 0 ? b * r[j] : 0.0));
 			hess_all += m * (a * a * goo + 2.0 * a * b * goj + b * b * gjj);
 		}
-		for (int64_t q = pair_start[e], end = pair_start[e + 1]; q < end; q++)
+		for (int64_t q = pair_start[e], qend = pair_start[e + 1]; q < qend; q++)
 		{
 			double		h = a + b * other[pair_other[q]];
 			double		w = pair_weight[q];
@@ -329,20 +449,45 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 		}
 		pairs += pair_start[e + 1] - pair_start[e];
 	}
-	grad = grad_all + grad_obs + st->penalty * st->theta;
-	hess = hess_all + hess_obs + st->penalty;
-	add_work(s, st->n + pairs);
+	out->grad_all = grad_all;
+	out->hess_all = hess_all;
+	out->grad_obs = grad_obs;
+	out->hess_obs = hess_obs;
+	add_work(s, (end - first) + pairs);
+}
+
+/* The Newton step to the minimiser (of the float value when rounded). */
+static double
+step_delta(const Step *st, const StepSums *sum, bool round_to_float)
+{
+	double		grad = sum->grad_all + sum->grad_obs + st->penalty * st->theta;
+	double		hess = sum->hess_all + sum->hess_obs + st->penalty;
+	double		next;
+
 	if (!(hess > 0.0))
 		return 0.0;
 	next = st->theta - grad / hess;
 	if (round_to_float)
 		next = (double) (float) next;
-	delta = next - st->theta;
-	if (delta == 0.0)
-		return 0.0;
+	return next - st->theta;
+}
 
-	/* propagate: aug, r = G aug, and the observed predictions */
-	for (int32_t t = 0; t < st->n; t++)
+/* The change delta of the parameter into aug, r = G aug and y of entities [first, end). */
+static void
+propagate(FmIals *s, const Step *st, int32_t first, int32_t end, double delta)
+{
+	const int	o = s->side;
+	const int64_t *pair_start = side_pairs(s, o)->start;
+	const int32_t *pair_other = side_pairs(s, o)->other;
+	double	   *y = s->y;
+	const int32_t dim = s->dim,
+				j = st->j;
+	const double *other = s->other_t + (size_t) (j >= 0 ? j : 0) * side_size(s, 1 - o);
+	const double *g_o = s->gram + (size_t) o * dim;
+	const double *g_j = s->gram + (size_t) (j >= 0 ? j : o) * dim;
+	int64_t		pairs = 0;
+
+	for (int32_t t = first; t < end; t++)
 	{
 		int32_t		e;
 		double		x,
@@ -362,10 +507,86 @@ minimise(FmIals *s, const Step *st, bool round_to_float)
 		/* G is symmetric: its rows o and j are its columns, contiguous */
 		for (int32_t i = 0; i < dim; i++)
 			r[i] += da * g_o[i] + db * g_j[i];
-		for (int64_t q = pair_start[e], end = pair_start[e + 1]; q < end; q++)
+		for (int64_t q = pair_start[e], qend = pair_start[e + 1]; q < qend; q++)
 			y[q] += da + db * other[pair_other[q]];
+		pairs += pair_start[e + 1] - pair_start[e];
 	}
-	add_work(s, (int64_t) st->n * dim + pairs);
+	add_work(s, (int64_t) (end - first) * dim + pairs);
+}
+
+/*
+ * Where each of this participant's blocks starts among the step's
+ * entities (ascending): cut[b] for its blocks b and the end of the last.
+ */
+static void
+block_cuts(const FmIals *s, const Step *st, int32_t *cut)
+{
+	for (int32_t b = first_block(s); b <= end_block(s); b++)
+	{
+		int32_t		bound = s->block_start[s->side][b];
+		int32_t		lo = 0,
+					hi = st->n;
+
+		if (st->entity == NULL)
+		{
+			cut[b] = bound;
+			continue;
+		}
+		while (lo < hi)
+		{
+			int32_t		mid = lo + (hi - lo) / 2;
+
+			if (st->entity[mid] < bound)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		cut[b] = lo;
+	}
+}
+
+/*
+ * Set the parameter to its minimiser; returns the change.  cut NULL: the
+ * step's entities are in one block, this participant's (a local feature).
+ * Else every participant sums its blocks, and all add the block sums in
+ * block order once everyone's are there.
+ */
+static double
+minimise(FmIals *s, const Step *st, const int32_t *cut, bool round_to_float)
+{
+	StepSums	sum;
+	double		delta;
+	int32_t		first = 0,
+				end = st->n;
+
+	if (cut == NULL)
+		step_sums(s, st, 0, st->n, &sum);
+	else
+	{
+		StepSums   *blocks = s->block_sums + (size_t) s->parity * FM_IALS_BLOCKS;
+
+		for (int32_t b = first_block(s); b < end_block(s); b++)
+			step_sums(s, st, cut[b], cut[b + 1], &blocks[b]);
+		sync_participants(s);
+		/*
+		 * Two buffers by parity: a participant that is through this step
+		 * may write the next one's sums while another still reads these.
+		 */
+		s->parity ^= 1;
+		memset(&sum, 0, sizeof(sum));
+		for (int32_t b = 0; b < FM_IALS_BLOCKS; b++)
+		{
+			sum.grad_all += blocks[b].grad_all;
+			sum.hess_all += blocks[b].hess_all;
+			sum.grad_obs += blocks[b].grad_obs;
+			sum.hess_obs += blocks[b].hess_obs;
+		}
+		first = cut[first_block(s)];
+		end = cut[end_block(s)];
+	}
+	delta = step_delta(st, &sum, round_to_float);
+	if (delta != 0.0)
+		propagate(s, st, first, end, delta);
 	return delta;
 }
 
@@ -387,32 +608,46 @@ feature_step(const FmIals *s, int32_t feature, Step *st)
 	st->x = d->feature_x + d->feature_start[feature];
 }
 
-/* Fit one parameter of the step's feature: factor -1 is w_f (or w0). */
+/*
+ * Fit one parameter of the step's feature: factor -1 is w_f (or w0).  A
+ * spanning feature's new value is written by participant 0 alone (all
+ * have the same); w0 is each participant's own copy, updated by all.
+ */
 static void
-update_step(FmIals *s, FmModel *model, int32_t feature, int32_t factor, Step *st)
+update_step(FmIals *s, FmModel *model, int32_t feature, int32_t factor, Step *st,
+			const int32_t *cut)
 {
+	bool		writes = cut == NULL || s->slot == 0;
+
 	if (feature < 0)
 	{
 		st->j = -1;
 		st->theta = model->w0;
 		st->penalty = 0.0;
-		model->w0 += minimise(s, st, false);
+		model->w0 += minimise(s, st, cut, false);
 	}
 	else if (factor < 0)
 	{
+		float		next;
+
 		st->j = -1;
 		st->theta = model->w[feature];
 		st->penalty = s->reg_w * s->penalty[feature];
-		model->w[feature] = (float) (st->theta + minimise(s, st, true));
+		next = (float) (st->theta + minimise(s, st, cut, true));
+		if (writes)
+			model->w[feature] = next;
 	}
 	else
 	{
 		float	   *v = fm_model_v(model, feature);
+		float		next;
 
 		st->j = 2 + factor;
 		st->theta = v[factor];
 		st->penalty = s->reg_v * s->penalty[feature];
-		v[factor] = (float) (st->theta + minimise(s, st, true));
+		next = (float) (st->theta + minimise(s, st, cut, true));
+		if (writes)
+			v[factor] = next;
 	}
 }
 
@@ -420,32 +655,68 @@ void
 fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t factor)
 {
 	Step		st;
+	int32_t		cut[FM_IALS_BLOCKS + 1];
 
 	feature_step(s, feature, &st);
-	update_step(s, model, feature, factor, &st);
+	block_cuts(s, &st, cut);
+	update_step(s, model, feature, factor, &st, cut);
 }
 
-/* w_f and then v_f, one factor after the other. */
+/* w_f (or w0, feature -1) and then v_f, one factor after the other. */
 static void
-update_feature(FmIals *s, FmModel *model, int32_t feature)
+update_feature(FmIals *s, FmModel *model, int32_t feature, bool spanning)
 {
 	Step		st;
+	int32_t		cut[FM_IALS_BLOCKS + 1];
 
 	feature_step(s, feature, &st);
-	update_step(s, model, feature, -1, &st);
+	if (spanning)
+		block_cuts(s, &st, cut);
+	update_step(s, model, feature, -1, &st, spanning ? cut : NULL);
+	if (feature < 0)
+		return;
 	for (int32_t factor = 0; factor < s->k; factor++)
-		update_step(s, model, feature, factor, &st);
+		update_step(s, model, feature, factor, &st, spanning ? cut : NULL);
+}
+
+/* A side's sweep by one participant: see the head of the file. */
+static void
+sweep_blocks(FmIals *s, FmModel *model, int side)
+{
+	begin_side(s, model, side);
+	if (side == 0)
+		update_feature(s, model, -1, true);
+	for (int32_t b = first_block(s); b < end_block(s); b++)
+		for (int32_t i = s->local_start[side][b]; i < s->local_start[side][b + 1]; i++)
+			update_feature(s, model, s->feature_order[i], false);
+	for (int32_t i = s->local_start[side][FM_IALS_BLOCKS]; i < s->spanning_end[side]; i++)
+		update_feature(s, model, s->feature_order[i], true);
+}
+
+/* The caches' pointers as a participant's sweep of `side` left them. */
+static void
+adopt_side(FmIals *s, int side)
+{
+	size_t		r_size = ((size_t) side_size(s, side) * s->dim + 7) & ~(size_t) 7;
+
+	s->side = side;
+	s->y_side = side;
+	s->r = s->side_cache;
+	s->other_t = s->side_cache + r_size;
 }
 
 static void
 sweep_side(FmIals *s, FmModel *model, int side)
 {
-	fm_ials_begin_side(s, model, side);
-	if (side == 0)
-		fm_ials_update(s, model, -1, -1);
-	for (int32_t f = 0; f < s->d->n_features; f++)
-		if (s->d->item_side[f] == side)
-			update_feature(s, model, f);
+	const FmParallel *parallel = s->hooks != NULL ? s->hooks->parallel : NULL;
+
+	if (parallel != NULL && parallel->ials_side != NULL)
+	{
+		parallel->ials_side(parallel->arg, s, model, side);
+		adopt_side(s, side);
+	}
+	else
+		sweep_blocks(s, model, side);
 }
 
 void
@@ -453,6 +724,12 @@ fm_ials_epoch(FmIals *s, FmModel *model)
 {
 	sweep_side(s, model, 0);
 	sweep_side(s, model, 1);
+}
+
+void
+fm_ials_participant_sweep(FmIals *p, FmModel *model, int side)
+{
+	sweep_blocks(p, model, side);
 }
 
 /* ---- objective ---- */
@@ -502,7 +779,7 @@ fm_ials_objective(FmIals *s, const FmModel *model)
 {
 	double		all = 0.0;
 
-	fm_ials_begin_side(s, model, 0);
+	begin_side(s, model, 0);
 	/* r_c = G_items aug_c, so sum_{c,i} alpha_i y_ci^2 = sum_c <aug_c, r_c> */
 	for (int32_t c = 0; c < s->d->contexts.n; c++)
 		all += dot(s->aug[0] + (size_t) c * s->dim, s->r + (size_t) c * s->dim, s->dim);
@@ -519,7 +796,6 @@ objective_after_item_sweep(FmIals *s, const FmModel *model)
 		all += s->item_alpha[i] * dot(s->aug[1] + (size_t) i * s->dim, s->r + (size_t) i * s->dim, s->dim);
 	return observed_loss(s) + all + penalty_sum(s, model);
 }
-
 double
 fm_ials_penalty(const FmIals *s, int32_t feature)
 {
@@ -568,7 +844,6 @@ compute_item_alpha(FmIals *s, double beta)
 	const FmImplicitData *d = s->d;
 	double		total = 0.0;
 
-	s->item_alpha = fm_alloc(s->a, ((size_t) d->items.n + 1) * sizeof(double));
 	for (int32_t i = 0; i < d->items.n; i++)
 	{
 		s->item_alpha[i] = pow((double) (d->by_item.start[i + 1] - d->by_item.start[i]) + 1.0, beta);
@@ -615,33 +890,225 @@ longest_feature(const FmImplicitData *d)
 	return longest;
 }
 
+/*
+ * A side's blocks: consecutive entities of about equal sweep work, an
+ * entity's being a step per feature (and w0) over its pairs twice (sums,
+ * propagation) and its r once.
+ */
+static void
+compute_blocks(FmIals *s, int side)
+{
+	const FmSparseRows *rows = side_rows(s, side);
+	const FmPairLists *pl = side_pairs(s, side);
+	int32_t    *start = s->block_start[side];
+	double		total = 0.0,
+				done = 0.0;
+	int32_t		b = 0;
+
+	for (int32_t e = 0; e < rows->n; e++)
+		total += (double) (rows->start[e + 1] - rows->start[e] + 1) *
+			(2.0 * (double) (pl->start[e + 1] - pl->start[e]) + s->dim);
+	start[0] = 0;
+	for (int32_t e = 0; e < rows->n; e++)
+	{
+		done += (double) (rows->start[e + 1] - rows->start[e] + 1) *
+			(2.0 * (double) (pl->start[e + 1] - pl->start[e]) + s->dim);
+		while (b + 1 < FM_IALS_BLOCKS && done * FM_IALS_BLOCKS >= total * (b + 1))
+			start[++b] = e + 1;
+	}
+	while (b < FM_IALS_BLOCKS)
+		start[++b] = rows->n;
+}
+
+/* The block of an entity of a side. */
+static int32_t
+block_of(const FmIals *s, int side, int32_t e)
+{
+	int32_t		lo = 0,
+				hi = FM_IALS_BLOCKS - 1;
+
+	while (lo < hi)
+	{
+		int32_t		mid = lo + (hi - lo + 1) / 2;
+
+		if (s->block_start[side][mid] <= e)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return lo;
+}
+
+/*
+ * feature_order: per side, the local features of block 0, of block 1, ...,
+ * then the spanning ones, each group in id order (a counting sort by the
+ * group: key side * (BLOCKS + 1) + block, BLOCKS for spanning).  A feature
+ * no entity has is local to block 0.
+ */
+static void
+order_features(FmIals *s, const FmAllocator *scratch)
+{
+	const FmImplicitData *d = s->d;
+	int32_t		n_keys = 2 * (FM_IALS_BLOCKS + 1);
+	int32_t		count[2 * (FM_IALS_BLOCKS + 1) + 1];
+	uint8_t    *key_of = fm_alloc(scratch, (size_t) d->n_features + 1);
+
+	memset(count, 0, sizeof(count));
+	for (int32_t f = 0; f < d->n_features; f++)
+	{
+		int			side = d->item_side[f];
+		int64_t		first = d->feature_start[f],
+					last = d->feature_start[f + 1] - 1;
+		int32_t		block = 0;
+
+		if (last >= first)
+		{
+			block = block_of(s, side, d->feature_entity[first]);
+			if (block_of(s, side, d->feature_entity[last]) != block)
+				block = FM_IALS_BLOCKS;
+		}
+		key_of[f] = (uint8_t) (side * (FM_IALS_BLOCKS + 1) + block);
+		count[key_of[f] + 1]++;
+	}
+	for (int32_t key = 0; key < n_keys; key++)
+		count[key + 1] += count[key];
+	for (int side = 0; side < 2; side++)
+	{
+		for (int32_t b = 0; b <= FM_IALS_BLOCKS; b++)
+			s->local_start[side][b] = count[side * (FM_IALS_BLOCKS + 1) + b];
+		s->spanning_end[side] = count[(side + 1) * (FM_IALS_BLOCKS + 1)];
+	}
+	for (int32_t f = 0; f < d->n_features; f++)
+		s->feature_order[count[key_of[f]]++] = f;
+}
+
+static size_t
+shared_block(size_t bytes)
+{
+	return (bytes + 63) / 64 * 64 + 64;
+}
+
+size_t
+fm_ials_shared_bytes(const FmImplicitData *d, int32_t k)
+{
+	size_t		dim = (size_t) k + 2;
+
+	return shared_block(sizeof(FmIals)) +
+		shared_block(((size_t) d->items.n + 1) * sizeof(double)) +
+		shared_block(((size_t) d->contexts.n + 1) * dim * sizeof(double)) +
+		shared_block(((size_t) d->items.n + 1) * dim * sizeof(double)) +
+		shared_block(((size_t) d->contexts.n + d->items.n + 2) * dim * sizeof(double) + 64) +
+		shared_block(((size_t) d->n_pairs + 1) * sizeof(double)) +
+		shared_block(((size_t) d->n_features + 1) * sizeof(double)) +
+		shared_block(((size_t) d->n_features + 1) * sizeof(int32_t)) +
+		shared_block(2 * FM_IALS_BLOCKS * sizeof(StepSums)) +
+		shared_block(FM_IALS_BLOCKS * dim * dim * sizeof(double));
+}
+
+/* A participant's own scratch: G and the coefficients of a step. */
+static void
+alloc_participant_scratch(FmIals *s, const FmAllocator *a)
+{
+	s->gram = fm_alloc(a, (size_t) s->dim * s->dim * sizeof(double));
+	s->coef = fm_alloc(a, ((size_t) longest_feature(s->d) + 1) * sizeof(double));
+}
+
 FmIals *
 fm_ials_new(const FmImplicitData *d, const FmTrainParams *params, const FmModel *model,
 			const FmTrainHooks *hooks, const FmAllocator *a)
 {
-	FmIals	   *s = fm_alloc(a, sizeof(FmIals));
+	const FmParallel *parallel = hooks != NULL ? hooks->parallel : NULL;
+	/* what the participants of a parallel sweep share comes from its memory */
+	const FmAllocator *shared = parallel != NULL && parallel->ials_side != NULL ? &parallel->shared : a;
+	FmIals	   *s = fm_alloc(shared, sizeof(FmIals));
 
-	s->d = d;
+	s->data = *d;
+	s->d = &s->data;
 	s->a = a;
 	s->hooks = hooks;
 	s->k = model->k;
 	s->dim = model->k + 2;
+	s->slot = 0;
+	s->slots = 1;
 	s->alpha0 = params->unobserved_weight;
 	s->reg_w = params->reg_w;
 	s->reg_v = params->reg_v;
-	s->aug[0] = fm_alloc(a, ((size_t) d->contexts.n + 1) * s->dim * sizeof(double));
-	s->aug[1] = fm_alloc(a, ((size_t) d->items.n + 1) * s->dim * sizeof(double));
+	s->item_alpha = fm_alloc(shared, ((size_t) d->items.n + 1) * sizeof(double));
+	s->aug[0] = fm_alloc(shared, ((size_t) d->contexts.n + 1) * s->dim * sizeof(double));
+	s->aug[1] = fm_alloc(shared, ((size_t) d->items.n + 1) * s->dim * sizeof(double));
 	/* r of one side and other_t of the other, one after the other */
-	s->side_cache = fm_alloc(a, ((size_t) d->contexts.n + d->items.n + 2) * s->dim * sizeof(double) + 64);
-	s->gram = fm_alloc(a, (size_t) s->dim * s->dim * sizeof(double));
-	s->y = fm_alloc(a, ((size_t) d->n_pairs + 1) * sizeof(double));
+	s->side_cache = fm_alloc(shared, ((size_t) d->contexts.n + d->items.n + 2) * s->dim * sizeof(double) + 64);
+	s->y = fm_alloc(shared, ((size_t) d->n_pairs + 1) * sizeof(double));
+	s->penalty = fm_alloc(shared, ((size_t) d->n_features + 1) * sizeof(double));
+	s->feature_order = fm_alloc(shared, ((size_t) d->n_features + 1) * sizeof(int32_t));
+	s->block_sums = fm_alloc(shared, 2 * FM_IALS_BLOCKS * sizeof(StepSums));
+	s->block_gram = fm_alloc(shared, FM_IALS_BLOCKS * (size_t) s->dim * s->dim * sizeof(double));
 	s->item_fill = fm_alloc(a, ((size_t) d->items.n + 1) * sizeof(int64_t));
-	s->penalty = fm_alloc(a, ((size_t) d->n_features + 1) * sizeof(double));
-	s->coef = fm_alloc(a, ((size_t) longest_feature(d) + 1) * sizeof(double));
+	alloc_participant_scratch(s, a);
 	compute_item_alpha(s, params->popularity_exponent);
 	compute_penalties(s, params->reg_exponent);
+	compute_blocks(s, 0);
+	compute_blocks(s, 1);
+	order_features(s, a);
 	s->validation = fm_implicit_validation_new(d, s->k, fm_seed_for(params->seed, FM_SEED_SHUFFLE), a);
 	return s;
+}
+
+static void
+shift_array(void **array, size_t bytes, void *arg)
+{
+	(void) bytes;
+	if (*array != NULL)
+		*array = (char *) *array + *(const ptrdiff_t *) arg;
+}
+
+#define SHIFT(field) shift_array((void **) &(field), 0, &delta)
+
+FmIals *
+fm_ials_participant(const FmIals *shared, ptrdiff_t delta, int slot, const FmTrainHooks *hooks,
+					const FmAllocator *a)
+{
+	FmIals	   *p = fm_alloc(a, sizeof(FmIals));
+
+	memcpy(p, (const char *) shared + delta, sizeof(FmIals));
+	fm_implicit_sweep_arrays(&p->data, shift_array, &delta);
+	/* what sweeps never read stays with the leader */
+	p->data.item_side = NULL;
+	p->data.item_ids = NULL;
+	p->data.pair_context = NULL;
+	p->data.valid_start = NULL;
+	p->data.valid_item = NULL;
+	p->d = &p->data;
+	SHIFT(p->item_alpha);
+	SHIFT(p->aug[0]);
+	SHIFT(p->aug[1]);
+	SHIFT(p->side_cache);
+	SHIFT(p->y);
+	SHIFT(p->penalty);
+	SHIFT(p->feature_order);
+	SHIFT(p->block_sums);
+	SHIFT(p->block_gram);
+	p->item_fill = NULL;
+	p->validation = NULL;
+	p->hooks = hooks;
+	p->a = a;
+	p->work = 0;
+	p->slot = slot;
+	p->slots = 1;
+	p->parity = 0;
+	alloc_participant_scratch(p, a);
+	return p;
+}
+
+#undef SHIFT
+
+void
+fm_ials_participant_begin(FmIals *p, int slots, void (*barrier) (void *arg), void *barrier_arg)
+{
+	p->slots = slots;
+	p->barrier = barrier;
+	p->barrier_arg = barrier_arg;
+	p->parity = 0;
 }
 
 void

@@ -56,8 +56,13 @@
 #include "implicit.h"
 #include "train.h"
 
-/* The sweep's caches; opaque outside ials.c except for tests. */
-typedef struct FmIals FmIals;
+/*
+ * Entity blocks per side (see ials.c): the unit of a parallel sweep and of
+ * its sums, so at most this many participants.
+ */
+#define FM_IALS_BLOCKS 64
+
+/* The sweep's caches; opaque outside ials.c except for tests (train.h names it). */
 
 extern FmIals *fm_ials_new(const FmImplicitData *d, const FmTrainParams *params,
 						   const FmModel *model, const FmTrainHooks *hooks,
@@ -73,6 +78,26 @@ extern void fm_ials_epoch(FmIals *s, FmModel *model);
  */
 extern void fm_ials_begin_side(FmIals *s, const FmModel *model, int side);
 extern void fm_ials_update(FmIals *s, FmModel *model, int32_t feature, int32_t factor);
+
+/*
+ * Parallel sweeps (FmParallel.ials_side).  fm_ials_new takes the shared
+ * state from FmParallel.shared; fm_ials_shared_bytes says how much.  Each
+ * participant makes its view once: `shared` the leader's address of the
+ * state, `delta` what turns a leader's address of the shared memory into
+ * this process's, slot 0 the leader's, 1.. the workers'; the scratch comes
+ * from `a`.  For each side's sweep, fm_ials_participant_begin tells it how
+ * many take part (slots <= FM_IALS_BLOCKS; barrier waits until all of them
+ * called it, as often), then fm_ials_participant_sweep runs its part, with
+ * `model` the participant's own FmModel struct over the shared w and V
+ * (its w0 the leader's at the start of the side).  The model is the same to
+ * the bit for any number of participants.
+ */
+extern size_t fm_ials_shared_bytes(const FmImplicitData *d, int32_t k);
+extern FmIals *fm_ials_participant(const FmIals *shared, ptrdiff_t delta, int slot,
+								   const FmTrainHooks *hooks, const FmAllocator *a);
+extern void fm_ials_participant_begin(FmIals *p, int slots, void (*barrier) (void *arg),
+									  void *barrier_arg);
+extern void fm_ials_participant_sweep(FmIals *p, FmModel *model, int side);
 
 /* L of the model, computed from scratch. */
 extern double fm_ials_objective(FmIals *s, const FmModel *model);

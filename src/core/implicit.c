@@ -572,3 +572,34 @@ fm_implicit_build_with(const FmDataset *rows, const FmDataset *catalogue, const 
 	index_features(out, a, scratch);
 	return FM_IMPLICIT_OK;
 }
+
+static void
+sparse_rows_arrays(FmSparseRows *rows, FmImplicitArrayFn fn, void *arg)
+{
+	size_t		nonzeros = (size_t) rows->start[rows->n];
+
+	fn((void **) &rows->ids, nonzeros * sizeof(int32_t), arg);
+	fn((void **) &rows->x, nonzeros * sizeof(float), arg);
+	fn((void **) &rows->start, ((size_t) rows->n + 1) * sizeof(int64_t), arg);
+}
+
+void
+fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg)
+{
+	size_t		pairs = (size_t) d->n_pairs;
+	size_t		occurrences = (size_t) d->feature_start[d->n_features];
+
+	sparse_rows_arrays(&d->contexts, fn, arg);
+	sparse_rows_arrays(&d->items, fn, arg);
+	fn((void **) &d->pair_item, pairs * sizeof(int32_t), arg);
+	fn((void **) &d->pair_weight, pairs * sizeof(float), arg);
+	fn((void **) &d->by_context.start, ((size_t) d->contexts.n + 1) * sizeof(int64_t), arg);
+	d->by_context.other = d->pair_item;
+	d->by_context.weight = d->pair_weight;
+	fn((void **) &d->by_item.other, pairs * sizeof(int32_t), arg);
+	fn((void **) &d->by_item.weight, pairs * sizeof(float), arg);
+	fn((void **) &d->by_item.start, ((size_t) d->items.n + 1) * sizeof(int64_t), arg);
+	fn((void **) &d->feature_entity, occurrences * sizeof(int32_t), arg);
+	fn((void **) &d->feature_x, occurrences * sizeof(float), arg);
+	fn((void **) &d->feature_start, ((size_t) d->n_features + 1) * sizeof(int64_t), arg);
+}

@@ -154,4 +154,13 @@ extern FmImplicitStatus fm_implicit_build_with(const FmDataset *rows, const FmDa
 											   FmImplicitProblem *problem, const FmAllocator *a,
 											   const FmImplicitBuildMemory *memory);
 
+/*
+ * The arrays an iALS sweep reads (ials.c), for a parallel training to place
+ * in shared memory: fn is called with the address of each pointer and the
+ * array's size, and may change the pointer.  by_context's lists are
+ * pair_item and pair_weight again afterwards.
+ */
+typedef void (*FmImplicitArrayFn) (void **array, size_t bytes, void *arg);
+extern void fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg);
+
 #endif							/* FM_IMPLICIT_H */

@@ -72,6 +72,7 @@ typedef struct FmEpochReport
  */
 typedef struct FmAlsShared FmAlsShared;
 typedef struct FmAdamShared FmAdamShared;
+typedef struct FmIals FmIals;
 
 /*
  * The order in which an epoch of SGD or Adam visits the training rows, 4
@@ -119,6 +120,14 @@ typedef struct FmParallel
 	void		(*als_features) (void *arg, const FmAlsShared *shared,
 								 int32_t first, int32_t last);
 	int32_t		als_min_run;	/* shorter runs stay with the leader (0: 64) */
+
+	/*
+	 * iALS: sweep one side (0 contexts, 1 items) of `shared` (allocated
+	 * from `shared`), the leader with `model`: every participant makes its
+	 * view with fm_ials_participant and runs fm_ials_participant_sweep
+	 * (ials.h); NULL: iALS sweeps serially.
+	 */
+	void		(*ials_side) (void *arg, FmIals *shared, FmModel *model, int side);
 	void	   *arg;
 } FmParallel;
 

@@ -16,6 +16,7 @@
 #include "model.h"
 #include "rng.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -532,6 +533,129 @@ test_validation_ndcg(void)
 	fm_arena_free(&t.arena);
 }
 
+/*
+ * Parallel sweeps (FmParallel.ials_side) with threads standing in for
+ * PostgreSQL's workers: each slot a thread with its own view and FmModel
+ * struct, a pthread barrier for the participants' barrier.
+ */
+typedef struct Sweepers
+{
+	int			slots;
+	FmIals	   *view[N_USERS + 1];
+	FmModel		model[N_USERS + 1];
+	FmModel    *leader_model;
+	int			side;
+	pthread_barrier_t barrier;
+	int			sides_swept;
+	const FmAllocator *a;
+} Sweepers;
+
+typedef struct Sweeper
+{
+	Sweepers   *all;
+	int			slot;
+} Sweeper;
+
+static void
+wait_all(void *arg)
+{
+	pthread_barrier_wait((pthread_barrier_t *) arg);
+}
+
+static void *
+sweeper_run(void *arg)
+{
+	Sweeper    *me = arg;
+	Sweepers   *all = me->all;
+
+	fm_ials_participant_sweep(all->view[me->slot], &all->model[me->slot], all->side);
+	return NULL;
+}
+
+static void
+threaded_side(void *arg, FmIals *shared, FmModel *model, int side)
+{
+	Sweepers   *all = arg;
+	pthread_t	thread[N_USERS + 1];
+	Sweeper		sweeper[N_USERS + 1];
+
+	if (all->view[0] == NULL)
+		for (int slot = 0; slot < all->slots; slot++)
+			all->view[slot] = fm_ials_participant(shared, 0, slot, NULL, all->a);
+	all->side = side;
+	pthread_barrier_init(&all->barrier, NULL, (unsigned) all->slots);
+	for (int slot = 0; slot < all->slots; slot++)
+	{
+		/* the workers' structs: the shared w and V, w0 as the leader has it */
+		all->model[slot] = *model;
+		fm_ials_participant_begin(all->view[slot], all->slots, wait_all, &all->barrier);
+		sweeper[slot].all = all;
+		sweeper[slot].slot = slot;
+	}
+	for (int slot = 0; slot < all->slots; slot++)
+		pthread_create(&thread[slot], NULL, sweeper_run, &sweeper[slot]);
+	for (int slot = 0; slot < all->slots; slot++)
+		pthread_join(thread[slot], NULL);
+	pthread_barrier_destroy(&all->barrier);
+	model->w0 = all->model[0].w0;
+	/* every participant ends with the same w0 */
+	for (int slot = 1; slot < all->slots; slot++)
+		if (all->model[slot].w0 != model->w0)
+			model->w0 = NAN;
+	all->sides_swept++;
+}
+
+static bool
+same_model(const FmModel *x, const FmModel *y)
+{
+	return x->w0 == y->w0 &&
+		memcmp(x->w, y->w, (size_t) x->n_features * sizeof(float)) == 0 &&
+		memcmp(x->V, y->V, (size_t) x->n_features * x->k * sizeof(float)) == 0;
+}
+
+static void
+test_parallel_sweeps_same_bits(void)
+{
+	Data		t;
+	FmImplicitProblem problem;
+	FmTrainParams p;
+	FmModel		serial;
+	FmTrainResult r_serial;
+
+	make_data(&t, 41, 0.2, 1.0);
+	CHECK(fm_implicit_build(&t.rows, &t.cat, &t.spec, &t.d, &problem, &t.a) == FM_IMPLICIT_OK);
+	params_for_test(&p);
+	p.epochs = 4;
+	fm_model_alloc(&serial, N_FEATURES, p.k, &t.a);
+	fm_train_ials(&t.d, &p, &serial, NULL, &t.a, &r_serial);
+	/* 1, 4 and 7 participants (7: as many as contexts, most blocks empty) */
+	for (int slots = 1; slots <= N_USERS + 1; slots += 3)
+	{
+		Sweepers	all;
+		FmParallel	parallel;
+		FmTrainHooks hooks;
+		FmModel		m;
+		FmTrainResult r;
+
+		memset(&all, 0, sizeof(all));
+		memset(&parallel, 0, sizeof(parallel));
+		memset(&hooks, 0, sizeof(hooks));
+		all.slots = slots;
+		all.a = &t.a;
+		parallel.shared = t.a;
+		parallel.ials_side = threaded_side;
+		parallel.arg = &all;
+		hooks.parallel = &parallel;
+		fm_model_alloc(&m, N_FEATURES, p.k, &t.a);
+		fm_train_ials(&t.d, &p, &m, &hooks, &t.a, &r);
+		CHECK(all.sides_swept == 2 * p.epochs);
+		CHECK(same_model(&serial, &m));
+		CHECK(r.train_loss == r_serial.train_loss);
+		CHECK(r.valid_ndcg == r_serial.valid_ndcg || (isnan(r.valid_ndcg) && isnan(r_serial.valid_ndcg)));
+	}
+	fm_arena_free(&t.arena);
+}
+
 /* BPR: the mean loss of an epoch falls, and a seed gives the same bits. */
 typedef struct Losses
 {
@@ -591,6 +715,7 @@ main(void)
 	RUN_TEST(test_each_step_is_the_exact_minimiser);
 	RUN_TEST(test_objective_never_increases);
 	RUN_TEST(test_validation_ndcg);
+	RUN_TEST(test_parallel_sweeps_same_bits);
 	RUN_TEST(test_bpr);
 	return unit_report();
 }
