@@ -26,6 +26,7 @@
 #include "core/model.h"
 #include "fm_progress.h"
 #include "fm_train_implicit.h"
+#include "fm_train_parallel_ials.h"
 
 static const char *
 relname(Oid relid)
@@ -246,6 +247,7 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	FmTrainHooks hooks;
 	Progress	progress;
 	double		train_seconds;
+	int			workers_launched = 0;
 
 	progress.progress = fm_progress_begin(summary->model, summary->method, params->epochs);
 	fm_source_read(src, budget);
@@ -280,9 +282,13 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	train_start = GetCurrentTimestamp();
 	if (params->method == FM_METHOD_BPR)
 		fm_train_bpr(&data, params, &model, &hooks, &alloc, &result);
-	else
+	else if (!fm_train_parallel_ials(&data, params, &model, &hooks, budget, &result, &workers_launched))
 		fm_train_ials(&data, params, &model, &hooks, &alloc, &result);
 	train_seconds = seconds_since(train_start);
+	if (workers_launched > 0 && fm_progress_notice_summary())
+		ereport(NOTICE,
+				(errmsg("model \"%s\": trained with %d parallel workers besides the leader",
+						summary->model, workers_launched)));
 
 	summary->params_json = params_json(src, params, options, result.valid_ndcg);
 	summary->epochs_run = result.epochs_run;

@@ -179,7 +179,7 @@ fm_train_parallel_define_settings(void)
 							"-1 (the default) uses max_parallel_maintenance_workers for training "
 							"sets of at least a million rows and none for smaller ones; 0 trains "
 							"serially; a positive number asks for that many workers whatever "
-							"the size.  sgd, adam and als train in parallel; the workers come from "
+							"the size.  sgd, adam, als and ials train in parallel; the workers come from "
 							"max_worker_processes and max_parallel_workers.",
 							&fmrec_max_parallel_workers_per_training,
 							-1, -1, MAX_PARALLEL_WORKER_LIMIT,
@@ -206,13 +206,13 @@ fm_train_choose_row_order(FmTrainParams *params, int64 n_rows)
 		(fmrec_training_row_order == FM_ROW_ORDER_AUTO && n_rows >= FM_PARALLEL_DEFAULT_MIN_ROWS);
 }
 
-/* Workers to plan for a training of n_rows rows with this method. */
-static int
-planned_workers(FmMethod method, int64 n_rows)
+int
+fm_train_planned_workers(FmMethod method, int64 n_rows)
 {
 	int			n = fmrec_max_parallel_workers_per_training;
 
-	if ((method != FM_METHOD_SGD && method != FM_METHOD_ADAM && method != FM_METHOD_ALS) ||
+	if ((method != FM_METHOD_SGD && method != FM_METHOD_ADAM && method != FM_METHOD_ALS &&
+		 method != FM_METHOD_IALS) ||
 		!IsUnderPostmaster || IsInParallelMode())
 		return 0;
 	if (n < 0)
@@ -376,15 +376,14 @@ als_participate(ParallelShared *sh, FmAlsParticipant *p)
 	}
 }
 
-/* A worker's scratch: palloc, 64-byte aligned as the core expects, freed at its exit. */
-static void *
-worker_alloc(size_t bytes, void *arg)
+void *
+fm_parallel_worker_alloc(size_t bytes, void *arg)
 {
 	return (void *) TYPEALIGN(64, palloc_extended(bytes + 64, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO));
 }
 
-static void
-worker_tick(void *arg)
+void
+fm_parallel_worker_tick(void *arg)
 {
 	CHECK_FOR_INTERRUPTS();
 }
@@ -418,10 +417,10 @@ fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc)
 	else
 	{
 		FmTrainHooks hooks = {0};
-		FmAllocator alloc = {worker_alloc, NULL};
+		FmAllocator alloc = {fm_parallel_worker_alloc, NULL};
 		ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->arena.leader_base);
 
-		hooks.tick = worker_tick;
+		hooks.tick = fm_parallel_worker_tick;
 		als_participate(sh, fm_als_participant((const FmAlsShared *) (sh->arena.leader_base + sh->off_als),
 											   delta, &hooks, &alloc));
 	}
@@ -505,7 +504,7 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 				  const FmTrainHooks *hooks, FmBudget *budget,
 				  FmTrainResult *result, int *workers_launched)
 {
-	int			nworkers = planned_workers(params->method, train->n_rows);
+	int			nworkers = fm_train_planned_workers(params->method, train->n_rows);
 	Size		arena;
 	Size		segment;
 	Size		movable;

@@ -58,4 +58,19 @@ extern bool fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 							  const FmTrainHooks *hooks, FmBudget *budget,
 							  FmTrainResult *result, int *workers_launched);
 
+/*
+ * Workers to plan for a training of n_rows rows (iALS: positive pairs)
+ * with this method: fmrec.max_parallel_workers_per_training, or by default
+ * max_parallel_maintenance_workers from a million rows on; 0 for a method
+ * without parallel training, inside a parallel worker, or without enough
+ * rows for every participant.
+ */
+extern int	fm_train_planned_workers(FmMethod method, int64 n_rows);
+
+/* A worker's scratch for the core: palloc, 64-byte aligned, freed at its exit (FmAllocator.alloc). */
+extern void *fm_parallel_worker_alloc(size_t bytes, void *arg);
+
+/* A worker's FmTrainHooks.tick: CHECK_FOR_INTERRUPTS. */
+extern void fm_parallel_worker_tick(void *arg);
+
 #endif							/* FMREC_FM_TRAIN_PARALLEL_H */

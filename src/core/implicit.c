@@ -573,24 +573,29 @@ fm_implicit_build_with(const FmDataset *rows, const FmDataset *catalogue, const 
 	return FM_IMPLICIT_OK;
 }
 
+/*
+ * Each array a sweep reads, with its size when `sized` (reading the sizes
+ * dereferences the list starts, which a participant's view cannot do
+ * before its pointers are its own).
+ */
 static void
-sparse_rows_arrays(FmSparseRows *rows, FmImplicitArrayFn fn, void *arg)
+sparse_rows_arrays(FmSparseRows *rows, FmImplicitArrayFn fn, void *arg, bool sized)
 {
-	size_t		nonzeros = (size_t) rows->start[rows->n];
+	size_t		nonzeros = sized ? (size_t) rows->start[rows->n] : 0;
 
 	fn((void **) &rows->ids, nonzeros * sizeof(int32_t), arg);
 	fn((void **) &rows->x, nonzeros * sizeof(float), arg);
 	fn((void **) &rows->start, ((size_t) rows->n + 1) * sizeof(int64_t), arg);
 }
 
-void
-fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg)
+static void
+sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg, bool sized)
 {
 	size_t		pairs = (size_t) d->n_pairs;
-	size_t		occurrences = (size_t) d->feature_start[d->n_features];
+	size_t		occurrences = sized ? (size_t) d->feature_start[d->n_features] : 0;
 
-	sparse_rows_arrays(&d->contexts, fn, arg);
-	sparse_rows_arrays(&d->items, fn, arg);
+	sparse_rows_arrays(&d->contexts, fn, arg, sized);
+	sparse_rows_arrays(&d->items, fn, arg, sized);
 	fn((void **) &d->pair_item, pairs * sizeof(int32_t), arg);
 	fn((void **) &d->pair_weight, pairs * sizeof(float), arg);
 	fn((void **) &d->by_context.start, ((size_t) d->contexts.n + 1) * sizeof(int64_t), arg);
@@ -602,4 +607,24 @@ fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg)
 	fn((void **) &d->feature_entity, occurrences * sizeof(int32_t), arg);
 	fn((void **) &d->feature_x, occurrences * sizeof(float), arg);
 	fn((void **) &d->feature_start, ((size_t) d->n_features + 1) * sizeof(int64_t), arg);
+}
+
+void
+fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg)
+{
+	sweep_arrays(d, fn, arg, true);
+}
+
+static void
+shift_array(void **array, size_t bytes, void *arg)
+{
+	(void) bytes;
+	if (*array != NULL)
+		*array = (char *) *array + *(const ptrdiff_t *) arg;
+}
+
+void
+fm_implicit_shift_sweep_arrays(FmImplicitData *d, ptrdiff_t delta)
+{
+	sweep_arrays(d, shift_array, &delta, false);
 }

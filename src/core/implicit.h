@@ -163,4 +163,7 @@ extern FmImplicitStatus fm_implicit_build_with(const FmDataset *rows, const FmDa
 typedef void (*FmImplicitArrayFn) (void **array, size_t bytes, void *arg);
 extern void fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg);
 
+/* Add delta to every pointer fm_implicit_sweep_arrays lists (a participant's view). */
+extern void fm_implicit_shift_sweep_arrays(FmImplicitData *d, ptrdiff_t delta);
+
 #endif							/* FM_IMPLICIT_H */

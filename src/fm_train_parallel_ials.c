@@ -1,0 +1,299 @@
+/*
+ * fm_train_parallel_ials.c - iALS sweeps shared with PostgreSQL's parallel
+ * workers.
+ *
+ * As for SGD and ALS (fm_train_parallel.c): one ParallelContext and one
+ * dynamic shared memory segment for the whole training, the data's arrays
+ * moved into it (fm_implicit_sweep_arrays, fm_shm_arena_move), the model's
+ * w and V and the core's sweep caches (FmIals, fm_ials_shared_bytes)
+ * allocated there, and workers launched for each side's sweep: the leader
+ * evaluates between epochs, and a launch boundary orders everything the
+ * previous sweep wrote before the next one reads it.
+ *
+ * Unlike SGD's claims, a sweep needs to know its participants: each owns
+ * a fixed share of the entity blocks, and the spanning features' steps
+ * wait for everyone's block sums (see the head of core/ials.c).  So the
+ * leader waits until the launched workers have attached
+ * (WaitForParallelWorkersToAttach, which raises an error for one that
+ * failed to start), sets a Barrier for that many participants, then
+ * releases the workers, who were waiting on a condition variable.  Slot 0
+ * is the leader, worker n slot n + 1.  The sums are the same whoever
+ * computes them: the model is identical to serial training's, for any
+ * number of workers.
+ *
+ * Errors and cancel: a worker's ERROR reaches the leader through the
+ * context's error queue, also while the leader waits in the barrier (a
+ * condition-variable sleep handles interrupts); the leader's abort
+ * terminates the workers, wherever they wait, and detaches the segment.
+ * Nothing is written: the model is stored after this file has returned.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "port/atomics.h"
+#include "storage/barrier.h"
+#include "storage/condition_variable.h"
+#include "storage/shm_toc.h"
+#include "utils/wait_event.h"
+
+#include "core/ials.h"
+#include "fm_shm_arena.h"
+#include "fm_train_parallel.h"
+#include "fm_train_parallel_ials.h"
+
+#define FM_IALS_KEY_SHARED UINT64CONST(0xF3EC000000000002)
+
+typedef struct IalsShared
+{
+	FmShmArena	arena;
+	int32		n_features;
+	int32		k;
+	Size		off_w;
+	Size		off_V;
+	Size		off_ials;		/* the core's FmIals */
+
+	/* one side's sweep, set by the leader before launching */
+	int			side;
+	double		w0;				/* the model's at the start of the side */
+	int			slots;			/* participants, set before `go` */
+	pg_atomic_uint32 go;		/* 1: slots and the barrier are set */
+	ConditionVariable go_cv;
+	Barrier		barrier;
+} IalsShared;
+
+/* The arena starts at the first cache line after the header. */
+#define IALS_ARENA_OFFSET TYPEALIGN(64, sizeof(IalsShared))
+
+static char *
+arena_base(IalsShared *sh)
+{
+	return (char *) sh + IALS_ARENA_OFFSET;
+}
+
+/* What the leader keeps about its context. */
+typedef struct IalsRun
+{
+	ParallelContext *pcxt;
+	IalsShared *shared;
+	bool		launched_before;
+	int			max_launched;
+	FmIals	   *leader_view;	/* made at the first sweep */
+	const FmTrainHooks *hooks;	/* the leader's */
+	FmAllocator alloc;			/* the leader's budget */
+	FmParallel	parallel;
+} IalsRun;
+
+/* The participants' barrier (fm_ials_participant_begin). */
+static void
+wait_for_participants(void *arg)
+{
+	BarrierArriveAndWait((Barrier *) arg, PG_WAIT_EXTENSION);
+}
+
+/* A participant's FmModel struct over the shared w and V. */
+static void
+model_view(IalsShared *sh, FmModel *model)
+{
+	memset(model, 0, sizeof(*model));
+	model->n_features = sh->n_features;
+	model->k = sh->k;
+	model->w0 = sh->w0;
+	model->w = (float *) (arena_base(sh) + sh->off_w);
+	model->V = (float *) (arena_base(sh) + sh->off_V);
+	model->target_min = -INFINITY;
+	model->target_max = INFINITY;
+}
+
+/* The parallel worker's entry point (CreateParallelContext names it). */
+PGDLLEXPORT void fm_train_parallel_ials_worker(dsm_segment *seg, shm_toc *toc);
+
+void
+fm_train_parallel_ials_worker(dsm_segment *seg, shm_toc *toc)
+{
+	IalsShared *sh = shm_toc_lookup(toc, FM_IALS_KEY_SHARED, false);
+	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->arena.leader_base);
+	FmTrainHooks hooks = {0};
+	FmAllocator alloc = {fm_parallel_worker_alloc, NULL};
+	FmModel		model;
+	FmIals	   *view;
+
+	/* until the leader knows who is there */
+	ConditionVariablePrepareToSleep(&sh->go_cv);
+	while (pg_atomic_read_u32(&sh->go) == 0)
+		ConditionVariableSleep(&sh->go_cv, PG_WAIT_EXTENSION);
+	ConditionVariableCancelSleep();
+	pg_read_barrier();
+
+	hooks.tick = fm_parallel_worker_tick;
+	view = fm_ials_participant((const FmIals *) (sh->arena.leader_base + sh->off_ials), delta,
+							   ParallelWorkerNumber + 1, &hooks, &alloc);
+	fm_ials_participant_begin(view, sh->slots, wait_for_participants, &sh->barrier);
+	model_view(sh, &model);
+	fm_ials_participant_sweep(view, &model, sh->side);
+}
+
+/* FmParallel.ials_side: launch, wait for the workers to attach, release them, sweep, wait. */
+static void
+ials_side(void *arg, FmIals *shared, FmModel *model, int side)
+{
+	IalsRun    *run = (IalsRun *) arg;
+	IalsShared *sh = run->shared;
+	int			slots;
+
+	sh->side = side;
+	sh->w0 = model->w0;
+	sh->off_ials = fm_shm_arena_offset(&sh->arena, shared);
+	pg_atomic_write_u32(&sh->go, 0);
+	if (run->launched_before)
+		ReinitializeParallelDSM(run->pcxt);
+	LaunchParallelWorkers(run->pcxt);
+	run->launched_before = true;
+	run->max_launched = Max(run->max_launched, run->pcxt->nworkers_launched);
+	if (run->pcxt->nworkers_launched > 0)
+		WaitForParallelWorkersToAttach(run->pcxt);
+	slots = 1 + run->pcxt->nworkers_launched;
+	BarrierInit(&sh->barrier, slots);
+	sh->slots = slots;
+	pg_write_barrier();
+	pg_atomic_write_u32(&sh->go, 1);
+	ConditionVariableBroadcast(&sh->go_cv);
+
+	if (run->leader_view == NULL)
+		run->leader_view = fm_ials_participant(shared, 0, 0, run->hooks, &run->alloc);
+	fm_ials_participant_begin(run->leader_view, slots, wait_for_participants, &sh->barrier);
+	fm_ials_participant_sweep(run->leader_view, model, side);
+	WaitForParallelWorkersToFinish(run->pcxt);
+}
+
+/* fm_implicit_sweep_arrays callbacks: what the arrays take, and their move. */
+static void
+count_array(void **array, size_t bytes, void *arg)
+{
+	*(Size *) arg = add_size(*(Size *) arg, FM_SHM_ALIGNED(Max(bytes, 1)));
+}
+
+typedef struct Mover
+{
+	FmShmArena *arena;
+	FmBudget   *budget;
+} Mover;
+
+static void
+move_array(void **array, size_t bytes, void *arg)
+{
+	Mover	   *mover = (Mover *) arg;
+
+	*array = (char *) mover->arena->leader_base +
+		fm_shm_arena_move(mover->arena, *array, bytes, mover->budget);
+}
+
+bool
+fm_train_parallel_ials(FmImplicitData *d, const FmTrainParams *params, FmModel *model,
+					   const FmTrainHooks *hooks, FmBudget *budget,
+					   FmTrainResult *result, int *workers_launched)
+{
+	int			nworkers = Min(fm_train_planned_workers(params->method, d->n_pairs),
+							   FM_IALS_BLOCKS - 1);
+	FmImplicitData counted = *d;
+	FmImplicitData private_arrays = *d;
+	Size		movable = 0;
+	Size		model_bytes = (Size) model->n_features * (model->k + 1) * sizeof(float);
+	Size		arena;
+	Size		segment;
+	Size		needed;
+	Size		released;
+	Size		moved_released;
+	float	   *own_w = model->w;
+	float	   *own_V = model->V;
+	IalsRun		run = {0};
+	IalsShared *sh;
+	FmTrainHooks par_hooks = *hooks;
+	Mover		mover;
+
+	*workers_launched = 0;
+	if (nworkers <= 0)
+		return false;
+	fm_implicit_sweep_arrays(&counted, count_array, &movable);
+	arena = add_size(add_size(movable, fm_ials_shared_bytes(d, model->k)),
+					 add_size(FM_SHM_ALIGNED((Size) model->n_features * sizeof(float)),
+							  FM_SHM_ALIGNED((Size) model->n_features * model->k * sizeof(float))));
+	segment = add_size(IALS_ARENA_OFFSET, arena);
+	/* as in fm_train_parallel: the moved arrays are charged as they move */
+	needed = add_size(segment - Min(movable, segment), FM_SHM_MOVE_PIECE);
+	if (needed > budget->limit || budget->used > budget->limit - needed)
+	{
+		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel iALS would exceed "
+			 "fmrec.max_training_memory: training serially", segment);
+		return false;
+	}
+
+	EnterParallelMode();
+	run.pcxt = CreateParallelContext("fmrec", "fm_train_parallel_ials_worker", nworkers);
+	shm_toc_estimate_chunk(&run.pcxt->estimator, segment);
+	shm_toc_estimate_keys(&run.pcxt->estimator, 1);
+	InitializeParallelDSM(run.pcxt);
+	if (run.pcxt->seg == NULL)
+	{
+		DestroyParallelContext(run.pcxt);
+		ExitParallelMode();
+		return false;
+	}
+	/* the caller's w and V wait unused until the end: not twice in memory */
+	released = fm_release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float), false) +
+		fm_release_pages((char *) own_V,
+						 (char *) own_V + (Size) model->n_features * model->k * sizeof(float), false);
+	budget->used -= Min(released, budget->used);
+	fm_budget_charge(budget, segment - Min(movable, segment));
+
+	sh = shm_toc_allocate(run.pcxt->toc, segment);
+	memset(sh, 0, IALS_ARENA_OFFSET);
+	fm_shm_arena_init(&sh->arena, arena_base(sh), arena);
+	sh->n_features = model->n_features;
+	sh->k = model->k;
+	/* the moved arrays first: the arena's [0, movable) gives its pages back at the end */
+	mover.arena = &sh->arena;
+	mover.budget = budget;
+	fm_implicit_sweep_arrays(d, move_array, &mover);
+	Assert(sh->arena.used == movable);
+	sh->off_w = fm_shm_arena_take(&sh->arena, (Size) model->n_features * sizeof(float));
+	sh->off_V = fm_shm_arena_take(&sh->arena, (Size) model->n_features * model->k * sizeof(float));
+	pg_atomic_init_u32(&sh->go, 0);
+	ConditionVariableInit(&sh->go_cv);
+	shm_toc_insert(run.pcxt->toc, FM_IALS_KEY_SHARED, sh);
+	elog(DEBUG1, "fmrec: parallel iALS arena of %zu bytes (%zu moved data)", arena, movable);
+
+	run.shared = sh;
+	model->w = (float *) (arena_base(sh) + sh->off_w);
+	model->V = (float *) (arena_base(sh) + sh->off_V);
+	run.alloc = fm_budget_allocator(budget);
+	run.hooks = &par_hooks;
+	run.parallel.shared.alloc = fm_shm_arena_alloc;
+	run.parallel.shared.arg = &sh->arena;
+	run.parallel.ials_side = ials_side;
+	run.parallel.arg = &run;
+	par_hooks.parallel = &run.parallel;
+	fm_train_ials(d, params, model, &par_hooks, &run.alloc, result);
+
+	/* the moved arrays' pages go first, then the model comes back in their place */
+	moved_released = fm_release_pages(arena_base(sh), arena_base(sh) + movable, true);
+	budget->used -= Min(moved_released, budget->used);
+	budget->used += Min(released, model_bytes);
+	budget->peak = Max(budget->peak, budget->used);
+	memcpy(own_w, model->w, model->n_features * sizeof(float));
+	memcpy(own_V, model->V, (Size) model->n_features * model->k * sizeof(float));
+	model->w = own_w;
+	model->V = own_V;
+	/* the sizes stay; the arrays are the caller's again (read as zeros) */
+	*d = private_arrays;
+	*workers_launched = run.max_launched;
+
+	DestroyParallelContext(run.pcxt);
+	ExitParallelMode();
+	budget->used -= Min(segment - Min(moved_released, segment), budget->used);
+	return true;
+}
