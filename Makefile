@@ -19,7 +19,7 @@ CORE_OBJS = $(patsubst %.c,%.o,$(filter-out src/core/alloc.c,$(wildcard src/core
 GLUE_OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
 OBJS = $(CORE_OBJS) $(GLUE_OBJS)
 
-REGRESS = vector_io vector_ops aggregate train train_order train_compact train_errors train_hostile train_implicit topk topk_tracking topk_autotrack topn ivf train_features train_recovery evaluate serve items progress fold_in train_parallel train_parallel_ials hijack
+REGRESS = vector_io vector_ops aggregate train train_order train_compact train_errors train_hostile train_implicit topk topk_tracking topk_autotrack topn ivf train_features train_recovery evaluate serve items progress fold_in train_parallel train_parallel_implicit hijack
 REGRESS_OPTS = --load-extension=fmrec
 
 # TAP tests (test/t/*.pl, PostgreSQL::Test::Cluster) through PGXS, as other

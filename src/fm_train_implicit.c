@@ -26,7 +26,7 @@
 #include "core/model.h"
 #include "fm_progress.h"
 #include "fm_train_implicit.h"
-#include "fm_train_parallel_ials.h"
+#include "fm_train_parallel_implicit.h"
 
 static const char *
 relname(Oid relid)
@@ -280,9 +280,11 @@ fm_train_implicit(TrainingSource *src, const FmTrainParams *params, const Implic
 	hooks.parallel = NULL;
 	fm_progress_phase(progress.progress, FM_PHASE_TRAINING);
 	train_start = GetCurrentTimestamp();
-	if (params->method == FM_METHOD_BPR)
+	if (fm_train_parallel_implicit(&data, params, &model, &hooks, budget, &result, &workers_launched))
+		;						/* trained with workers */
+	else if (params->method == FM_METHOD_BPR)
 		fm_train_bpr(&data, params, &model, &hooks, &alloc, &result);
-	else if (!fm_train_parallel_ials(&data, params, &model, &hooks, budget, &result, &workers_launched))
+	else
 		fm_train_ials(&data, params, &model, &hooks, &alloc, &result);
 	train_seconds = seconds_since(train_start);
 	if (workers_launched > 0 && fm_progress_notice_summary())

@@ -179,7 +179,7 @@ fm_train_parallel_define_settings(void)
 							"-1 (the default) uses max_parallel_maintenance_workers for training "
 							"sets of at least a million rows and none for smaller ones; 0 trains "
 							"serially; a positive number asks for that many workers whatever "
-							"the size.  sgd, adam, als and ials train in parallel; the workers come from "
+							"the size.  sgd, adam, als, ials and bpr train in parallel; the workers come from "
 							"max_worker_processes and max_parallel_workers.",
 							&fmrec_max_parallel_workers_per_training,
 							-1, -1, MAX_PARALLEL_WORKER_LIMIT,
@@ -212,7 +212,7 @@ fm_train_planned_workers(FmMethod method, int64 n_rows)
 	int			n = fmrec_max_parallel_workers_per_training;
 
 	if ((method != FM_METHOD_SGD && method != FM_METHOD_ADAM && method != FM_METHOD_ALS &&
-		 method != FM_METHOD_IALS) ||
+		 method != FM_METHOD_IALS && method != FM_METHOD_BPR) ||
 		!IsUnderPostmaster || IsInParallelMode())
 		return 0;
 	if (n < 0)

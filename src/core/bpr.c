@@ -22,16 +22,21 @@ typedef struct Touched
 	float	   *grad;			/* 1 + k floats */
 } Touched;
 
-typedef struct Bpr
+struct FmBpr
 {
-	const FmImplicitData *d;
-	FmModel    *m;
+	const FmImplicitData *d;	/* &data in a participant's view */
+	FmImplicitData data;
+	FmModel    *m;				/* &model in a participant's view */
+	FmModel		model;
 	int32_t		k;
 	float		lr;
 	float		reg_w;
 	float		reg_v;
 	float	   *acc_w;			/* Adagrad's sums of squared gradients */
 	float	   *acc_v;
+	uint64_t	chunk_seed;		/* parallel epochs: each claim's generator from it */
+
+	/* the participant's own */
 	float	   *q;				/* k: the context's vector */
 	float	   *e[2];			/* k: the two items' vectors */
 	double		b[2];			/* their biases */
@@ -40,7 +45,10 @@ typedef struct Bpr
 	int32_t		max_touched;
 	float	   *grads;			/* max_touched * (1 + k) */
 	FmRng		rng;
-} Bpr;
+	const FmTrainHooks *hooks;
+};
+
+typedef struct FmBpr Bpr;
 
 /* sum_f x_f v_f of an entity into out; returns its own terms (linear + pairwise). */
 static double
@@ -175,11 +183,11 @@ step(Bpr *s, int32_t c, int32_t i, int32_t j)
 
 /* A uniform item that is not a positive of c, or -1 after a few tries (c likes nearly all). */
 static int32_t
-draw_negative(Bpr *s, int32_t c)
+draw_negative(Bpr *s, FmRng *rng, int32_t c)
 {
 	for (int tries = 0; tries < FM_BPR_NEGATIVE_TRIES; tries++)
 	{
-		int32_t		j = (int32_t) fm_rng_below(&s->rng, (uint64_t) s->d->items.n);
+		int32_t		j = (int32_t) fm_rng_below(rng, (uint64_t) s->d->items.n);
 
 		if (!is_positive(s->d, c, j))
 			return j;
@@ -204,30 +212,108 @@ rank_tick(void *arg)
 	fm_hooks_tick((const FmTrainHooks *) arg);
 }
 
+/* The participant's own scratch. */
+static void
+alloc_scratch(Bpr *s, const FmAllocator *a)
+{
+	s->q = fm_alloc(a, (size_t) s->k * sizeof(float));
+	s->e[0] = fm_alloc(a, (size_t) s->k * sizeof(float));
+	s->e[1] = fm_alloc(a, (size_t) s->k * sizeof(float));
+	s->max_touched = longest_row(&s->d->contexts) + 2 * longest_row(&s->d->items) + 1;
+	s->touched = fm_alloc(a, (size_t) s->max_touched * sizeof(Touched));
+	s->grads = fm_alloc(a, (size_t) s->max_touched * (1 + s->k) * sizeof(float));
+}
+
+/*
+ * n steps, each on a uniform training pair and a uniform negative of its
+ * context drawn from rng; adds their losses and count.
+ */
+static void
+run_steps(Bpr *s, FmRng *rng, int64_t n, double *loss, int64_t *steps)
+{
+	const FmImplicitData *d = s->d;
+
+	for (int64_t t = 0; t < n; t++)
+	{
+		int64_t		p = (int64_t) fm_rng_below(rng, (uint64_t) d->n_pairs);
+		int32_t		j = draw_negative(s, rng, d->pair_context[p]);
+
+		if (j >= 0)
+		{
+			*loss += step(s, d->pair_context[p], d->pair_item[p], j);
+			(*steps)++;
+		}
+		if ((t + 1) % FM_TICK_ROWS == 0)
+			fm_hooks_tick(s->hooks);
+	}
+}
+
+size_t
+fm_bpr_shared_bytes(int32_t n_features, int32_t k)
+{
+	return ((sizeof(Bpr) + 63) / 64 + 1) * 64 +
+		((((size_t) n_features + 1) * sizeof(float) + 63) / 64 + 1) * 64 +
+		((((size_t) n_features * k + 1) * sizeof(float) + 63) / 64 + 1) * 64;
+}
+
+FmBpr *
+fm_bpr_participant(const FmBpr *shared, ptrdiff_t delta, const FmTrainHooks *hooks,
+				   const FmAllocator *a)
+{
+	Bpr		   *p = fm_alloc(a, sizeof(Bpr));
+
+	memcpy(p, (const char *) shared + delta, sizeof(Bpr));
+	fm_implicit_shift_training_arrays(&p->data, delta);
+	p->data.item_side = NULL;
+	p->data.item_ids = NULL;
+	p->data.valid_start = NULL;
+	p->data.valid_item = NULL;
+	p->d = &p->data;
+	p->model.w = (float *) ((char *) p->model.w + delta);
+	p->model.V = (float *) ((char *) p->model.V + delta);
+	p->m = &p->model;
+	p->acc_w = (float *) ((char *) p->acc_w + delta);
+	p->acc_v = (float *) ((char *) p->acc_v + delta);
+	p->hooks = hooks;
+	alloc_scratch(p, a);
+	return p;
+}
+
+void
+fm_bpr_participant_steps(FmBpr *p, int64_t claim, int64_t n, double *loss, int64_t *steps)
+{
+	FmRng		rng;
+
+	fm_rng_seed(&rng, fm_seed_for(p->chunk_seed, (uint64_t) claim + 1));
+	run_steps(p, &rng, n, loss, steps);
+}
+
 void
 fm_train_bpr(const FmImplicitData *d, const FmTrainParams *params, FmModel *model,
 			 const FmTrainHooks *hooks, const FmAllocator *a, FmTrainResult *result)
 {
-	Bpr			s;
+	const FmParallel *parallel = hooks != NULL ? hooks->parallel : NULL;
+	bool		in_parallel = parallel != NULL && parallel->bpr_epoch != NULL;
+	/* what the participants of a parallel epoch share comes from its memory */
+	const FmAllocator *shared = in_parallel ? &parallel->shared : a;
+	Bpr		   *s = fm_alloc(shared, sizeof(Bpr));
 	FmImplicitValidation *validation;
 
-	memset(&s, 0, sizeof(s));
 	fm_model_init_random(model, 0.0, params->init_stdev, fm_seed_for(params->seed, FM_SEED_INIT));
-	s.d = d;
-	s.m = model;
-	s.k = model->k;
-	s.lr = (float) params->learning_rate;
-	s.reg_w = (float) params->reg_w;
-	s.reg_v = (float) params->reg_v;
-	s.acc_w = fm_alloc(a, ((size_t) model->n_features + 1) * sizeof(float));
-	s.acc_v = fm_alloc(a, ((size_t) model->n_features * model->k + 1) * sizeof(float));
-	s.q = fm_alloc(a, (size_t) model->k * sizeof(float));
-	s.e[0] = fm_alloc(a, (size_t) model->k * sizeof(float));
-	s.e[1] = fm_alloc(a, (size_t) model->k * sizeof(float));
-	s.max_touched = longest_row(&d->contexts) + 2 * longest_row(&d->items) + 1;
-	s.touched = fm_alloc(a, (size_t) s.max_touched * sizeof(Touched));
-	s.grads = fm_alloc(a, (size_t) s.max_touched * (1 + model->k) * sizeof(float));
-	fm_rng_seed(&s.rng, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
+	s->data = *d;
+	s->d = &s->data;
+	/* the participants' views copy the model's sizes; the leader trains `model` itself */
+	s->model = *model;
+	s->m = model;
+	s->k = model->k;
+	s->lr = (float) params->learning_rate;
+	s->reg_w = (float) params->reg_w;
+	s->reg_v = (float) params->reg_v;
+	s->hooks = hooks;
+	s->acc_w = fm_alloc(shared, ((size_t) model->n_features + 1) * sizeof(float));
+	s->acc_v = fm_alloc(shared, ((size_t) model->n_features * model->k + 1) * sizeof(float));
+	alloc_scratch(s, a);
+	fm_rng_seed(&s->rng, fm_seed_for(params->seed, FM_SEED_SHUFFLE));
 	validation = fm_implicit_validation_new(d, model->k, fm_seed_for(params->seed, FM_SEED_SHUFFLE), a);
 
 	result->epochs_run = 0;
@@ -243,19 +329,14 @@ fm_train_bpr(const FmImplicitData *d, const FmTrainParams *params, FmModel *mode
 		int64_t		steps = 0;
 		FmEpochReport report;
 
-		for (int64_t t = 0; t < d->n_pairs; t++)
+		if (in_parallel)
 		{
-			int64_t		p = (int64_t) fm_rng_below(&s.rng, (uint64_t) d->n_pairs);
-			int32_t		j = draw_negative(&s, d->pair_context[p]);
-
-			if (j >= 0)
-			{
-				loss += step(&s, d->pair_context[p], d->pair_item[p], j);
-				steps++;
-			}
-			if ((t + 1) % FM_TICK_ROWS == 0)
-				fm_hooks_tick(hooks);
+			/* each claim's draws from a generator of its own: the same draws whoever runs it */
+			s->chunk_seed = fm_seed_for(fm_seed_for(params->seed, FM_SEED_SHUFFLE), (uint64_t) epoch + 1);
+			parallel->bpr_epoch(parallel->arg, s, d->n_pairs, &loss, &steps);
 		}
+		else
+			run_steps(s, &s->rng, d->n_pairs, &loss, &steps);
 		report.epoch = epoch + 1;
 		report.train_rmse = NAN;
 		report.valid_rmse = NAN;

@@ -28,4 +28,22 @@
 extern void fm_train_bpr(const FmImplicitData *d, const FmTrainParams *params, FmModel *model,
 						 const FmTrainHooks *hooks, const FmAllocator *a, FmTrainResult *result);
 
+/*
+ * Parallel epochs (FmParallel.bpr_epoch), Hogwild: the participants share
+ * the model and Adagrad's sums (fm_bpr_shared_bytes of FmParallel.shared,
+ * besides the data) and update them without locks.  Each makes its view
+ * once (`shared` the leader's address of the state, `delta` what turns a
+ * leader's address of the shared memory into this process's, scratch from
+ * `a`), then runs the claims it takes: claim c is n steps drawn from a
+ * generator seeded by the epoch and c, so the steps are the same whoever
+ * runs them, but not their interleaving: not deterministic with workers.
+ */
+typedef struct FmBpr FmBpr;
+
+extern size_t fm_bpr_shared_bytes(int32_t n_features, int32_t k);
+extern FmBpr *fm_bpr_participant(const FmBpr *shared, ptrdiff_t delta, const FmTrainHooks *hooks,
+								 const FmAllocator *a);
+extern void fm_bpr_participant_steps(FmBpr *p, int64_t claim, int64_t n, double *loss,
+									 int64_t *steps);
+
 #endif							/* FM_BPR_H */

@@ -1071,11 +1071,10 @@ fm_ials_participant(const FmIals *shared, ptrdiff_t delta, int slot, const FmTra
 	FmIals	   *p = fm_alloc(a, sizeof(FmIals));
 
 	memcpy(p, (const char *) shared + delta, sizeof(FmIals));
-	fm_implicit_shift_sweep_arrays(&p->data, delta);
+	fm_implicit_shift_training_arrays(&p->data, delta);
 	/* what sweeps never read stays with the leader */
 	p->data.item_side = NULL;
 	p->data.item_ids = NULL;
-	p->data.pair_context = NULL;
 	p->data.valid_start = NULL;
 	p->data.valid_item = NULL;
 	p->d = &p->data;

@@ -574,7 +574,7 @@ fm_implicit_build_with(const FmDataset *rows, const FmDataset *catalogue, const 
 }
 
 /*
- * Each array a sweep reads, with its size when `sized` (reading the sizes
+ * Each array training reads, with its size when `sized` (reading the sizes
  * dereferences the list starts, which a participant's view cannot do
  * before its pointers are its own).
  */
@@ -589,13 +589,14 @@ sparse_rows_arrays(FmSparseRows *rows, FmImplicitArrayFn fn, void *arg, bool siz
 }
 
 static void
-sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg, bool sized)
+training_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg, bool sized)
 {
 	size_t		pairs = (size_t) d->n_pairs;
 	size_t		occurrences = sized ? (size_t) d->feature_start[d->n_features] : 0;
 
 	sparse_rows_arrays(&d->contexts, fn, arg, sized);
 	sparse_rows_arrays(&d->items, fn, arg, sized);
+	fn((void **) &d->pair_context, pairs * sizeof(int32_t), arg);
 	fn((void **) &d->pair_item, pairs * sizeof(int32_t), arg);
 	fn((void **) &d->pair_weight, pairs * sizeof(float), arg);
 	fn((void **) &d->by_context.start, ((size_t) d->contexts.n + 1) * sizeof(int64_t), arg);
@@ -610,9 +611,9 @@ sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg, bool sized)
 }
 
 void
-fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg)
+fm_implicit_training_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg)
 {
-	sweep_arrays(d, fn, arg, true);
+	training_arrays(d, fn, arg, true);
 }
 
 static void
@@ -624,7 +625,7 @@ shift_array(void **array, size_t bytes, void *arg)
 }
 
 void
-fm_implicit_shift_sweep_arrays(FmImplicitData *d, ptrdiff_t delta)
+fm_implicit_shift_training_arrays(FmImplicitData *d, ptrdiff_t delta)
 {
-	sweep_arrays(d, shift_array, &delta, false);
+	training_arrays(d, shift_array, &delta, false);
 }

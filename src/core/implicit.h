@@ -155,15 +155,15 @@ extern FmImplicitStatus fm_implicit_build_with(const FmDataset *rows, const FmDa
 											   const FmImplicitBuildMemory *memory);
 
 /*
- * The arrays an iALS sweep reads (ials.c), for a parallel training to place
- * in shared memory: fn is called with the address of each pointer and the
+ * The arrays iALS and BPR read while they train (not the validation pairs
+ * nor the item keys), for a parallel training to place in shared memory: fn is called with the address of each pointer and the
  * array's size, and may change the pointer.  by_context's lists are
  * pair_item and pair_weight again afterwards.
  */
 typedef void (*FmImplicitArrayFn) (void **array, size_t bytes, void *arg);
-extern void fm_implicit_sweep_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg);
+extern void fm_implicit_training_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg);
 
-/* Add delta to every pointer fm_implicit_sweep_arrays lists (a participant's view). */
-extern void fm_implicit_shift_sweep_arrays(FmImplicitData *d, ptrdiff_t delta);
+/* Add delta to every pointer fm_implicit_training_arrays lists (a participant's view). */
+extern void fm_implicit_shift_training_arrays(FmImplicitData *d, ptrdiff_t delta);
 
 #endif							/* FM_IMPLICIT_H */

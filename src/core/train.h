@@ -73,6 +73,7 @@ typedef struct FmEpochReport
 typedef struct FmAlsShared FmAlsShared;
 typedef struct FmAdamShared FmAdamShared;
 typedef struct FmIals FmIals;
+typedef struct FmBpr FmBpr;
 
 /*
  * The order in which an epoch of SGD or Adam visits the training rows, 4
@@ -128,6 +129,15 @@ typedef struct FmParallel
 	 * (ials.h); NULL: iALS sweeps serially.
 	 */
 	void		(*ials_side) (void *arg, FmIals *shared, FmModel *model, int side);
+
+	/*
+	 * BPR: run an epoch's n_steps steps of `shared` (allocated from
+	 * `shared`), in claims taken by every participant with its view
+	 * (fm_bpr_participant, fm_bpr_participant_steps in bpr.h); adds their
+	 * losses and steps.  NULL: BPR trains serially.
+	 */
+	void		(*bpr_epoch) (void *arg, FmBpr *shared, int64_t n_steps, double *loss,
+							  int64_t *steps);
 	void	   *arg;
 } FmParallel;
 

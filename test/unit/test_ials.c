@@ -706,6 +706,85 @@ test_bpr(void)
 	fm_arena_free(&t.arena);
 }
 
+/*
+ * Parallel BPR epochs (FmParallel.bpr_epoch): claims run by two views in
+ * turn, in the order given, stand in for the workers; a claim's steps do
+ * not depend on who runs it, so running the claims in reverse order with
+ * one view gives the model of another interleaving: it learns as well.
+ */
+typedef struct Claims
+{
+	FmBpr	   *view[2];
+	bool		reverse;
+	int64_t		epochs;
+	const FmAllocator *a;
+} Claims;
+
+static void
+claimed_epoch(void *arg, FmBpr *shared, int64_t n_steps, double *loss, int64_t *steps)
+{
+	Claims	   *c = arg;
+	int64_t		claims = (n_steps + 9) / 10;	/* of 10 steps: a few per epoch */
+
+	if (c->view[0] == NULL)
+		for (int v = 0; v < 2; v++)
+			c->view[v] = fm_bpr_participant(shared, 0, NULL, c->a);
+	for (int64_t i = 0; i < claims; i++)
+	{
+		int64_t		claim = c->reverse ? claims - 1 - i : i;
+		int64_t		first = claim * 10;
+
+		fm_bpr_participant_steps(c->view[i % 2], claim, n_steps - first < 10 ? n_steps - first : 10,
+								 loss, steps);
+	}
+	c->epochs++;
+}
+
+static void
+test_bpr_parallel_epochs(void)
+{
+	Data		t;
+	FmImplicitProblem problem;
+	FmTrainParams p;
+	FmModel		serial,
+				m[3];
+	FmTrainResult r_serial,
+				r[3];
+
+	make_data(&t, 41, 0.2, 0.0);
+	CHECK(fm_implicit_build(&t.rows, &t.cat, &t.spec, &t.d, &problem, &t.a) == FM_IMPLICIT_OK);
+	fm_train_params_default(&p, FM_METHOD_BPR);
+	p.k = 4;
+	p.epochs = 40;
+	p.learning_rate = 0.1;
+	fm_model_alloc(&serial, N_FEATURES, p.k, &t.a);
+	fm_train_bpr(&t.d, &p, &serial, NULL, &t.a, &r_serial);
+	for (int run = 0; run < 3; run++)
+	{
+		Claims		c = {{NULL, NULL}, run == 2, 0, &t.a};
+		FmParallel	parallel;
+		FmTrainHooks hooks;
+
+		memset(&parallel, 0, sizeof(parallel));
+		memset(&hooks, 0, sizeof(hooks));
+		parallel.shared = t.a;
+		parallel.bpr_epoch = claimed_epoch;
+		parallel.arg = &c;
+		hooks.parallel = &parallel;
+		fm_model_alloc(&m[run], N_FEATURES, p.k, &t.a);
+		fm_train_bpr(&t.d, &p, &m[run], &hooks, &t.a, &r[run]);
+		CHECK(c.epochs == p.epochs);
+		CHECK(t.d.n_pairs > 20);
+		CHECK(r[run].train_loss < 1.2 * r_serial.train_loss);
+	}
+	/* the same claims in the same order: the same bits */
+	CHECK(memcmp(m[0].V, m[1].V, (size_t) N_FEATURES * p.k * sizeof(float)) == 0);
+	/* another order: another model, as good */
+	CHECK(memcmp(m[0].V, m[2].V, (size_t) N_FEATURES * p.k * sizeof(float)) != 0);
+	CHECK(m[0].w0 == 0.0 && m[0].w[USER0] == 0.0f);
+	fm_arena_free(&t.arena);
+}
+
 int
 main(void)
 {
@@ -717,5 +796,6 @@ main(void)
 	RUN_TEST(test_validation_ndcg);
 	RUN_TEST(test_parallel_sweeps_same_bits);
 	RUN_TEST(test_bpr);
+	RUN_TEST(test_bpr_parallel_epochs);
 	return unit_report();
 }

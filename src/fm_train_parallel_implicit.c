@@ -1,16 +1,23 @@
 /*
- * fm_train_parallel_ials.c - iALS sweeps shared with PostgreSQL's parallel
- * workers.
+ * fm_train_parallel_implicit.c - iALS sweeps and BPR epochs shared with
+ * PostgreSQL's parallel workers.
  *
  * As for SGD and ALS (fm_train_parallel.c): one ParallelContext and one
  * dynamic shared memory segment for the whole training, the data's arrays
- * moved into it (fm_implicit_sweep_arrays, fm_shm_arena_move), the model's
- * w and V and the core's sweep caches (FmIals, fm_ials_shared_bytes)
- * allocated there, and workers launched for each side's sweep: the leader
+ * moved into it (fm_implicit_training_arrays, fm_shm_arena_move), the model's
+ * w and V and the core's state (iALS's sweep caches, fm_ials_shared_bytes;
+ * BPR's Adagrad sums, fm_bpr_shared_bytes) allocated there, and workers
+ * launched for each side's sweep (iALS) or each epoch (BPR): the leader
  * evaluates between epochs, and a launch boundary orders everything the
- * previous sweep wrote before the next one reads it.
+ * previous sweep or epoch wrote before the next one reads it.
  *
- * Unlike SGD's claims, a sweep needs to know its participants: each owns
+ * BPR is Hogwild, as SGD: participants claim FM_BPR_CLAIM_STEPS steps at a
+ * time from an atomic counter, whoever is there, and update the shared
+ * model without locks; a claim's triples come from a generator seeded by
+ * the epoch and the claim, but which claims run at the same time depends
+ * on scheduling, so BPR with workers is not deterministic.
+ *
+ * Unlike claims, an iALS sweep needs to know its participants: each owns
  * a fixed share of the entity blocks, and the spanning features' steps
  * wait for everyone's block sums (see the head of core/ials.c).  So the
  * leader waits until the launched workers have attached
@@ -39,54 +46,74 @@
 #include "storage/barrier.h"
 #include "storage/condition_variable.h"
 #include "storage/shm_toc.h"
+#include "storage/spin.h"
 #include "utils/wait_event.h"
 
+#include "core/bpr.h"
 #include "core/ials.h"
 #include "fm_shm_arena.h"
 #include "fm_train_parallel.h"
-#include "fm_train_parallel_ials.h"
+#include "fm_train_parallel_implicit.h"
 
-#define FM_IALS_KEY_SHARED UINT64CONST(0xF3EC000000000002)
+#define FM_IMPLICIT_KEY_SHARED UINT64CONST(0xF3EC000000000002)
 
-typedef struct IalsShared
+/* BPR steps a participant claims at a time: its CHECK_FOR_INTERRUPTS interval at most. */
+#define FM_BPR_CLAIM_STEPS 4096
+
+enum
+{
+	JOB_IALS_SIDE,
+	JOB_BPR_EPOCH
+};
+
+typedef struct ImplicitShared
 {
 	FmShmArena	arena;
 	int32		n_features;
 	int32		k;
 	Size		off_w;
 	Size		off_V;
-	Size		off_ials;		/* the core's FmIals */
+	Size		off_state;		/* the core's FmIals or FmBpr */
+	int			job;
 
-	/* one side's sweep, set by the leader before launching */
+	/* BPR: one epoch's claims and what they add up to (under mutex) */
+	int64		n_steps;
+	pg_atomic_uint64 next_claim;
+	slock_t		mutex;
+	double		loss;
+	int64		steps;
+
+	/* iALS: one side's sweep, set by the leader before launching */
 	int			side;
 	double		w0;				/* the model's at the start of the side */
 	int			slots;			/* participants, set before `go` */
 	pg_atomic_uint32 go;		/* 1: slots and the barrier are set */
 	ConditionVariable go_cv;
 	Barrier		barrier;
-} IalsShared;
+} ImplicitShared;
 
 /* The arena starts at the first cache line after the header. */
-#define IALS_ARENA_OFFSET TYPEALIGN(64, sizeof(IalsShared))
+#define ARENA_OFFSET TYPEALIGN(64, sizeof(ImplicitShared))
 
 static char *
-arena_base(IalsShared *sh)
+arena_base(ImplicitShared *sh)
 {
-	return (char *) sh + IALS_ARENA_OFFSET;
+	return (char *) sh + ARENA_OFFSET;
 }
 
 /* What the leader keeps about its context. */
-typedef struct IalsRun
+typedef struct ImplicitRun
 {
 	ParallelContext *pcxt;
-	IalsShared *shared;
+	ImplicitShared *shared;
 	bool		launched_before;
 	int			max_launched;
-	FmIals	   *leader_view;	/* made at the first sweep */
+	FmIals	   *ials_leader_view;	/* made at the first sweep */
+	FmBpr	   *bpr_leader_view;	/* made at the first epoch */
 	const FmTrainHooks *hooks;	/* the leader's */
 	FmAllocator alloc;			/* the leader's budget */
 	FmParallel	parallel;
-} IalsRun;
+} ImplicitRun;
 
 /* The participants' barrier (fm_ials_participant_begin). */
 static void
@@ -97,7 +124,7 @@ wait_for_participants(void *arg)
 
 /* A participant's FmModel struct over the shared w and V. */
 static void
-model_view(IalsShared *sh, FmModel *model)
+model_view(ImplicitShared *sh, FmModel *model)
 {
 	memset(model, 0, sizeof(*model));
 	model->n_features = sh->n_features;
@@ -109,18 +136,50 @@ model_view(IalsShared *sh, FmModel *model)
 	model->target_max = INFINITY;
 }
 
+/* Claim BPR steps until the epoch has none left; add up their losses. */
+static void
+bpr_participate(ImplicitShared *sh, FmBpr *view)
+{
+	double		loss = 0.0;
+	int64		steps = 0;
+
+	for (;;)
+	{
+		uint64		claim = pg_atomic_fetch_add_u64(&sh->next_claim, 1);
+		int64		first = (int64) claim * FM_BPR_CLAIM_STEPS;
+
+		if (first >= sh->n_steps)
+			break;
+		fm_bpr_participant_steps(view, (int64) claim, Min(FM_BPR_CLAIM_STEPS, sh->n_steps - first),
+								 &loss, &steps);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SpinLockAcquire(&sh->mutex);
+	sh->loss += loss;
+	sh->steps += steps;
+	SpinLockRelease(&sh->mutex);
+}
+
 /* The parallel worker's entry point (CreateParallelContext names it). */
-PGDLLEXPORT void fm_train_parallel_ials_worker(dsm_segment *seg, shm_toc *toc);
+PGDLLEXPORT void fm_train_parallel_implicit_worker(dsm_segment *seg, shm_toc *toc);
 
 void
-fm_train_parallel_ials_worker(dsm_segment *seg, shm_toc *toc)
+fm_train_parallel_implicit_worker(dsm_segment *seg, shm_toc *toc)
 {
-	IalsShared *sh = shm_toc_lookup(toc, FM_IALS_KEY_SHARED, false);
+	ImplicitShared *sh = shm_toc_lookup(toc, FM_IMPLICIT_KEY_SHARED, false);
 	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) arena_base(sh) - sh->arena.leader_base);
 	FmTrainHooks hooks = {0};
 	FmAllocator alloc = {fm_parallel_worker_alloc, NULL};
 	FmModel		model;
 	FmIals	   *view;
+
+	hooks.tick = fm_parallel_worker_tick;
+	if (sh->job == JOB_BPR_EPOCH)
+	{
+		bpr_participate(sh, fm_bpr_participant((const FmBpr *) (sh->arena.leader_base + sh->off_state),
+											   delta, &hooks, &alloc));
+		return;
+	}
 
 	/* until the leader knows who is there */
 	ConditionVariablePrepareToSleep(&sh->go_cv);
@@ -129,31 +188,60 @@ fm_train_parallel_ials_worker(dsm_segment *seg, shm_toc *toc)
 	ConditionVariableCancelSleep();
 	pg_read_barrier();
 
-	hooks.tick = fm_parallel_worker_tick;
-	view = fm_ials_participant((const FmIals *) (sh->arena.leader_base + sh->off_ials), delta,
+	view = fm_ials_participant((const FmIals *) (sh->arena.leader_base + sh->off_state), delta,
 							   ParallelWorkerNumber + 1, &hooks, &alloc);
 	fm_ials_participant_begin(view, sh->slots, wait_for_participants, &sh->barrier);
 	model_view(sh, &model);
 	fm_ials_participant_sweep(view, &model, sh->side);
 }
 
-/* FmParallel.ials_side: launch, wait for the workers to attach, release them, sweep, wait. */
+/* Start the workers of one job (the pool may give fewer than planned). */
 static void
-ials_side(void *arg, FmIals *shared, FmModel *model, int side)
+launch(ImplicitRun *run)
 {
-	IalsRun    *run = (IalsRun *) arg;
-	IalsShared *sh = run->shared;
-	int			slots;
-
-	sh->side = side;
-	sh->w0 = model->w0;
-	sh->off_ials = fm_shm_arena_offset(&sh->arena, shared);
-	pg_atomic_write_u32(&sh->go, 0);
 	if (run->launched_before)
 		ReinitializeParallelDSM(run->pcxt);
 	LaunchParallelWorkers(run->pcxt);
 	run->launched_before = true;
 	run->max_launched = Max(run->max_launched, run->pcxt->nworkers_launched);
+}
+
+/* FmParallel.bpr_epoch: launch, take part, wait, add up. */
+static void
+bpr_epoch(void *arg, FmBpr *shared, int64_t n_steps, double *loss, int64_t *steps)
+{
+	ImplicitRun    *run = (ImplicitRun *) arg;
+	ImplicitShared *sh = run->shared;
+
+	sh->job = JOB_BPR_EPOCH;
+	sh->off_state = fm_shm_arena_offset(&sh->arena, shared);
+	sh->n_steps = n_steps;
+	sh->loss = 0.0;
+	sh->steps = 0;
+	pg_atomic_write_u64(&sh->next_claim, 0);
+	launch(run);
+	if (run->bpr_leader_view == NULL)
+		run->bpr_leader_view = fm_bpr_participant(shared, 0, run->hooks, &run->alloc);
+	bpr_participate(sh, run->bpr_leader_view);
+	WaitForParallelWorkersToFinish(run->pcxt);
+	*loss += sh->loss;
+	*steps += sh->steps;
+}
+
+/* FmParallel.ials_side: launch, wait for the workers to attach, release them, sweep, wait. */
+static void
+ials_side(void *arg, FmIals *shared, FmModel *model, int side)
+{
+	ImplicitRun    *run = (ImplicitRun *) arg;
+	ImplicitShared *sh = run->shared;
+	int			slots;
+
+	sh->job = JOB_IALS_SIDE;
+	sh->side = side;
+	sh->w0 = model->w0;
+	sh->off_state = fm_shm_arena_offset(&sh->arena, shared);
+	pg_atomic_write_u32(&sh->go, 0);
+	launch(run);
 	if (run->pcxt->nworkers_launched > 0)
 		WaitForParallelWorkersToAttach(run->pcxt);
 	slots = 1 + run->pcxt->nworkers_launched;
@@ -163,14 +251,14 @@ ials_side(void *arg, FmIals *shared, FmModel *model, int side)
 	pg_atomic_write_u32(&sh->go, 1);
 	ConditionVariableBroadcast(&sh->go_cv);
 
-	if (run->leader_view == NULL)
-		run->leader_view = fm_ials_participant(shared, 0, 0, run->hooks, &run->alloc);
-	fm_ials_participant_begin(run->leader_view, slots, wait_for_participants, &sh->barrier);
-	fm_ials_participant_sweep(run->leader_view, model, side);
+	if (run->ials_leader_view == NULL)
+		run->ials_leader_view = fm_ials_participant(shared, 0, 0, run->hooks, &run->alloc);
+	fm_ials_participant_begin(run->ials_leader_view, slots, wait_for_participants, &sh->barrier);
+	fm_ials_participant_sweep(run->ials_leader_view, model, side);
 	WaitForParallelWorkersToFinish(run->pcxt);
 }
 
-/* fm_implicit_sweep_arrays callbacks: what the arrays take, and their move. */
+/* fm_implicit_training_arrays callbacks: what the arrays take, and their move. */
 static void
 count_array(void **array, size_t bytes, void *arg)
 {
@@ -193,10 +281,11 @@ move_array(void **array, size_t bytes, void *arg)
 }
 
 bool
-fm_train_parallel_ials(FmImplicitData *d, const FmTrainParams *params, FmModel *model,
+fm_train_parallel_implicit(FmImplicitData *d, const FmTrainParams *params, FmModel *model,
 					   const FmTrainHooks *hooks, FmBudget *budget,
 					   FmTrainResult *result, int *workers_launched)
 {
+	bool		ials = params->method == FM_METHOD_IALS;
 	int			nworkers = Min(fm_train_planned_workers(params->method, d->n_pairs),
 							   FM_IALS_BLOCKS - 1);
 	FmImplicitData counted = *d;
@@ -210,30 +299,31 @@ fm_train_parallel_ials(FmImplicitData *d, const FmTrainParams *params, FmModel *
 	Size		moved_released;
 	float	   *own_w = model->w;
 	float	   *own_V = model->V;
-	IalsRun		run = {0};
-	IalsShared *sh;
+	ImplicitRun		run = {0};
+	ImplicitShared *sh;
 	FmTrainHooks par_hooks = *hooks;
 	Mover		mover;
 
 	*workers_launched = 0;
 	if (nworkers <= 0)
 		return false;
-	fm_implicit_sweep_arrays(&counted, count_array, &movable);
-	arena = add_size(add_size(movable, fm_ials_shared_bytes(d, model->k)),
+	fm_implicit_training_arrays(&counted, count_array, &movable);
+	arena = add_size(add_size(movable, ials ? fm_ials_shared_bytes(d, model->k) :
+							  fm_bpr_shared_bytes(model->n_features, model->k)),
 					 add_size(FM_SHM_ALIGNED((Size) model->n_features * sizeof(float)),
 							  FM_SHM_ALIGNED((Size) model->n_features * model->k * sizeof(float))));
-	segment = add_size(IALS_ARENA_OFFSET, arena);
+	segment = add_size(ARENA_OFFSET, arena);
 	/* as in fm_train_parallel: the moved arrays are charged as they move */
 	needed = add_size(segment - Min(movable, segment), FM_SHM_MOVE_PIECE);
 	if (needed > budget->limit || budget->used > budget->limit - needed)
 	{
-		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel iALS would exceed "
-			 "fmrec.max_training_memory: training serially", segment);
+		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel %s would exceed "
+			 "fmrec.max_training_memory: training serially", segment, ials ? "iALS" : "BPR");
 		return false;
 	}
 
 	EnterParallelMode();
-	run.pcxt = CreateParallelContext("fmrec", "fm_train_parallel_ials_worker", nworkers);
+	run.pcxt = CreateParallelContext("fmrec", "fm_train_parallel_implicit_worker", nworkers);
 	shm_toc_estimate_chunk(&run.pcxt->estimator, segment);
 	shm_toc_estimate_keys(&run.pcxt->estimator, 1);
 	InitializeParallelDSM(run.pcxt);
@@ -251,21 +341,24 @@ fm_train_parallel_ials(FmImplicitData *d, const FmTrainParams *params, FmModel *
 	fm_budget_charge(budget, segment - Min(movable, segment));
 
 	sh = shm_toc_allocate(run.pcxt->toc, segment);
-	memset(sh, 0, IALS_ARENA_OFFSET);
+	memset(sh, 0, ARENA_OFFSET);
 	fm_shm_arena_init(&sh->arena, arena_base(sh), arena);
 	sh->n_features = model->n_features;
 	sh->k = model->k;
 	/* the moved arrays first: the arena's [0, movable) gives its pages back at the end */
 	mover.arena = &sh->arena;
 	mover.budget = budget;
-	fm_implicit_sweep_arrays(d, move_array, &mover);
+	fm_implicit_training_arrays(d, move_array, &mover);
 	Assert(sh->arena.used == movable);
 	sh->off_w = fm_shm_arena_take(&sh->arena, (Size) model->n_features * sizeof(float));
 	sh->off_V = fm_shm_arena_take(&sh->arena, (Size) model->n_features * model->k * sizeof(float));
 	pg_atomic_init_u32(&sh->go, 0);
 	ConditionVariableInit(&sh->go_cv);
-	shm_toc_insert(run.pcxt->toc, FM_IALS_KEY_SHARED, sh);
-	elog(DEBUG1, "fmrec: parallel iALS arena of %zu bytes (%zu moved data)", arena, movable);
+	pg_atomic_init_u64(&sh->next_claim, 0);
+	SpinLockInit(&sh->mutex);
+	shm_toc_insert(run.pcxt->toc, FM_IMPLICIT_KEY_SHARED, sh);
+	elog(DEBUG1, "fmrec: parallel %s arena of %zu bytes (%zu moved data)", ials ? "iALS" : "BPR",
+		 arena, movable);
 
 	run.shared = sh;
 	model->w = (float *) (arena_base(sh) + sh->off_w);
@@ -274,10 +367,16 @@ fm_train_parallel_ials(FmImplicitData *d, const FmTrainParams *params, FmModel *
 	run.hooks = &par_hooks;
 	run.parallel.shared.alloc = fm_shm_arena_alloc;
 	run.parallel.shared.arg = &sh->arena;
-	run.parallel.ials_side = ials_side;
+	if (ials)
+		run.parallel.ials_side = ials_side;
+	else
+		run.parallel.bpr_epoch = bpr_epoch;
 	run.parallel.arg = &run;
 	par_hooks.parallel = &run.parallel;
-	fm_train_ials(d, params, model, &par_hooks, &run.alloc, result);
+	if (ials)
+		fm_train_ials(d, params, model, &par_hooks, &run.alloc, result);
+	else
+		fm_train_bpr(d, params, model, &par_hooks, &run.alloc, result);
 
 	/* the moved arrays' pages go first, then the model comes back in their place */
 	moved_released = fm_release_pages(arena_base(sh), arena_base(sh) + movable, true);
