@@ -34,7 +34,7 @@
 #                    measured (1.0 = at the hardware's limit).
 #
 #   test/bench/scale_bench.sh [--ratings N] [--users N] [--movies N]
-#       [--methods "sgd ials als"] [--epochs E] [--k K] [--memory MB]
+#       [--methods "sgd ials als bpr"] [--epochs E] [--k K] [--memory MB]
 #       [--workers "1 2"] [--seed S]
 #
 # Defaults: 25,000,000 ratings, methods sgd and ials, 2 epochs, k 64, the
@@ -161,7 +161,7 @@ measure_hardware
 train() {
 	local method=$1 workers=$2 extra= set_workers= set_memory=
 	case $method in
-		ials) extra=", item_features => ARRAY['movie_id', 'genres'], items => 'movies', positive_threshold => 4" ;;
+		ials|bpr) extra=", item_features => ARRAY['movie_id', 'genres'], items => 'movies', positive_threshold => 4" ;;
 	esac
 	# WORKERS counts the processes that train (the leader included); the
 	# setting counts the workers besides the leader, PostgreSQL's convention
@@ -250,6 +250,11 @@ done
 #       flops per epoch = 6 pairs nnz (k + 1) + 2 (k + 1) (k + 2) (4 contexts
 #       + (nnz - 4) items); bytes: the pair lists once per feature, 24 bytes
 #       per pair and feature.
+#  bpr: per positive pair per epoch one step over the context's 4 features
+#       and both items' nnz - 4: each row's V and Adagrad sums (k floats
+#       each) read and written; only the user's and the two movies' rows come
+#       from DRAM: bytes = 3 x 2 x 2 x 4 (k + 1); flops = 12 k per row
+#       touched (the sums, the gradients, Adagrad), float.
 limit_s() {	# METHOD CONTEXTS PAIRS -> "bytes_per_rating flops_per_rating limit_s"
 	awk -v m="$1" -v c="${2:-0}" -v p="${3:-0}" -v r="$RATINGS" -v k="$K" -v nnz="$NNZ" \
 		-v items="$MOVIES" -v bw="$BW" -v gf="$GF_FLOAT" -v gd="$GF_DOUBLE" 'BEGIN {
@@ -259,6 +264,10 @@ limit_s() {	# METHOD CONTEXTS PAIRS -> "bytes_per_rating flops_per_rating limit_
 			b = 24 * p * nnz / r
 			f = (6 * p * nnz * (k + 1) + 2 * (k + 1) * (k + 2) * (4 * c + (nnz - 4) * items)) / r
 			peak = gd
+		} else if (m == "bpr") {
+			b = 48 * (k + 1) * p / r
+			f = 12 * k * (4 + 2 * (nnz - 4)) * p / r
+			peak = gf
 		} else { b = 0; f = 0; peak = gf }
 		if (bw <= 0 || peak <= 0) { printf "%.0f %.0f n/a unmeasured\n", b, f; exit }
 		t = r * b / (bw * 1e9); u = r * f / (peak * 1e9)
@@ -310,6 +319,8 @@ Assumptions of the limit (k = K, nnz = non-zeros per row; "of limit" = limit / m
         16 nnz (k+1) B; flops 6 nnz (k+1), float.
   ials: per positive pair and epoch 6 flops per parameter of its nnz features (double, from cache),
         plus 2 (k+1)(k+2) per context/item feature (the Gram row); bytes 24 per pair and feature.
+  bpr:  per positive pair and epoch one step: the user's and both movies' V and Adagrad rows from DRAM,
+        read and written (48 (k+1) B); 12 k flops per feature row touched (4 + 2 (nnz-4)), float.
   bandwidth: a sequential read (the best case; sgd's rows are random 260 B reads), peak: FMA chains.
   1 worker = the single-core bound; with 2 workers the bound halves at best (bandwidth is shared).
 EOF
