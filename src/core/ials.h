@@ -41,7 +41,8 @@
  * Memory beyond the data (implicit.h) and the model: 8 bytes per training
  * pair (the cached predictions y), and 16 (k + 2) bytes per context and
  * per item (the augmented vectors, and r and the transposed other side
- * sharing one buffer), 8 per feature, the validation's item embeddings.
+ * sharing one buffer), 8 per feature, the validation's item embeddings,
+ * and FM_IALS_BLOCKS parts of G (64 (k + 2)^2 doubles: 2.2 MB at k 64).
  * fm_train_from_table at 10M MovieLens-25M-shaped ratings (41% of them
  * positives, 162,000 contexts, k 64): 45 bytes of training memory per
  * rating, most of it the per-context caches and the model; at 25M 39

@@ -26,6 +26,12 @@
 #   two processes    scale_random (random reads of model-row-sized blocks, 8
 #                    in flight) and scale_flops alone and as two copies at
 #                    once: the ratio is the most a second worker can add
+#   two at once      (unless --no-concurrent) two serial trainings of the
+#                    method at the same time, each its own model: their
+#                    s / epoch against one alone, 2 x alone / together =
+#                    what a second process adds to this kernel on this
+#                    machine with nothing shared, the bound of the
+#                    2-worker speed-up that no sharing scheme can pass
 #   limit            the hardware's bound on one epoch: ratings x max(bytes /
 #                    bandwidth, flops / one core's peak), the bandwidth from
 #                    serving_membw.c (a sequential read), the peak from
@@ -35,7 +41,7 @@
 #
 #   test/bench/scale_bench.sh [--ratings N] [--users N] [--movies N]
 #       [--methods "sgd ials als bpr"] [--epochs E] [--k K] [--memory MB]
-#       [--workers "1 2"] [--seed S]
+#       [--workers "1 2"] [--seed S] [--no-concurrent]
 #
 # Defaults: 25,000,000 ratings, methods sgd and ials, 2 epochs, k 64, the
 # default fmrec.max_training_memory (--memory MB sets it for the trainings),
@@ -55,6 +61,7 @@ K=64
 MEMORY=
 WORKERS="1 2"
 SEED=1
+CONCURRENT=t
 while [ $# -gt 0 ]; do
 	case $1 in
 		--ratings) RATINGS=$2; shift 2 ;;
@@ -66,6 +73,7 @@ while [ $# -gt 0 ]; do
 		--memory) MEMORY=$2; shift 2 ;;
 		--workers) WORKERS=$2; shift 2 ;;
 		--seed) SEED=$2; shift 2 ;;
+		--no-concurrent) CONCURRENT=f; shift ;;
 		*) die "unknown option $1" ;;
 	esac
 done
@@ -159,7 +167,7 @@ measure_hardware
 
 # train METHOD WORKERS -> the whole psql output (NOTICEs, errors, /proc lines) on stdout
 train() {
-	local method=$1 workers=$2 extra= set_workers= set_memory=
+	local method=$1 workers=$2 model=scale_$1${3:-} extra= set_workers= set_memory=
 	case $method in
 		ials|bpr) extra=", item_features => ARRAY['movie_id', 'genres'], items => 'movies', positive_threshold => 4" ;;
 	esac
@@ -177,7 +185,7 @@ SET client_min_messages = notice;
 SET fmrec.training_notices = 'epochs';
 $set_memory
 $set_workers
-SELECT 1 AS trained FROM fm_train_from_table('big', 'rating', $FEATURES, 'scale_$method',
+SELECT 1 AS trained FROM fm_train_from_table('big', 'rating', $FEATURES, '$model',
 	method => '$method', k => $K, epochs => $EPOCHS, validation_fraction => 0$extra);
 SELECT pg_backend_pid() AS pid \gset
 \setenv BACKEND_PID :pid
@@ -186,6 +194,7 @@ SQL
 }
 
 RESULTS=()
+CONCURRENT_LINES=()
 for method in $METHODS; do
 	declare -A epoch_s=()
 	first=
@@ -226,6 +235,20 @@ for method in $METHODS; do
 			res_read=$read_s res_mem=$mem_mb res_hwm=$hwm_kb res_shm=$shm_kb res_pairs=$pairs
 		fi
 	done
+	# two serial trainings at once, each with its own model (nothing shared):
+	# how much a second process adds to this very kernel on this machine
+	if [ "$CONCURRENT" = t ] && [ -n "$WORKER_HOW" ] && [ "${epoch_s[1]:-}" != "" ]; then
+		log "training $method twice at once, serially, separate models"
+		pair_dir=$(mktemp -d)
+		train "$method" 1 _a >"$pair_dir/a" &
+		train "$method" 1 _b >"$pair_dir/b"
+		wait
+		both=$(cat "$pair_dir/a" "$pair_dir/b" |
+			sed -nE 's/^NOTICE:  (epoch|iteration) [0-9]+\/[0-9]+: .*\(([0-9.]+) s\)$/\2/p' | median)
+		CONCURRENT_LINES+=("$method: $both s per epoch each against ${epoch_s[1]} alone: $(awk -v a="${epoch_s[1]}" -v b="$both" 'BEGIN { printf "%.2f", (b > 0 ? 2 * a / b : 0) }')x")
+		rm -rf "$pair_dir"
+		psql -X -qAt -d bench -c "SELECT fm_drop_model('scale_${method}_a'), fm_drop_model('scale_${method}_b')" >/dev/null
+	fi
 	# one table row per method: the first worker count's read, memory and RSS
 	row="$method|${res_read:-}|${res_mem:-}|${res_hwm:-}|${res_shm:-}|${res_pairs:-}"
 	for w in $WORKERS; do row="$row|${epoch_s[$w]}"; done
@@ -310,6 +333,11 @@ for row in "${RESULTS[@]}"; do
 		printf " %s B, %s | %s (%s) | %s |\n", bpr, fpr, lim, bound, (num && lim != "n/a") ? sprintf("%.2f", lim / e1) : "n/a"
 	}'
 done
+if [ ${#CONCURRENT_LINES[@]} -gt 0 ]; then
+	echo
+	echo "Two serial trainings at once, each its own model (nothing shared; 2 x alone / together = the most a second process adds to this kernel here):"
+	for line in "${CONCURRENT_LINES[@]}"; do echo "  $line"; done
+fi
 cat <<'EOF'
 
 Assumptions of the limit (k = K, nnz = non-zeros per row; "of limit" = limit / measured):
