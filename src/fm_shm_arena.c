@@ -1,11 +1,14 @@
 /*
- * fm_shm_arena.c - the shared memory arena of parallel training (see
+ * fm_shm_arena.c - the shared memory of parallel training (see
  * fm_shm_arena.h).
  */
 #include "postgres.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "access/xact.h"
+#include "storage/shm_toc.h"
 
 #include "fm_shm_arena.h"
 
@@ -101,4 +104,75 @@ fm_shm_arena_move(FmShmArena *arena, void *src, Size bytes, FmBudget *budget)
 		done += n;
 	}
 	return offset;
+}
+
+void
+fm_shm_park_model(const FmModel *model, FmBudget *budget, FmParkedModel *parked)
+{
+	parked->w = model->w;
+	parked->V = model->V;
+	parked->released =
+		fm_release_pages((char *) model->w, (char *) (model->w + model->n_features), false) +
+		fm_release_pages((char *) model->V, (char *) (model->V + (Size) model->n_features * model->k), false);
+	budget->used -= Min(parked->released, budget->used);
+}
+
+void
+fm_shm_unpark_model(FmModel *model, const FmParkedModel *parked, FmBudget *budget)
+{
+	Size		model_bytes = (Size) model->n_features * (model->k + 1) * sizeof(float);
+
+	budget->used += Min(parked->released, model_bytes);
+	budget->peak = Max(budget->peak, budget->used);
+	memcpy(parked->w, model->w, model->n_features * sizeof(float));
+	memcpy(parked->V, model->V, (Size) model->n_features * model->k * sizeof(float));
+	model->w = parked->w;
+	model->V = parked->V;
+}
+
+Size
+fm_shm_release_moved(char *begin, char *end, FmBudget *budget)
+{
+	Size		released = fm_release_pages(begin, end, true);
+
+	budget->used -= Min(released, budget->used);
+	return released;
+}
+
+ParallelContext *
+fm_shm_parallel_begin(const char *worker, int nworkers, Size segment, Size movable, FmBudget *budget)
+{
+	Size		needed = add_size(segment - Min(movable, segment), FM_SHM_MOVE_PIECE);
+	ParallelContext *pcxt;
+
+	if (needed > budget->limit || budget->used > budget->limit - needed)
+	{
+		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel training would exceed "
+			 "fmrec.max_training_memory: training serially", segment);
+		return NULL;
+	}
+	EnterParallelMode();
+	pcxt = CreateParallelContext("fmrec", worker, nworkers);
+	shm_toc_estimate_chunk(&pcxt->estimator, segment);
+	shm_toc_estimate_keys(&pcxt->estimator, 1);
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		elog(DEBUG1, "fmrec: no dynamic shared memory segment for parallel training: training serially");
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return NULL;
+	}
+	fm_budget_charge(budget, segment - Min(movable, segment));
+	return pcxt;
+}
+
+void
+fm_shm_launch(ParallelContext *pcxt, bool *launched_before, int *max_launched)
+{
+	if (*launched_before)
+		ReinitializeParallelDSM(pcxt);
+	LaunchParallelWorkers(pcxt);
+	*launched_before = true;
+	*max_launched = Max(*max_launched, pcxt->nworkers_launched);
 }

@@ -1,6 +1,8 @@
 /*
- * fm_shm_arena.h - a bump allocator over the shared memory of a parallel
- * training, and moving the training data into it without holding it twice.
+ * fm_shm_arena.h - the shared memory of a parallel training: its context
+ * and segment within the training's budget, a bump allocator over it,
+ * moving the training data into it without holding it twice, and the
+ * caller's model giving its pages back meanwhile.
  *
  * The arena's header lives in the shared memory (the leader allocates,
  * before any worker runs); its blocks are named by offsets from the
@@ -11,7 +13,10 @@
 
 #include "postgres.h"
 
+#include "access/parallel.h"
+
 #include "fm_memory.h"
+#include "core/model.h"
 
 typedef struct FmShmArena
 {
@@ -58,5 +63,46 @@ extern Size fm_shm_arena_move(FmShmArena *arena, void *src, Size bytes, FmBudget
  * block later).
  */
 extern Size fm_release_pages(char *begin, char *end, bool shared);
+
+/*
+ * Enters parallel mode and makes a ParallelContext for `worker` (a
+ * function of fmrec's library) with one shared chunk of `segment` bytes and
+ * one key; NULL, having done nothing, when the segment (less the `movable`
+ * bytes of data that will move into it, plus one piece in transit) would
+ * not fit in the budget or no segment can be had (dynamic_shared_memory_type,
+ * the slot limit): then train serially.  Else the segment is charged, less
+ * `movable` (charged as it moves, fm_shm_arena_move).  End with
+ * DestroyParallelContext and ExitParallelMode.
+ */
+extern ParallelContext *fm_shm_parallel_begin(const char *worker, int nworkers, Size segment,
+											  Size movable, FmBudget *budget);
+
+/*
+ * Starts the workers of one job: ReinitializeParallelDSM after the first,
+ * then LaunchParallelWorkers; *max_launched keeps the most any job got (the
+ * pool may give fewer than planned, or none).
+ */
+extern void fm_shm_launch(ParallelContext *pcxt, bool *launched_before, int *max_launched);
+
+/*
+ * The caller's model while the segment's copy trains: its w and V wait
+ * unused, so their pages go back (uncharged) and the model is not twice in
+ * memory.  fm_shm_park_model keeps the caller's arrays; fm_shm_unpark_model,
+ * once the segment's moved data has given its pages back, charges them
+ * again (at most what was given back: it cannot fail), copies the trained
+ * values from the segment into them and points the model at them.
+ */
+typedef struct FmParkedModel
+{
+	float	   *w;
+	float	   *V;
+	Size		released;
+} FmParkedModel;
+
+extern void fm_shm_park_model(const FmModel *model, FmBudget *budget, FmParkedModel *parked);
+extern void fm_shm_unpark_model(FmModel *model, const FmParkedModel *parked, FmBudget *budget);
+
+/* Gives the segment's [begin, end) back (nothing reads it again); the bytes, uncharged. */
+extern Size fm_shm_release_moved(char *begin, char *end, FmBudget *budget);
 
 #endif							/* FMREC_FM_SHM_ARENA_H */

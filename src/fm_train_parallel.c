@@ -426,17 +426,6 @@ fm_train_parallel_worker(dsm_segment *seg, shm_toc *toc)
 	}
 }
 
-/* Start the workers of one job (the pool may give fewer than planned). */
-static void
-launch(ParallelRun *run)
-{
-	if (run->launched_before)
-		ReinitializeParallelDSM(run->pcxt);
-	LaunchParallelWorkers(run->pcxt);
-	run->launched_before = true;
-	run->max_launched = Max(run->max_launched, run->pcxt->nworkers_launched);
-}
-
 /* FmParallel.als_features: launch, take part, wait. */
 static void
 als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
@@ -448,7 +437,7 @@ als_features(void *arg, const FmAlsShared *shared, int32_t first, int32_t last)
 	sh->off_als = (Size) ((uintptr_t) shared - sh->arena.leader_base);
 	sh->als_last = last;
 	pg_atomic_write_u64(&sh->next_row, (uint64) first);
-	launch(run);
+	fm_shm_launch(run->pcxt, &run->launched_before, &run->max_launched);
 	if (run->als_leader == NULL)
 		run->als_leader = fm_als_participant(shared, 0, run->hooks, &run->alloc);
 	als_participate(sh, run->als_leader);
@@ -476,7 +465,7 @@ stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const FmEpochOrd
 	sh->adam = adam != NULL;
 	sh->off_adam = adam != NULL ? (Size) ((uintptr_t) adam - sh->arena.leader_base) : 0;
 	pg_atomic_write_u64(&sh->next_row, 0);
-	launch(run);
+	fm_shm_launch(run->pcxt, &run->launched_before, &run->max_launched);
 
 	participate(sh, &mine, &run->train, &run->scratch);
 	WaitForParallelWorkersToFinish(run->pcxt);
@@ -508,23 +497,19 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	Size		arena;
 	Size		segment;
 	Size		movable;
-	Size		needed;
 	int32		n_hot = 0;
 	int32	   *hot_feature = NULL;
 	ParallelRun run = {0};
 	ParallelShared *sh;
 	FmTrainHooks par_hooks = *hooks;
 	FmAllocator alloc;
-	float	   *own_w = model->w;
-	float	   *own_V = model->V;
 	Size		physical_rows = fm_dataset_physical_rows(train);
 	Size		row_start_bytes = (physical_rows + 1) * sizeof(uint32);
 	Size		nonzeros = physical_nonzeros(train);
 	/* a random validation split is a view of the same physical rows */
 	bool		shares_rows = valid != NULL && valid->row_start == train->row_start;
 	FmDataset	shared_valid;
-	Size		model_bytes;
-	Size		released;
+	FmParkedModel parked;
 	Size		rows_released;
 
 	*workers_launched = 0;
@@ -551,38 +536,15 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	movable = row_start_bytes + nonzeros * sizeof(int32) + physical_rows * sizeof(float) +
 		(train->row_index != NULL ? train->n_rows * sizeof(uint32) : 0) +
 		(train->weights != NULL ? nonzeros * sizeof(float) : 0);
-	needed = add_size(segment - Min(movable, segment), FM_SHM_MOVE_PIECE);
-	if (needed > budget->limit || budget->used > budget->limit - needed)
-	{
-		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel training would exceed "
-			 "fmrec.max_training_memory: training serially", segment);
+	run.pcxt = fm_shm_parallel_begin("fm_train_parallel_worker", nworkers, segment, movable, budget);
+	if (run.pcxt == NULL)
 		return false;
-	}
-
-	EnterParallelMode();
-	run.pcxt = CreateParallelContext("fmrec", "fm_train_parallel_worker", nworkers);
-	shm_toc_estimate_chunk(&run.pcxt->estimator, segment);
-	shm_toc_estimate_keys(&run.pcxt->estimator, 1);
-	InitializeParallelDSM(run.pcxt);
-	if (run.pcxt->seg == NULL)
-	{
-		/* no segment to be had (dynamic_shared_memory_type, the slot limit) */
-		DestroyParallelContext(run.pcxt);
-		ExitParallelMode();
-		return false;
-	}
 	/*
 	 * The caller's w and V wait unused until the end (the core initialises
-	 * the segment's): their pages go back first, so that the model is not
-	 * twice in memory either.
+	 * the segment's): their pages go back, so that the model is not twice
+	 * in memory either.
 	 */
-	model_bytes = (Size) model->n_features * (model->k + 1) * sizeof(float);
-	released = fm_release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float),
-							 false) +
-		fm_release_pages((char *) own_V, (char *) own_V + (Size) model->n_features * model->k * sizeof(float),
-					  false);
-	budget->used -= Min(released, budget->used);
-	fm_budget_charge(budget, segment - Min(movable, segment));
+	fm_shm_park_model(model, budget, &parked);
 
 	sh = shm_toc_allocate(run.pcxt->toc, segment);
 	memset(sh, 0, ARENA_OFFSET);
@@ -665,16 +627,10 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	 * back: the model's pages come back in their place.  The re-charge
 	 * cannot fail: it restores at most what was charged before.
 	 */
-	rows_released = fm_release_pages(arena_base(sh) + sh->off_row_start,
-								  arena_base(sh) + sh->off_targets + physical_rows * sizeof(float),
-								  true);
-	budget->used -= Min(rows_released, budget->used);
-	budget->used += Min(released, model_bytes);
-	budget->peak = Max(budget->peak, budget->used);
-	memcpy(own_w, model->w, model->n_features * sizeof(float));
-	memcpy(own_V, model->V, (Size) model->n_features * model->k * sizeof(float));
-	model->w = own_w;
-	model->V = own_V;
+	rows_released = fm_shm_release_moved(arena_base(sh) + sh->off_row_start,
+										 arena_base(sh) + sh->off_targets + physical_rows * sizeof(float),
+										 budget);
+	fm_shm_unpark_model(model, &parked, budget);
 	*workers_launched = run.max_launched;
 
 	DestroyParallelContext(run.pcxt);

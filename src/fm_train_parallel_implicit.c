@@ -195,17 +195,6 @@ fm_train_parallel_implicit_worker(dsm_segment *seg, shm_toc *toc)
 	fm_ials_participant_sweep(view, &model, sh->side);
 }
 
-/* Start the workers of one job (the pool may give fewer than planned). */
-static void
-launch(ImplicitRun *run)
-{
-	if (run->launched_before)
-		ReinitializeParallelDSM(run->pcxt);
-	LaunchParallelWorkers(run->pcxt);
-	run->launched_before = true;
-	run->max_launched = Max(run->max_launched, run->pcxt->nworkers_launched);
-}
-
 /* FmParallel.bpr_epoch: launch, take part, wait, add up. */
 static void
 bpr_epoch(void *arg, FmBpr *shared, int64_t n_steps, double *loss, int64_t *steps)
@@ -219,7 +208,7 @@ bpr_epoch(void *arg, FmBpr *shared, int64_t n_steps, double *loss, int64_t *step
 	sh->loss = 0.0;
 	sh->steps = 0;
 	pg_atomic_write_u64(&sh->next_claim, 0);
-	launch(run);
+	fm_shm_launch(run->pcxt, &run->launched_before, &run->max_launched);
 	if (run->bpr_leader_view == NULL)
 		run->bpr_leader_view = fm_bpr_participant(shared, 0, run->hooks, &run->alloc);
 	bpr_participate(sh, run->bpr_leader_view);
@@ -241,7 +230,7 @@ ials_side(void *arg, FmIals *shared, FmModel *model, int side)
 	sh->w0 = model->w0;
 	sh->off_state = fm_shm_arena_offset(&sh->arena, shared);
 	pg_atomic_write_u32(&sh->go, 0);
-	launch(run);
+	fm_shm_launch(run->pcxt, &run->launched_before, &run->max_launched);
 	if (run->pcxt->nworkers_launched > 0)
 		WaitForParallelWorkersToAttach(run->pcxt);
 	slots = 1 + run->pcxt->nworkers_launched;
@@ -291,14 +280,10 @@ fm_train_parallel_implicit(FmImplicitData *d, const FmTrainParams *params, FmMod
 	FmImplicitData counted = *d;
 	FmImplicitData private_arrays = *d;
 	Size		movable = 0;
-	Size		model_bytes = (Size) model->n_features * (model->k + 1) * sizeof(float);
 	Size		arena;
 	Size		segment;
-	Size		needed;
-	Size		released;
+	FmParkedModel parked;
 	Size		moved_released;
-	float	   *own_w = model->w;
-	float	   *own_V = model->V;
 	ImplicitRun		run = {0};
 	ImplicitShared *sh;
 	FmTrainHooks par_hooks = *hooks;
@@ -313,32 +298,12 @@ fm_train_parallel_implicit(FmImplicitData *d, const FmTrainParams *params, FmMod
 					 add_size(FM_SHM_ALIGNED((Size) model->n_features * sizeof(float)),
 							  FM_SHM_ALIGNED((Size) model->n_features * model->k * sizeof(float))));
 	segment = add_size(ARENA_OFFSET, arena);
-	/* as in fm_train_parallel: the moved arrays are charged as they move */
-	needed = add_size(segment - Min(movable, segment), FM_SHM_MOVE_PIECE);
-	if (needed > budget->limit || budget->used > budget->limit - needed)
-	{
-		elog(DEBUG1, "fmrec: %zu bytes of shared memory for parallel %s would exceed "
-			 "fmrec.max_training_memory: training serially", segment, ials ? "iALS" : "BPR");
+	run.pcxt = fm_shm_parallel_begin("fm_train_parallel_implicit_worker", nworkers, segment, movable,
+									 budget);
+	if (run.pcxt == NULL)
 		return false;
-	}
-
-	EnterParallelMode();
-	run.pcxt = CreateParallelContext("fmrec", "fm_train_parallel_implicit_worker", nworkers);
-	shm_toc_estimate_chunk(&run.pcxt->estimator, segment);
-	shm_toc_estimate_keys(&run.pcxt->estimator, 1);
-	InitializeParallelDSM(run.pcxt);
-	if (run.pcxt->seg == NULL)
-	{
-		DestroyParallelContext(run.pcxt);
-		ExitParallelMode();
-		return false;
-	}
 	/* the caller's w and V wait unused until the end: not twice in memory */
-	released = fm_release_pages((char *) own_w, (char *) own_w + model->n_features * sizeof(float), false) +
-		fm_release_pages((char *) own_V,
-						 (char *) own_V + (Size) model->n_features * model->k * sizeof(float), false);
-	budget->used -= Min(released, budget->used);
-	fm_budget_charge(budget, segment - Min(movable, segment));
+	fm_shm_park_model(model, budget, &parked);
 
 	sh = shm_toc_allocate(run.pcxt->toc, segment);
 	memset(sh, 0, ARENA_OFFSET);
@@ -379,14 +344,8 @@ fm_train_parallel_implicit(FmImplicitData *d, const FmTrainParams *params, FmMod
 		fm_train_bpr(d, params, model, &par_hooks, &run.alloc, result);
 
 	/* the moved arrays' pages go first, then the model comes back in their place */
-	moved_released = fm_release_pages(arena_base(sh), arena_base(sh) + movable, true);
-	budget->used -= Min(moved_released, budget->used);
-	budget->used += Min(released, model_bytes);
-	budget->peak = Max(budget->peak, budget->used);
-	memcpy(own_w, model->w, model->n_features * sizeof(float));
-	memcpy(own_V, model->V, (Size) model->n_features * model->k * sizeof(float));
-	model->w = own_w;
-	model->V = own_V;
+	moved_released = fm_shm_release_moved(arena_base(sh), arena_base(sh) + movable, budget);
+	fm_shm_unpark_model(model, &parked, budget);
 	/* the sizes stay; the arrays are the caller's again (read as zeros) */
 	*d = private_arrays;
 	*workers_launched = run.max_launched;

@@ -263,11 +263,7 @@ fm_bpr_participant(const FmBpr *shared, ptrdiff_t delta, const FmTrainHooks *hoo
 	Bpr		   *p = fm_alloc(a, sizeof(Bpr));
 
 	memcpy(p, (const char *) shared + delta, sizeof(Bpr));
-	fm_implicit_shift_training_arrays(&p->data, delta);
-	p->data.item_side = NULL;
-	p->data.item_ids = NULL;
-	p->data.valid_start = NULL;
-	p->data.valid_item = NULL;
+	fm_implicit_training_view(&p->data, delta);
 	p->d = &p->data;
 	p->model.w = (float *) ((char *) p->model.w + delta);
 	p->model.V = (float *) ((char *) p->model.V + delta);

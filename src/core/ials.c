@@ -1071,12 +1071,7 @@ fm_ials_participant(const FmIals *shared, ptrdiff_t delta, int slot, const FmTra
 	FmIals	   *p = fm_alloc(a, sizeof(FmIals));
 
 	memcpy(p, (const char *) shared + delta, sizeof(FmIals));
-	fm_implicit_shift_training_arrays(&p->data, delta);
-	/* what sweeps never read stays with the leader */
-	p->data.item_side = NULL;
-	p->data.item_ids = NULL;
-	p->data.valid_start = NULL;
-	p->data.valid_item = NULL;
+	fm_implicit_training_view(&p->data, delta);
 	p->d = &p->data;
 	SHIFT(p->item_alpha);
 	SHIFT(p->aug[0]);

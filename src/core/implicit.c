@@ -625,7 +625,12 @@ shift_array(void **array, size_t bytes, void *arg)
 }
 
 void
-fm_implicit_shift_training_arrays(FmImplicitData *d, ptrdiff_t delta)
+fm_implicit_training_view(FmImplicitData *d, ptrdiff_t delta)
 {
 	training_arrays(d, shift_array, &delta, false);
+	/* what training never reads stays with the leader */
+	d->item_side = NULL;
+	d->item_ids = NULL;
+	d->valid_start = NULL;
+	d->valid_item = NULL;
 }

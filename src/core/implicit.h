@@ -163,7 +163,11 @@ extern FmImplicitStatus fm_implicit_build_with(const FmDataset *rows, const FmDa
 typedef void (*FmImplicitArrayFn) (void **array, size_t bytes, void *arg);
 extern void fm_implicit_training_arrays(FmImplicitData *d, FmImplicitArrayFn fn, void *arg);
 
-/* Add delta to every pointer fm_implicit_training_arrays lists (a participant's view). */
-extern void fm_implicit_shift_training_arrays(FmImplicitData *d, ptrdiff_t delta);
+/*
+ * A participant's view of a copy of the leader's struct: delta added to
+ * every pointer fm_implicit_training_arrays lists, the others (validation
+ * pairs, item keys, sides) NULL.
+ */
+extern void fm_implicit_training_view(FmImplicitData *d, ptrdiff_t delta);
 
 #endif							/* FM_IMPLICIT_H */
