@@ -24,15 +24,19 @@ CREATE FUNCTION par_state(m text) RETURNS text LANGUAGE sql AS $$
     FROM fm_feature WHERE model = m
 $$;
 
-CREATE FUNCTION par_train(m text, method text, workers int, k int, epochs int)
+-- trains model m with the given workers and returns its validation RMSE;
+-- extra_columns and validation for the numeric column's case below
+CREATE FUNCTION par_train(m text, method text, workers int, k int, epochs int,
+                          extra_columns text[] DEFAULT '{}', validation double precision DEFAULT 0.1)
 RETURNS double precision LANGUAGE plpgsql AS $$
 DECLARE
   rmse double precision;
 BEGIN
   PERFORM set_config('fmrec.max_parallel_workers_per_training', workers::text, true);
   SELECT validation_rmse INTO rmse
-    FROM fm_train_from_table('par_ratings', 'rating', ARRAY['user_id', 'item_id', 'grp', 'genres'], m,
-                             method => method, k => k, epochs => epochs, validation_fraction => 0.1);
+    FROM fm_train_from_table('par_ratings', 'rating',
+                             ARRAY['user_id', 'item_id', 'grp', 'genres'] || extra_columns, m,
+                             method => method, k => k, epochs => epochs, validation_fraction => validation);
   RETURN rmse;
 END $$;
 
@@ -70,24 +74,12 @@ SELECT par_state('als1') = par_state('als0') AS one_worker_same_bits,
 -- sgd is as accurate as serial, parallel als gives the serial bits
 ALTER TABLE par_ratings ADD COLUMN activity float8;
 UPDATE par_ratings SET activity = user_id * 0.0131 + item_id * 0.00107;
-CREATE FUNCTION par_train_indexed(m text, method text, workers int, k int, epochs int)
-RETURNS double precision LANGUAGE plpgsql AS $$
-DECLARE
-  rmse double precision;
-BEGIN
-  PERFORM set_config('fmrec.max_parallel_workers_per_training', workers::text, true);
-  SELECT validation_rmse INTO rmse
-    FROM fm_train_from_table('par_ratings', 'rating',
-                             ARRAY['user_id', 'item_id', 'grp', 'genres', 'activity'], m,
-                             method => method, k => k, epochs => epochs, validation_fraction => 0.3);
-  RETURN rmse;
-END $$;
-SELECT par_train_indexed('sgdi0', 'sgd', 0, 8, 20) AS serial_rmse \gset
-SELECT par_train_indexed('sgdi2', 'sgd', 2, 8, 20) AS parallel_rmse \gset
+SELECT par_train('sgdi0', 'sgd', 0, 8, 20, '{activity}', 0.3) AS serial_rmse \gset
+SELECT par_train('sgdi2', 'sgd', 2, 8, 20, '{activity}', 0.3) AS parallel_rmse \gset
 SELECT :serial_rmse < 0.40 AS serial_learns, :parallel_rmse < 0.40 AS parallel_learns,
        abs(:parallel_rmse - :serial_rmse) < 0.02 AS same_quality;
-SELECT par_train_indexed('alsi0', 'als', 0, 4, 8) AS als_rmse \gset
-SELECT par_train_indexed('alsi2', 'als', 2, 4, 8) = :als_rmse AS two_workers_same_rmse,
+SELECT par_train('alsi0', 'als', 0, 4, 8, '{activity}', 0.3) AS als_rmse \gset
+SELECT par_train('alsi2', 'als', 2, 4, 8, '{activity}', 0.3) = :als_rmse AS two_workers_same_rmse,
        par_state('alsi2') = par_state('alsi0') AS two_workers_same_bits,
        :als_rmse < 0.40 AS als_learns;
 
@@ -98,7 +90,6 @@ SELECT par_train('mcmc0', 'mcmc', 0, 4, 5) = par_train('mcmc2', 'mcmc', 2, 4, 5)
 SET fmrec.max_parallel_workers_per_training = -2;
 
 SELECT fm_drop_model(m) FROM unnest(ARRAY['sgd0', 'sgd2', 'adam0', 'adam2', 'sgd_default', 'als0', 'als1', 'als2', 'mcmc0', 'mcmc2', 'sgdi0', 'sgdi2', 'alsi0', 'alsi2']) m;
-DROP FUNCTION par_train(text, text, int, int, int);
-DROP FUNCTION par_train_indexed(text, text, int, int, int);
+DROP FUNCTION par_train(text, text, int, int, int, text[], double precision);
 DROP FUNCTION par_state(text);
 DROP TABLE par_ratings;

@@ -44,17 +44,7 @@ start_cluster "shared_buffers = 512MB" "max_parallel_maintenance_workers = 2"
 createdb bench
 psql -qX -d bench -c "CREATE EXTENSION fmrec"
 log "generating a $ROWS-row table shaped like MovieLens"
-psql -qX -v ON_ERROR_STOP=1 -d bench <<SQL
-CREATE UNLOGGED TABLE big AS
-SELECT (i * 7919) % ($ROWS / 100 + 1) AS user_id,
-       (i * 104729) % 20000 AS movie_id,
-       (ARRAY['Under 18','18-24','25-34','35-44','45-49','50-55','56+'])[1 + (i * 7919) % ($ROWS / 100 + 1) % 7] AS age_group,
-       (ARRAY['M','F'])[1 + (i * 7919) % ($ROWS / 100 + 1) % 2] AS gender,
-       'occ' || (i * 7919) % ($ROWS / 100 + 1) % 21 AS occupation,
-       ARRAY['g' || (i * 104729) % 20000 % 19, 'g' || (i * 104729) % 20000 % 7] AS genres,
-       (1 + (i % 5))::real AS rating
-  FROM generate_series(1::bigint, $ROWS) i;
-SQL
+generate_ratings bench big "$ROWS"
 
 CONFIGS=("sgd 64 shuffled 0" "sgd 64 shuffled 1" "sgd 64 shuffled 2"
 	"sgd 64 grouped 0" "sgd 64 grouped 1" "sgd 64 grouped 2"

@@ -66,19 +66,7 @@ start_cluster "shared_buffers = 256MB" "max_wal_size = 8GB" "checkpoint_timeout 
 createdb bench
 psql -qX -d bench -c "CREATE EXTENSION fmrec"
 log "generating a $ROWS-row table shaped like MovieLens (users, movies, metadata, genres)"
-psql -qX -v ON_ERROR_STOP=1 -d bench <<SQL
-CREATE UNLOGGED TABLE big AS
-SELECT (i * 7919) % ($ROWS / 100 + 1) AS user_id,
-       (i * 104729) % 20000 AS movie_id,
-       (ARRAY['Under 18','18-24','25-34','35-44','45-49','50-55','56+'])[1 + (i * 7919) % ($ROWS / 100 + 1) % 7] AS age_group,
-       (ARRAY['M','F'])[1 + (i * 7919) % ($ROWS / 100 + 1) % 2] AS gender,
-       'occ' || (i * 7919) % ($ROWS / 100 + 1) % 21 AS occupation,
-       ARRAY['g' || (i * 104729) % 20000 % 19, 'g' || (i * 104729) % 20000 % 7] AS genres,
-       (1 + (i % 5))::real AS rating
-  FROM generate_series(1::bigint, $ROWS) i;
-VACUUM ANALYZE big;
-SELECT count(*) FROM big;
-SQL
+generate_ratings bench big "$ROWS" "VACUUM ANALYZE big;" "SELECT count(*) FROM big;"
 log "reading (median of $REPEAT interleaved repetitions)"
 copies=() reads=() canons=() mems=() hwms=() privs=() epochs=()
 for r in $(seq "$REPEAT"); do

@@ -35,95 +35,55 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-__attribute__((target("avx2,fma")))
-static double
-run_float_avx2(long iters)
+/* SSE2 has no FMA: a multiply, then an add */
+static inline __m128
+madd_ps(__m128 x, __m128 a, __m128 b)
 {
-	__m256		acc[CHAINS];
-	__m256		a = _mm256_set1_ps(0.999999f),
-				b = _mm256_set1_ps(1e-7f);
-	float		out[8];
-	double		s = 0;
+	return _mm_add_ps(_mm_mul_ps(x, a), b);
+}
 
-	for (int c = 0; c < CHAINS; c++)
-		acc[c] = _mm256_set1_ps((float) c);
-	for (long i = 0; i < iters; i++)
-		for (int c = 0; c < CHAINS; c++)
-			acc[c] = _mm256_fmadd_ps(acc[c], a, b);
-	for (int c = 0; c < CHAINS; c++)
-	{
-		_mm256_storeu_ps(out, acc[c]);
-		s += out[0];
-	}
-	return s;
+static inline __m128d
+madd_pd(__m128d x, __m128d a, __m128d b)
+{
+	return _mm_add_pd(_mm_mul_pd(x, a), b);
+}
+
+/*
+ * RUN(name, vector type, element type, set1, multiply-add, storeu) defines
+ * double name(long iters): CHAINS accumulators stepped iters times by
+ * acc = acc * a + b; returns the sum of their first elements (a result the
+ * compiler must compute).  One kernel for each element type and
+ * instruction set, the same loop.
+ */
+#define RUN(name, VEC, ELEM, SET1, MADD, STOREU) \
+static double \
+name(long iters) \
+{ \
+	VEC			acc[CHAINS]; \
+	VEC			a = SET1((ELEM) 0.999999), \
+				b = SET1((ELEM) 1e-7); \
+	ELEM		out[sizeof(VEC) / sizeof(ELEM)]; \
+	double		s = 0; \
+\
+	for (int c = 0; c < CHAINS; c++) \
+		acc[c] = SET1((ELEM) c); \
+	for (long i = 0; i < iters; i++) \
+		for (int c = 0; c < CHAINS; c++) \
+			acc[c] = MADD(acc[c], a, b); \
+	for (int c = 0; c < CHAINS; c++) \
+	{ \
+		STOREU(out, acc[c]); \
+		s += out[0]; \
+	} \
+	return s; \
 }
 
 __attribute__((target("avx2,fma")))
-static double
-run_double_avx2(long iters)
-{
-	__m256d		acc[CHAINS];
-	__m256d		a = _mm256_set1_pd(0.999999),
-				b = _mm256_set1_pd(1e-7);
-	double		out[4];
-	double		s = 0;
-
-	for (int c = 0; c < CHAINS; c++)
-		acc[c] = _mm256_set1_pd((double) c);
-	for (long i = 0; i < iters; i++)
-		for (int c = 0; c < CHAINS; c++)
-			acc[c] = _mm256_fmadd_pd(acc[c], a, b);
-	for (int c = 0; c < CHAINS; c++)
-	{
-		_mm256_storeu_pd(out, acc[c]);
-		s += out[0];
-	}
-	return s;
-}
-
-static double
-run_float_sse(long iters)
-{
-	__m128		acc[CHAINS];
-	__m128		a = _mm_set1_ps(0.999999f),
-				b = _mm_set1_ps(1e-7f);
-	float		out[4];
-	double		s = 0;
-
-	for (int c = 0; c < CHAINS; c++)
-		acc[c] = _mm_set1_ps((float) c);
-	for (long i = 0; i < iters; i++)
-		for (int c = 0; c < CHAINS; c++)
-			acc[c] = _mm_add_ps(_mm_mul_ps(acc[c], a), b);
-	for (int c = 0; c < CHAINS; c++)
-	{
-		_mm_storeu_ps(out, acc[c]);
-		s += out[0];
-	}
-	return s;
-}
-
-static double
-run_double_sse(long iters)
-{
-	__m128d		acc[CHAINS];
-	__m128d		a = _mm_set1_pd(0.999999),
-				b = _mm_set1_pd(1e-7);
-	double		out[2];
-	double		s = 0;
-
-	for (int c = 0; c < CHAINS; c++)
-		acc[c] = _mm_set1_pd((double) c);
-	for (long i = 0; i < iters; i++)
-		for (int c = 0; c < CHAINS; c++)
-			acc[c] = _mm_add_pd(_mm_mul_pd(acc[c], a), b);
-	for (int c = 0; c < CHAINS; c++)
-	{
-		_mm_storeu_pd(out, acc[c]);
-		s += out[0];
-	}
-	return s;
-}
+RUN(run_float_avx2, __m256, float, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps)
+__attribute__((target("avx2,fma")))
+RUN(run_double_avx2, __m256d, double, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_storeu_pd)
+RUN(run_float_sse, __m128, float, _mm_set1_ps, madd_ps, _mm_storeu_ps)
+RUN(run_double_sse, __m128d, double, _mm_set1_pd, madd_pd, _mm_storeu_pd)
 
 /* best GFLOP/s of repeated runs of about 0.1 s each, for `seconds` in all */
 static double

@@ -144,3 +144,29 @@ movielens_dir() {
 # The median of the numbers on standard input, one a line (the benchmarks'
 # summary of interleaved repetitions).
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# generate_ratings DATABASE TABLE ROWS [SQL...]
+# Creates the benchmarks' unlogged TABLE of ROWS ratings shaped like
+# MovieLens (7 non-zeros a row: user, movie, 3 user metadata columns, a
+# genres array of 2), from the row number alone so that every run and every
+# script reads the same table (ROWS / 100 + 1 users, 20000 movies).  The
+# SQL statements after ROWS run in the same session after it (VACUUM
+# ANALYZE, a count to print): each script keeps its own.
+generate_ratings() {
+	local database=$1 table=$2 rows=$3
+	shift 3
+	{
+		cat <<SQL
+CREATE UNLOGGED TABLE $table AS
+SELECT (i * 7919) % ($rows / 100 + 1) AS user_id,
+       (i * 104729) % 20000 AS movie_id,
+       (ARRAY['Under 18','18-24','25-34','35-44','45-49','50-55','56+'])[1 + (i * 7919) % ($rows / 100 + 1) % 7] AS age_group,
+       (ARRAY['M','F'])[1 + (i * 7919) % ($rows / 100 + 1) % 2] AS gender,
+       'occ' || (i * 7919) % ($rows / 100 + 1) % 21 AS occupation,
+       ARRAY['g' || (i * 104729) % 20000 % 19, 'g' || (i * 104729) % 20000 % 7] AS genres,
+       (1 + (i % 5))::real AS rating
+  FROM generate_series(1::bigint, $rows) i;
+SQL
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} | psql -qX -v ON_ERROR_STOP=1 -d "$database"
+}
