@@ -163,7 +163,6 @@ fm_shm_parallel_begin(const char *worker, int nworkers, Size segment, Size movab
 		ExitParallelMode();
 		return NULL;
 	}
-	fm_budget_charge(budget, segment - Min(movable, segment));
 	return pcxt;
 }
 

@@ -70,9 +70,10 @@ extern Size fm_release_pages(char *begin, char *end, bool shared);
  * one key; NULL, having done nothing, when the segment (less the `movable`
  * bytes of data that will move into it, plus one piece in transit) would
  * not fit in the budget or no segment can be had (dynamic_shared_memory_type,
- * the slot limit): then train serially.  Else the segment is charged, less
- * `movable` (charged as it moves, fm_shm_arena_move).  End with
- * DestroyParallelContext and ExitParallelMode.
+ * the slot limit): then train serially.  The caller charges the segment,
+ * less `movable` (charged as it moves, fm_shm_arena_move), once it has
+ * parked its model (fm_shm_park_model), so that the peak does not hold the
+ * model twice.  End with DestroyParallelContext and ExitParallelMode.
  */
 extern ParallelContext *fm_shm_parallel_begin(const char *worker, int nworkers, Size segment,
 											  Size movable, FmBudget *budget);

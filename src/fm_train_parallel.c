@@ -545,6 +545,7 @@ fm_train_parallel(const FmDataset *train, const FmDataset *valid,
 	 * in memory either.
 	 */
 	fm_shm_park_model(model, budget, &parked);
+	fm_budget_charge(budget, segment - Min(movable, segment));
 
 	sh = shm_toc_allocate(run.pcxt->toc, segment);
 	memset(sh, 0, ARENA_OFFSET);

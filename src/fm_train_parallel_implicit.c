@@ -304,6 +304,7 @@ fm_train_parallel_implicit(FmImplicitData *d, const FmTrainParams *params, FmMod
 		return false;
 	/* the caller's w and V wait unused until the end: not twice in memory */
 	fm_shm_park_model(model, budget, &parked);
+	fm_budget_charge(budget, segment - Min(movable, segment));
 
 	sh = shm_toc_allocate(run.pcxt->toc, segment);
 	memset(sh, 0, ARENA_OFFSET);

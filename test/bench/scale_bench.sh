@@ -195,6 +195,7 @@ SQL
 
 RESULTS=()
 CONCURRENT_LINES=()
+MEMORY_LINES=()
 for method in $METHODS; do
 	declare -A epoch_s=()
 	first=
@@ -230,6 +231,7 @@ for method in $METHODS; do
 		# exact training RMSE, a serial third of an epoch
 		epoch_s[$w]=$(sed -nE 's/^NOTICE:  (epoch|iteration) [0-9]+\/[0-9]+: .*\(([0-9.]+) s\)$/\2/p' <<<"$out" | median)
 		[ -n "${epoch_s[$w]}" ] || epoch_s[$w]=$(awk -v t="$trained" 'BEGIN { split(t, a, " "); printf "%.2f", a[2] / a[1] }')
+		mem_by_processes="${mem_by_processes:-}${mem_by_processes:+, }$w: $mem_mb MB"
 		if [ -z "$first" ]; then
 			first=$w
 			res_read=$read_s res_mem=$mem_mb res_hwm=$hwm_kb res_shm=$shm_kb res_pairs=$pairs
@@ -249,6 +251,8 @@ for method in $METHODS; do
 		rm -rf "$pair_dir"
 		psql -X -qAt -d bench -c "SELECT fm_drop_model('scale_${method}_a'), fm_drop_model('scale_${method}_b')" >/dev/null
 	fi
+	MEMORY_LINES+=("$method: ${mem_by_processes:-n/a}")
+	unset mem_by_processes
 	# one table row per method: the first worker count's read, memory and RSS
 	row="$method|${res_read:-}|${res_mem:-}|${res_hwm:-}|${res_shm:-}|${res_pairs:-}"
 	for w in $WORKERS; do row="$row|${epoch_s[$w]}"; done
@@ -333,6 +337,9 @@ for row in "${RESULTS[@]}"; do
 		printf " %s B, %s | %s (%s) | %s |\n", bpr, fpr, lim, bound, (num && lim != "n/a") ? sprintf("%.2f", lim / e1) : "n/a"
 	}'
 done
+echo
+echo "Training memory by processes training (the table shows the first):"
+for line in "${MEMORY_LINES[@]}"; do echo "  $line"; done
 if [ ${#CONCURRENT_LINES[@]} -gt 0 ]; then
 	echo
 	echo "Two serial trainings at once, each its own model (nothing shared; 2 x alone / together = the most a second process adds to this kernel here):"
