@@ -199,7 +199,7 @@ fm_train_parallel_implicit_worker(dsm_segment *seg, shm_toc *toc)
 static void
 bpr_epoch(void *arg, FmBpr *shared, int64_t n_steps, double *loss, int64_t *steps)
 {
-	ImplicitRun    *run = (ImplicitRun *) arg;
+	ImplicitRun *run = (ImplicitRun *) arg;
 	ImplicitShared *sh = run->shared;
 
 	sh->job = JOB_BPR_EPOCH;
@@ -221,7 +221,7 @@ bpr_epoch(void *arg, FmBpr *shared, int64_t n_steps, double *loss, int64_t *step
 static void
 ials_side(void *arg, FmIals *shared, FmModel *model, int side)
 {
-	ImplicitRun    *run = (ImplicitRun *) arg;
+	ImplicitRun *run = (ImplicitRun *) arg;
 	ImplicitShared *sh = run->shared;
 	int			slots;
 
@@ -271,8 +271,8 @@ move_array(void **array, size_t bytes, void *arg)
 
 bool
 fm_train_parallel_implicit(FmImplicitData *d, const FmTrainParams *params, FmModel *model,
-					   const FmTrainHooks *hooks, FmBudget *budget,
-					   FmTrainResult *result, int *workers_launched)
+						   const FmTrainHooks *hooks, FmBudget *budget,
+						   FmTrainResult *result, int *workers_launched)
 {
 	bool		ials = params->method == FM_METHOD_IALS;
 	int			nworkers = Min(fm_train_planned_workers(params->method, d->n_pairs),
@@ -284,7 +284,7 @@ fm_train_parallel_implicit(FmImplicitData *d, const FmTrainParams *params, FmMod
 	Size		segment;
 	FmParkedModel parked;
 	Size		moved_released;
-	ImplicitRun		run = {0};
+	ImplicitRun run = {0};
 	ImplicitShared *sh;
 	FmTrainHooks par_hooks = *hooks;
 	Mover		mover;

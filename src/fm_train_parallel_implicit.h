@@ -20,7 +20,7 @@
  * as serial training's; BPR (Hogwild) is not deterministic with workers.
  * *workers_launched: the most workers any sweep or epoch got.
  *
- * When it returns true, the arrays the sweeps read have MOVED into the
+ * When it returns true, the arrays training reads have MOVED into the
  * shared memory and out of `d` (fm_implicit_training_arrays): they read as
  * zeros, and the caller must not read them again (the sizes stay).
  */
