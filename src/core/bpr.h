@@ -37,8 +37,8 @@ extern void fm_train_bpr(const FmImplicitData *d, const FmTrainParams *params, F
  * `a`), then runs the claims it takes: claim c is n steps drawn from a
  * generator seeded by the epoch and c, so the steps are the same whoever
  * runs them, but not their interleaving: not deterministic with workers.
+ * FmBpr (named in train.h) is opaque outside bpr.c.
  */
-typedef struct FmBpr FmBpr;
 
 extern size_t fm_bpr_shared_bytes(int32_t n_features, int32_t k);
 extern FmBpr *fm_bpr_participant(const FmBpr *shared, ptrdiff_t delta, const FmTrainHooks *hooks,
