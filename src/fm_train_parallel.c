@@ -65,6 +65,7 @@
 
 #include "fm_shm_arena.h"
 #include "fm_train_parallel.h"
+#include "core/train_util.h"
 
 int			fmrec_max_parallel_workers_per_training = -1;
 int			fmrec_training_row_order = FM_ROW_ORDER_AUTO;
@@ -169,6 +170,7 @@ typedef struct ParallelRun
 	const FmTrainHooks *hooks;		/* the leader's */
 	FmAllocator alloc;			/* the leader's budget */
 	FmParallel	parallel;
+	double		last_epoch_end; /* fm_wall_seconds() when the last epoch's workers ended */
 } ParallelRun;
 
 void
@@ -295,13 +297,15 @@ shared_views(ParallelShared *sh, FmDataset *ds, FmModel *model)
 
 /*
  * One participant's part of an epoch: claim chunks of the order until none
- * is left, SGD on each, and add the squared errors to the shared total.
+ * is left, SGD on each, and add the squared errors to the shared total;
+ * the rows it did.
  * `model` is the participant's own FmModel struct, its w and V the shared
  * ones; w0 is the shared one too (fm_sgd_rows' shared_w0).
  */
-static void
+static int64
 participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRowScratch *scratch)
 {
+	int64		rows_done = 0;
 	char	   *base = arena_base(sh);
 	FmEpochOrder order = sh->order;
 	ptrdiff_t	delta = (ptrdiff_t) ((uintptr_t) base - sh->arena.leader_base);
@@ -336,6 +340,7 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRow
 		if (first >= (uint64) order.n_rows)
 			break;
 		end = Min((int64) first + FM_PARALLEL_CHUNK_ROWS, order.n_rows);
+		rows_done += end - (int64) first;
 		/* the claim may span buckets: one call per contiguous piece */
 		for (int64 pos = (int64) first; pos < end;)
 		{
@@ -358,6 +363,7 @@ participate(ParallelShared *sh, FmModel *model, const FmDataset *ds, const FmRow
 	SpinLockAcquire(&sh->mutex);
 	sh->sse += sse;
 	SpinLockRelease(&sh->mutex);
+	return rows_done;
 }
 
 /* Claim chunks of the ALS run's features until none is left. */
@@ -452,6 +458,11 @@ stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const FmEpochOrd
 	ParallelRun *run = (ParallelRun *) arg;
 	ParallelShared *sh = run->shared;
 	FmModel		mine = *model;
+	double		started = fm_wall_seconds();
+	double		between = run->last_epoch_end > 0 ? started - run->last_epoch_end : 0.0;
+	double		launched;
+	double		leader_done;
+	int64		leader_rows;
 
 	sh->order = *order;
 	sh->off_order_rows = fm_shm_arena_offset(&sh->arena, order->rows);
@@ -466,9 +477,22 @@ stochastic_epoch(void *arg, FmAdamShared *adam, FmModel *model, const FmEpochOrd
 	sh->off_adam = adam != NULL ? (Size) ((uintptr_t) adam - sh->arena.leader_base) : 0;
 	pg_atomic_write_u64(&sh->next_row, 0);
 	fm_shm_launch(run->pcxt, &run->launched_before, &run->max_launched);
+	launched = fm_wall_seconds();
 
-	participate(sh, &mine, &run->train, &run->scratch);
+	leader_rows = participate(sh, &mine, &run->train, &run->scratch);
+	leader_done = fm_wall_seconds();
 	WaitForParallelWorkersToFinish(run->pcxt);
+
+	/*
+	 * Where an epoch's time goes, for tuning: the serial work between
+	 * epochs (the order's shuffle, validation, the report), the launch,
+	 * the leader's own share, and the wait for the last worker.
+	 */
+	run->last_epoch_end = fm_wall_seconds();
+	elog(DEBUG1, "fmrec: parallel epoch: %.3f s between epochs, %.3f s launching %d workers, "
+		 "leader %.3f s on " INT64_FORMAT " of " INT64_FORMAT " rows, %.3f s waiting for the workers",
+		 between, launched - started, run->pcxt->nworkers_launched, leader_done - launched,
+		 leader_rows, order->n_rows, run->last_epoch_end - leader_done);
 
 	model->w0 = sh->w0;
 	return sh->sse;
