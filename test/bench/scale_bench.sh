@@ -8,12 +8,16 @@
 #                    next to COPY (SELECT the same columns) TO '/dev/null'
 #   s / epoch        the median of the epochs' own times (their NOTICEs,
 #                    set-up and the final exact RMSE pass not included),
-#                    with 1 and 2 workers when the training has a workers
+#                    over --repeat interleaved runs (1 worker, 2 workers,
+#                    1, 2, ...: a load that comes and goes hits both
+#                    alike), with 1 and 2 workers when the training has a workers
 #                    setting (a GUC fmrec.*worker* or a `workers` argument,
 #                    detected; 'n/a' otherwise).  "N workers" = N processes
 #                    training, the leader included: the setting gets N - 1,
 #                    PostgreSQL's convention (workers besides the leader)
 #   ratings x epochs / s
+#   speed-up         the median s / epoch with 1 worker over that with 2; every
+#                    repetition's own ratio is printed under the table
 #   training memory  the final NOTICE's "training memory N MB", per rating
 #   peak RSS         the backend's VmHWM from /proc/<pid>/status, read while
 #                    its session is still open (psql runs the training, then
@@ -41,11 +45,11 @@
 #
 #   test/bench/scale_bench.sh [--ratings N] [--users N] [--movies N]
 #       [--methods "sgd ials als bpr"] [--epochs E] [--k K] [--memory MB]
-#       [--workers "1 2"] [--seed S] [--no-concurrent]
+#       [--workers "1 2"] [--repeat R] [--seed S] [--no-concurrent]
 #
 # Defaults: 25,000,000 ratings, methods sgd and ials, 2 epochs, k 64, the
 # default fmrec.max_training_memory (--memory MB sets it for the trainings),
-# workers 1 and 2.  validation_fraction => 0: an epoch is the update pass
+# workers 1 and 2, 3 repetitions.  validation_fraction => 0: an epoch is the update pass
 # only (no per-epoch validation).  A training that fails (e.g. over the
 # memory budget) prints its ERROR in the table and the script goes on.
 # Uses a throwaway cluster; the 25M table is about 3 GB on disk.
@@ -61,6 +65,7 @@ K=64
 MEMORY=
 WORKERS="1 2"
 SEED=1
+REPEAT=3
 CONCURRENT=t
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -73,6 +78,7 @@ while [ $# -gt 0 ]; do
 		--memory) MEMORY=$2; shift 2 ;;
 		--workers) WORKERS=$2; shift 2 ;;
 		--seed) SEED=$2; shift 2 ;;
+		--repeat) REPEAT=$2; shift 2 ;;
 		--no-concurrent) CONCURRENT=f; shift ;;
 		*) die "unknown option $1" ;;
 	esac
@@ -196,18 +202,21 @@ SQL
 RESULTS=()
 CONCURRENT_LINES=()
 MEMORY_LINES=()
+REPEAT_LINES=()
 for method in $METHODS; do
-	declare -A epoch_s=()
+	declare -A epoch_s=() runs_s=()
 	first=
+	for rep in $(seq "$REPEAT"); do
 	for w in $WORKERS; do
 		if [ -z "$WORKER_HOW" ] && [ -n "$first" ]; then
 			epoch_s[$w]=n/a
 			continue
 		fi
+		case ${epoch_s[$w]:-} in ERROR*) continue ;; esac
 		if [ -n "$WORKER_HOW" ]; then
-			log "training $method, k $K, $EPOCHS epochs, $w process(es): $WORKER_HOW = $((w - 1))"
+			log "training $method, k $K, $EPOCHS epochs, $w process(es): $WORKER_HOW = $((w - 1)) (run $rep of $REPEAT)"
 		else
-			log "training $method, k $K, $EPOCHS epochs, workers setting absent"
+			log "training $method, k $K, $EPOCHS epochs, workers setting absent (run $rep of $REPEAT)"
 		fi
 		out=$(train "$method" "$([ -n "$WORKER_HOW" ] && echo "$w")")
 		if grep -q '^ERROR' <<<"$out"; then
@@ -229,14 +238,26 @@ for method in $METHODS; do
 		# the median of the epochs' own times (their NOTICEs): the summary's
 		# "trained N epochs in T s" also holds the set-up and the final
 		# exact training RMSE, a serial third of an epoch
-		epoch_s[$w]=$(sed -nE 's/^NOTICE:  (epoch|iteration) [0-9]+\/[0-9]+: .*\(([0-9.]+) s\)$/\2/p' <<<"$out" | median)
-		[ -n "${epoch_s[$w]}" ] || epoch_s[$w]=$(awk -v t="$trained" 'BEGIN { split(t, a, " "); printf "%.2f", a[2] / a[1] }')
-		mem_by_processes="${mem_by_processes:-}${mem_by_processes:+, }$w: $mem_mb MB"
+		run_s=$(sed -nE 's/^NOTICE:  (epoch|iteration) [0-9]+\/[0-9]+: .*\(([0-9.]+) s\)$/\2/p' <<<"$out" | median)
+		[ -n "$run_s" ] || run_s=$(awk -v t="$trained" 'BEGIN { split(t, a, " "); printf "%.2f", a[2] / a[1] }')
+		runs_s[$w]="${runs_s[$w]:-}${runs_s[$w]:+ }$run_s"
+		epoch_s[$w]=$(tr ' ' '\n' <<<"${runs_s[$w]}" | median)
+		[ "$rep" != 1 ] || mem_by_processes="${mem_by_processes:-}${mem_by_processes:+, }$w: $mem_mb MB"
 		if [ -z "$first" ]; then
 			first=$w
 			res_read=$read_s res_mem=$mem_mb res_hwm=$hwm_kb res_shm=$shm_kb res_pairs=$pairs
 		fi
 	done
+	done
+	# every repetition's own s / epoch and ratio: the spread the medians hide
+	line="$method:"
+	for w in $WORKERS; do line="$line $w worker(s) ${runs_s[$w]:-n/a} s;"; done
+	read -r -a w_list <<<"$WORKERS"
+	if [ ${#w_list[@]} -ge 2 ] && [ -n "${runs_s[${w_list[0]}]:-}" ] && [ -n "${runs_s[${w_list[1]}]:-}" ]; then
+		line="$line ratios $(paste -d' ' <(tr ' ' '\n' <<<"${runs_s[${w_list[0]}]}") <(tr ' ' '\n' <<<"${runs_s[${w_list[1]}]}") |
+			awk '$2 > 0 { printf "%s%.2fx", (n++ ? ", " : ""), $1 / $2 }')"
+	fi
+	REPEAT_LINES+=("$line")
 	# two serial trainings at once, each with its own model (nothing shared):
 	# how much a second process adds to this very kernel on this machine
 	if [ "$CONCURRENT" = t ] && [ -n "$WORKER_HOW" ] && [ "${epoch_s[1]:-}" != "" ]; then
@@ -257,7 +278,7 @@ for method in $METHODS; do
 	row="$method|${res_read:-}|${res_mem:-}|${res_hwm:-}|${res_shm:-}|${res_pairs:-}"
 	for w in $WORKERS; do row="$row|${epoch_s[$w]}"; done
 	RESULTS+=("$row")
-	unset epoch_s res_read res_mem res_hwm res_shm res_pairs
+	unset epoch_s runs_s res_read res_mem res_hwm res_shm res_pairs
 done
 
 # Hardware limit of one epoch, per method (bytes, flops per rating; precision):
@@ -337,6 +358,9 @@ for row in "${RESULTS[@]}"; do
 		printf " %s B, %s | %s (%s) | %s |\n", bpr, fpr, lim, bound, (num && lim != "n/a") ? sprintf("%.2f", lim / e1) : "n/a"
 	}'
 done
+echo
+echo "Each of the $REPEAT interleaved runs (s / epoch, the median of its epochs; ratio = 1 worker / 2 workers of that run):"
+for line in "${REPEAT_LINES[@]}"; do echo "  $line"; done
 echo
 echo "Training memory by processes training (the table shows the first):"
 for line in "${MEMORY_LINES[@]}"; do echo "  $line"; done
