@@ -323,7 +323,7 @@ alloc_scratch(Bpr *s, const FmAllocator *a)
  * come from the same generator in a fixed order, so a seed still fixes
  * every step.
  */
-#define FM_BPR_AHEAD 3
+#define FM_BPR_AHEAD 3			/* = the stages of run_steps before the step */
 
 typedef struct Drawn
 {
