@@ -8,6 +8,7 @@
 #include "bpr.h"
 #include "implicit_eval.h"
 #include "train_util.h"
+#include "vec.h"
 
 #include <math.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct FmBpr
 	/* the participant's own */
 	float	   *q;				/* k: the context's vector */
 	float	   *e[2];			/* k: the two items' vectors */
+	float	   *e_diff;			/* k: e[0] - e[1] */
 	double		b[2];			/* their biases */
 	Touched    *touched;
 	int32_t		n_touched;
@@ -121,20 +123,6 @@ entity_vector(const Bpr *s, const FmSparseRows *rows, int32_t e, float *restrict
 	for (size_t j = 0; j < FM_BPR_BLOCK; j++)
 		squares += lanes[j];
 	return linear + 0.5 * (dot_double(out, out, k) - squares);
-}
-
-/* grad += a (b - c) */
-static void
-add_scaled_difference(float *restrict grad, float a, const float *restrict b,
-					  const float *restrict c, size_t k)
-{
-	size_t		f = 0;
-
-	for (; f + FM_BPR_BLOCK <= k; f += FM_BPR_BLOCK)
-		for (size_t j = 0; j < FM_BPR_BLOCK; j++)
-			grad[f + j] += a * (b[f + j] - c[f + j]);
-	for (; f < k; f++)
-		grad[f] += a * (b[f] - c[f]);
 }
 
 /* grad += a (q + e - x v) */
@@ -235,8 +223,8 @@ step(Bpr *s, int32_t c, int32_t i, int32_t j)
 	(void) entity_vector(s, ctx, c, s->q);
 	s->b[0] = entity_vector(s, &s->d->items, i, s->e[0]);
 	s->b[1] = entity_vector(s, &s->d->items, j, s->e[1]);
-	diff = s->b[0] - s->b[1] + dot_double(s->q, s->e[0], (size_t) s->k) -
-		dot_double(s->q, s->e[1], (size_t) s->k);
+	fm_vec_sub(s->e_diff, s->e[0], s->e[1], (size_t) s->k);
+	diff = s->b[0] - s->b[1] + dot_double(s->q, s->e_diff, (size_t) s->k);
 
 	/* d(-ln sigmoid(diff))/d(diff) = -sigmoid(-diff) */
 	g = (float) (-1.0 / (1.0 + exp(diff)));
@@ -245,7 +233,7 @@ step(Bpr *s, int32_t c, int32_t i, int32_t j)
 	{
 		float	   *grad = gradient_of(s, ctx->ids[p]);
 
-		add_scaled_difference(grad + 1, g * ctx->x[p], s->e[0], s->e[1], (size_t) s->k);
+		fm_vec_axpy(grad + 1, g * ctx->x[p], s->e_diff, (size_t) s->k);
 	}
 	item_gradients(s, 0, i, g);
 	item_gradients(s, 1, j, -g);
@@ -306,6 +294,7 @@ alloc_scratch(Bpr *s, const FmAllocator *a)
 	s->q = fm_alloc(a, (size_t) s->k * sizeof(float));
 	s->e[0] = fm_alloc(a, (size_t) s->k * sizeof(float));
 	s->e[1] = fm_alloc(a, (size_t) s->k * sizeof(float));
+	s->e_diff = fm_alloc(a, (size_t) s->k * sizeof(float));
 	s->max_touched = longest_row(&s->d->contexts) + 2 * longest_row(&s->d->items) + 1;
 	s->touched = fm_alloc(a, (size_t) s->max_touched * sizeof(Touched));
 	s->grads = fm_alloc(a, (size_t) s->max_touched * (1 + s->k) * sizeof(float));

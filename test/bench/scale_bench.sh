@@ -207,47 +207,47 @@ for method in $METHODS; do
 	declare -A epoch_s=() runs_s=()
 	first=
 	for rep in $(seq "$REPEAT"); do
-	for w in $WORKERS; do
-		if [ -z "$WORKER_HOW" ] && [ -n "$first" ]; then
-			epoch_s[$w]=n/a
-			continue
-		fi
-		case ${epoch_s[$w]:-} in ERROR*) continue ;; esac
-		if [ -n "$WORKER_HOW" ]; then
-			log "training $method, k $K, $EPOCHS epochs, $w process(es): $WORKER_HOW = $((w - 1)) (run $rep of $REPEAT)"
-		else
-			log "training $method, k $K, $EPOCHS epochs, workers setting absent (run $rep of $REPEAT)"
-		fi
-		out=$(train "$method" "$([ -n "$WORKER_HOW" ] && echo "$w")")
-		if grep -q '^ERROR' <<<"$out"; then
-			printf '%s\n' "$out" | grep -E '^(ERROR|DETAIL|HINT)' >&2
-			epoch_s[$w]="ERROR: $(grep -m1 '^ERROR' <<<"$out" | sed 's/^ERROR: *//')"
-			first=${first:-$w}
-			[ -n "${res_read:-}" ] || res_read=error
-			continue
-		fi
-		summary=$(grep -m1 'NOTICE:  model "scale_.*training memory' <<<"$out")
-		grep -E 'NOTICE:  model "scale_' <<<"$out" | grep -v 'training memory' >&2 || true
-		printf '%s\n' "$summary" >&2
-		read_s=$(sed -nE 's/.*read [0-9]+ rows( and [0-9]+ items)? in ([0-9.]+) s.*/\2/p' <<<"$summary")
-		trained=$(sed -nE 's/.*trained ([0-9]+) [a-z]+ in ([0-9.]+) s.*/\1 \2/p' <<<"$summary")
-		mem_mb=$(sed -nE 's/.*training memory ([0-9.]+) MB.*/\1/p' <<<"$summary")
-		pairs=$(sed -nE 's/.* ([0-9]+) contexts and ([0-9]+) positive pairs.*/\1 \2/p' <<<"$summary")
-		hwm_kb=$(awk '$1 == "VmHWM:" { print $2 }' <<<"$out")
-		shm_kb=$(awk '$1 == "RssShmem:" { print $2 }' <<<"$out")
-		# the median of the epochs' own times (their NOTICEs): the summary's
-		# "trained N epochs in T s" also holds the set-up and the final
-		# exact training RMSE, a serial third of an epoch
-		run_s=$(sed -nE 's/^NOTICE:  (epoch|iteration) [0-9]+\/[0-9]+: .*\(([0-9.]+) s\)$/\2/p' <<<"$out" | median)
-		[ -n "$run_s" ] || run_s=$(awk -v t="$trained" 'BEGIN { split(t, a, " "); printf "%.2f", a[2] / a[1] }')
-		runs_s[$w]="${runs_s[$w]:-}${runs_s[$w]:+ }$run_s"
-		epoch_s[$w]=$(tr ' ' '\n' <<<"${runs_s[$w]}" | median)
-		[ "$rep" != 1 ] || mem_by_processes="${mem_by_processes:-}${mem_by_processes:+, }$w: $mem_mb MB"
-		if [ -z "$first" ]; then
-			first=$w
-			res_read=$read_s res_mem=$mem_mb res_hwm=$hwm_kb res_shm=$shm_kb res_pairs=$pairs
-		fi
-	done
+		for w in $WORKERS; do
+			if [ -z "$WORKER_HOW" ] && [ -n "$first" ]; then
+				epoch_s[$w]=n/a
+				continue
+			fi
+			case ${epoch_s[$w]:-} in ERROR*) continue ;; esac
+			if [ -n "$WORKER_HOW" ]; then
+				log "training $method, k $K, $EPOCHS epochs, $w process(es): $WORKER_HOW = $((w - 1)) (run $rep of $REPEAT)"
+			else
+				log "training $method, k $K, $EPOCHS epochs, workers setting absent (run $rep of $REPEAT)"
+			fi
+			out=$(train "$method" "$([ -n "$WORKER_HOW" ] && echo "$w")")
+			if grep -q '^ERROR' <<<"$out"; then
+				printf '%s\n' "$out" | grep -E '^(ERROR|DETAIL|HINT)' >&2
+				epoch_s[$w]="ERROR: $(grep -m1 '^ERROR' <<<"$out" | sed 's/^ERROR: *//')"
+				first=${first:-$w}
+				[ -n "${res_read:-}" ] || res_read=error
+				continue
+			fi
+			summary=$(grep -m1 'NOTICE:  model "scale_.*training memory' <<<"$out")
+			grep -E 'NOTICE:  model "scale_' <<<"$out" | grep -v 'training memory' >&2 || true
+			printf '%s\n' "$summary" >&2
+			read_s=$(sed -nE 's/.*read [0-9]+ rows( and [0-9]+ items)? in ([0-9.]+) s.*/\2/p' <<<"$summary")
+			trained=$(sed -nE 's/.*trained ([0-9]+) [a-z]+ in ([0-9.]+) s.*/\1 \2/p' <<<"$summary")
+			mem_mb=$(sed -nE 's/.*training memory ([0-9.]+) MB.*/\1/p' <<<"$summary")
+			pairs=$(sed -nE 's/.* ([0-9]+) contexts and ([0-9]+) positive pairs.*/\1 \2/p' <<<"$summary")
+			hwm_kb=$(awk '$1 == "VmHWM:" { print $2 }' <<<"$out")
+			shm_kb=$(awk '$1 == "RssShmem:" { print $2 }' <<<"$out")
+			# the median of the epochs' own times (their NOTICEs): the summary's
+			# "trained N epochs in T s" also holds the set-up and the final
+			# exact training RMSE, a serial third of an epoch
+			run_s=$(sed -nE 's/^NOTICE:  (epoch|iteration) [0-9]+\/[0-9]+: .*\(([0-9.]+) s\)$/\2/p' <<<"$out" | median)
+			[ -n "$run_s" ] || run_s=$(awk -v t="$trained" 'BEGIN { split(t, a, " "); printf "%.2f", a[2] / a[1] }')
+			runs_s[$w]="${runs_s[$w]:-}${runs_s[$w]:+ }$run_s"
+			epoch_s[$w]=$(tr ' ' '\n' <<<"${runs_s[$w]}" | median)
+			[ "$rep" != 1 ] || mem_by_processes="${mem_by_processes:-}${mem_by_processes:+, }$w: $mem_mb MB"
+			if [ -z "$first" ]; then
+				first=$w
+				res_read=$read_s res_mem=$mem_mb res_hwm=$hwm_kb res_shm=$shm_kb res_pairs=$pairs
+			fi
+		done
 	done
 	# every repetition's own s / epoch and ratio: the spread the medians hide
 	line="$method:"
